@@ -312,13 +312,15 @@ def evaluate_masks(sequence: Sequence, masks_dir: str | Path, *, name: str | Non
     """Score masks produced elsewhere.
 
     Masks are looked up in ``masks_dir/<sequence name>/`` when that directory exists (the layout
-    that ``save_masks_dir`` writes), else in ``masks_dir`` itself. Each image file's frame number
+    that ``save_masks_dir`` writes), else in ``masks_dir`` itself. The method is named ``name``,
+    by default the name of ``masks_dir`` as given. Each image file's frame number
     is the last run of digits in its name (``bin000470.png`` -> 470). A scored frame without a mask
     raises :class:`SourceError` naming the expected file.
     """
     masks_dir = Path(masks_dir)
     if not masks_dir.is_dir():
         raise SourceError(f"mask directory not found: {masks_dir}")
+    name = name or masks_dir.name
     if (masks_dir / sequence.name).is_dir():
         masks_dir = masks_dir / sequence.name
     masks = _index_masks(masks_dir)
@@ -329,7 +331,7 @@ def evaluate_masks(sequence: Sequence, masks_dir: str | Path, *, name: str | Non
             raise SourceError(f"missing mask for frame {number}: {masks_dir / f'bin{number:06d}.png'}")
         mask = _read_image(path, cv2.IMREAD_GRAYSCALE)
         counts += confusion_counts(mask, sequence.ground_truth(number), sequence.roi)
-    return Result(sequence.name, name or masks_dir.name, counts, math.nan,
+    return Result(sequence.name, name, counts, math.nan,
                   len(sequence.frame_numbers), len(sequence.scored))
 
 

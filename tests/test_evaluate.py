@@ -209,6 +209,7 @@ def test_evaluate_masks_reads_any_names_with_the_frame_number_last(cdnet, tmp_pa
     result = ev.evaluate_masks(ev.load_sequence(cdnet), masks)
     assert result.counts == CDNET_COUNTS
     assert result.method == "elsewhere" and math.isnan(result.fps)
+    assert ev.evaluate_masks(ev.load_sequence(cdnet), masks, name="x").method == "x"
 
 
 def test_evaluate_masks_round_trips_saved_masks(cdnet, tmp_path):
