@@ -1,0 +1,231 @@
+"""Output sinks: mask/overlay videos and numbered image files, written so that no output that
+looks complete can be a partial one.
+
+Contract shared by every sink: ``write(number, image)``; ``close()`` commits; ``abort()`` removes
+what is partial. As a context manager a sink commits on success and on ``KeyboardInterrupt`` (so
+Ctrl-C keeps the frames written so far, playable) and aborts on any other exception.
+
+:class:`VideoSink` writes ``out/mask.mkv`` as the hidden ``out/.mask.partial.mkv`` (the extension
+is kept so that FFmpeg picks the container) and renames it on ``close()``; a killed process
+leaves only the partial name. Default codecs, checked by reading back with OpenCV 4.12:
+FFV1 in ``.mkv``/``.avi`` (lossless, pixel-exact for gray and BGR) and MPEG-4 Part 2 (``mp4v``,
+lossy) in ``.mp4``/``.m4v``/``.mov`` — the pip OpenCV build has no H.264 encoder.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from bgsub.errors import SinkError
+from bgsub.sources import quiet_opencv
+
+log = logging.getLogger(__name__)
+
+DEFAULT_CODECS = {".mkv": "FFV1", ".avi": "FFV1", ".mp4": "mp4v", ".m4v": "mp4v", ".mov": "mp4v"}
+# How often (frames) to check that the output still has room: OpenCV's writer reports no errors.
+_SPACE_CHECK_EVERY = 10
+
+
+def prepare_folder(folder: Path) -> None:
+    """Create ``folder`` with its parents and check that a file can be created in it."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as err:
+        raise SinkError(f"cannot write to folder {folder}: {err.strerror or err}") from None
+
+
+def _out_of_space(folder: Path) -> bool:
+    try:
+        return shutil.disk_usage(folder).free == 0
+    except OSError:
+        return False
+
+
+class Sink:
+    """Base of the sinks: the context-manager commit/abort policy."""
+
+    def write(self, number: int, image: np.ndarray) -> None:
+        """Write frame ``number``."""
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Commit what was written."""
+
+    def abort(self) -> None:
+        """Remove what is partial."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None or issubclass(exc_type, KeyboardInterrupt):
+            self.close()
+        else:
+            self.abort()
+
+
+class VideoSink(Sink):
+    """A video file; frame size and colour come from the first ``write``.
+
+    ``codec`` is a FourCC (default from the extension, see module doc); ``is_color`` forces a
+    colour (True) or gray (False) video, else it follows the first frame. Every later frame must
+    have the first one's size (open a new sink for a new size); gray and BGR frames are converted
+    to the video's colour.
+    """
+
+    def __init__(self, path: str | os.PathLike, fps: float, *, codec: str | None = None,
+                 is_color: bool | None = None):
+        self.path = Path(path)
+        suffix = self.path.suffix.lower()
+        if codec is None:
+            if suffix not in DEFAULT_CODECS:
+                raise SinkError(f"unsupported video extension '{suffix}' (use .mkv, .avi or "
+                                f".mp4, or give a codec): {self.path}")
+            codec = DEFAULT_CODECS[suffix]
+        if len(codec) != 4:
+            raise SinkError(f"codec must be a four-character code such as FFV1, got '{codec}'")
+        if not fps > 0:
+            raise SinkError(f"fps must be positive, got {fps}: {self.path}")
+        self.fps = float(fps)
+        self.codec = codec
+        self.is_color = is_color
+        self.frames_written = 0
+        self.partial_path = self.path.with_name(f".{self.path.stem}.partial{self.path.suffix}")
+        self._writer: cv2.VideoWriter | None = None
+        self._size: tuple[int, int] | None = None
+        self._done = False
+        prepare_folder(self.path.parent)
+
+    def _open(self, image: np.ndarray) -> None:
+        height, width = image.shape[:2]
+        if self.is_color is None:
+            self.is_color = image.ndim == 3
+        with quiet_opencv():
+            writer = cv2.VideoWriter(str(self.partial_path), cv2.CAP_FFMPEG,
+                                     cv2.VideoWriter_fourcc(*self.codec), self.fps,
+                                     (width, height), self.is_color)
+        if not writer.isOpened():
+            self._remove_partial()
+            raise SinkError(f"cannot open a {self.codec} video writer for {self.path}")
+        self._writer = writer
+        self._size = (width, height)
+
+    def _conform(self, number: int, image: np.ndarray) -> np.ndarray:
+        height, width = image.shape[:2]
+        if (width, height) != self._size:
+            raise SinkError(f"frame {number} is {width}x{height} but the video is "
+                            f"{self._size[0]}x{self._size[1]}: {self.path}")
+        if self.is_color and image.ndim == 2:
+            return cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
+        if not self.is_color and image.ndim == 3:
+            return cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+        return image
+
+    def write(self, number: int, image: np.ndarray) -> None:
+        """Append ``image`` (uint8 gray or BGR) to the video; ``number`` is used in errors."""
+        if self._done:
+            raise SinkError(f"write after close: {self.path}")
+        if image.dtype != np.uint8:
+            raise SinkError(f"frame {number} is {image.dtype}, need uint8: {self.path}")
+        if self._writer is None:
+            self._open(image)
+        self._writer.write(self._conform(number, image))
+        self.frames_written += 1
+        if self.frames_written % _SPACE_CHECK_EVERY == 0:
+            self._check_still_writing()
+
+    def _check_still_writing(self) -> None:
+        if not self.partial_path.exists():
+            raise SinkError(f"output file disappeared while writing: {self.partial_path}")
+        if _out_of_space(self.path.parent):
+            raise SinkError(f"no space left on device writing {self.path}")
+
+    def close(self) -> None:
+        """Finish the file and give it its final name; without frames no file is made."""
+        if self._done:
+            return
+        self._done = True
+        if self._writer is None:
+            log.warning("no frames were written, %s not created", self.path)
+            return
+        self._writer.release()
+        self._writer = None
+        if _out_of_space(self.path.parent):
+            self._remove_partial()
+            raise SinkError(f"no space left on device writing {self.path}")
+        try:
+            os.replace(self.partial_path, self.path)
+        except OSError as err:
+            self._remove_partial()
+            raise SinkError(f"cannot finish {self.path}: {err.strerror or err}") from None
+
+    def abort(self) -> None:
+        """Stop writing and delete the partial file."""
+        if self._done:
+            return
+        self._done = True
+        if self._writer is not None:
+            self._writer.release()
+            self._writer = None
+        self._remove_partial()
+
+    def _remove_partial(self) -> None:
+        try:
+            self.partial_path.unlink(missing_ok=True)
+        except OSError as err:
+            log.warning("could not remove %s: %s", self.partial_path, err.strerror or err)
+
+
+class ImageSequenceSink(Sink):
+    """One image file per frame, ``{prefix}{number:0{digits}d}{ext}`` (CDnet: ``bin000470.png``).
+
+    Each file is encoded in memory, written under a hidden temporary name and renamed, so no
+    half-written image ever has a final name. Every finished file is complete, so ``abort()``
+    keeps them.
+    """
+
+    def __init__(self, directory: str | os.PathLike, *, prefix: str = "bin", ext: str = ".png",
+                 digits: int = 6):
+        self.directory = Path(directory)
+        self.ext = ext if ext.startswith(".") else f".{ext}"
+        if not cv2.haveImageWriter(f"x{self.ext}"):
+            raise SinkError(f"cannot write images of type '{self.ext}': {self.directory}")
+        self.prefix = prefix
+        self.digits = digits
+        self.frames_written = 0
+        prepare_folder(self.directory)
+
+    def path_for(self, number: int) -> Path:
+        """The file that frame ``number`` is written to."""
+        return self.directory / f"{self.prefix}{number:0{self.digits}d}{self.ext}"
+
+    def write(self, number: int, image: np.ndarray) -> None:
+        """Write frame ``number`` as its own image file, atomically."""
+        final = self.path_for(number)
+        ok, encoded = cv2.imencode(self.ext, image)
+        if not ok:
+            raise SinkError(f"cannot encode frame {number} as {self.ext}: {final}")
+        partial = final.with_name(f".{final.name}.partial")
+        try:
+            with open(partial, "wb") as handle:
+                handle.write(encoded.tobytes())
+            os.replace(partial, final)
+        except OSError as err:
+            partial.unlink(missing_ok=True)
+            raise SinkError(f"cannot write {final}: {err.strerror or err}") from None
+        self.frames_written += 1
+
+    def close(self) -> None:
+        """Nothing to commit: each file was committed when written."""
+
+    def abort(self) -> None:
+        """Keep the finished files: each one is complete."""

@@ -1,0 +1,82 @@
+"""Shared fixtures: small real videos and image folders generated on the fly.
+
+The scene is a static textured background with a bright square moving across it, so a
+background model has something to learn and something to detect; ``masks`` is the exact
+foreground of each frame.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def make_scene(count: int, width: int = 96, height: int = 72, side: int = 12):
+    """``count`` BGR frames of a square moving over a fixed texture, and its 0/255 masks."""
+    rng = np.random.default_rng(1234)
+    yy, xx = np.mgrid[0:height, 0:width]
+    base = (60 + 40 * np.sin(xx / 5.0) * np.cos(yy / 7.0)).astype(np.float32)
+    background = np.stack([base, base * 0.8 + 20, base * 0.6 + 40], axis=2)
+    background += rng.normal(0, 6, background.shape)
+    background = np.clip(background, 0, 255).astype(np.uint8)
+    frames, masks = [], []
+    for i in range(count):
+        x = (3 * i) % (width - side)
+        y = (2 * i) % (height - side)
+        frame = background.copy()
+        frame[y:y + side, x:x + side] = (40, 200, 240)
+        mask = np.zeros((height, width), np.uint8)
+        mask[y:y + side, x:x + side] = 255
+        frames.append(frame)
+        masks.append(mask)
+    return frames, masks
+
+
+def write_video(path: Path, frames, fps: float = 25.0, codec: str = "FFV1") -> Path:
+    """Write ``frames`` (all gray or all BGR) with OpenCV; returns ``path``."""
+    height, width = frames[0].shape[:2]
+    writer = cv2.VideoWriter(str(path), cv2.CAP_FFMPEG, cv2.VideoWriter_fourcc(*codec), fps,
+                             (width, height), frames[0].ndim == 3)
+    assert writer.isOpened(), f"test setup: cannot write {path}"
+    for frame in frames:
+        writer.write(frame)
+    writer.release()
+    return path
+
+
+def write_images(folder: Path, frames, pattern: str = "in{:06d}.png", start: int = 1) -> Path:
+    """Write ``frames`` as ``pattern.format(start + i)`` files in ``folder``; returns it."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for i, frame in enumerate(frames):
+        assert cv2.imwrite(str(folder / pattern.format(start + i)), frame)
+    return folder
+
+
+@pytest.fixture
+def scene():
+    """20 frames of the moving-square scene: ``(frames, masks)``."""
+    return make_scene(20)
+
+
+@pytest.fixture
+def video_file(tmp_path, scene):
+    """A lossless 20-frame 96x72 BGR .mkv of the scene at 25 fps."""
+    return write_video(tmp_path / "scene.mkv", scene[0])
+
+
+@pytest.fixture
+def image_folder(tmp_path, scene):
+    """A CDnet-style folder of the scene: in000470.png … in000489.png."""
+    return write_images(tmp_path / "input", scene[0], start=470)
+
+
+@pytest.fixture
+def highway_excerpt():
+    """The shipped CDnet highway excerpt (frames 470-484): a folder with input/, groundtruth/,
+    ROI.bmp and temporalROI.txt."""
+    return FIXTURES / "highway_excerpt"
