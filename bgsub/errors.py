@@ -19,5 +19,8 @@ class SinkError(BgsubError):
     """An output could not be written."""
 
 
-class ConfigError(BgsubError):
-    """A configuration value (CLI option, YAML key, model parameter) is invalid."""
+class ConfigError(BgsubError, ValueError):
+    """A configuration value (CLI option, YAML key, model parameter) is invalid.
+
+    It is also a ``ValueError``, so library users can catch bad model parameters the usual way.
+    """

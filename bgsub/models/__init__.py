@@ -1,0 +1,48 @@
+"""Per-pixel background models and the registry the CLI and configs use."""
+
+from bgsub.errors import BgsubError, ConfigError
+from bgsub.models.base import BackgroundModel, read_checkpoint
+from bgsub.models.gaussian import SingleGaussian
+from bgsub.models.mixture import GaussianMixture
+from bgsub.models.params import GaussianParams, MixtureParams
+
+MODELS = {"gaussian": SingleGaussian, "gmm": GaussianMixture}
+
+
+def make_model(name, **params):
+    """Build a model by name: ``"gaussian"`` (:class:`SingleGaussian`) or ``"gmm"``
+    (:class:`GaussianMixture`), with its parameters as keyword arguments."""
+    try:
+        cls = MODELS[name]
+    except KeyError:
+        raise ConfigError(f"unknown model {name!r} (choose from: {', '.join(MODELS)})") from None
+    return cls(**params)
+
+
+def load_model(path, *, shape=None):
+    """Rebuild a model saved with ``model.save(path)``, learned state included.
+
+    If ``shape`` is given (the frame shape the caller will feed), a checkpoint learned on another
+    frame size is refused with a clear error instead of silently re-learning.
+    """
+    meta, arrays = read_checkpoint(path)
+    model = make_model(meta["model"], **meta["params"])
+    saved = tuple(meta["shape"]) if meta["shape"] is not None else None
+    if shape is not None and saved is not None and tuple(shape) != saved:
+        raise BgsubError(
+            f"{path}: checkpoint was learned on frames of shape {saved}, not {tuple(shape)}"
+        )
+    model._restore(meta, arrays)
+    return model
+
+
+__all__ = [
+    "BackgroundModel",
+    "GaussianMixture",
+    "GaussianParams",
+    "MixtureParams",
+    "MODELS",
+    "SingleGaussian",
+    "load_model",
+    "make_model",
+]

@@ -1,0 +1,170 @@
+"""What every per-pixel model shares: frame checks, the learning-rate schedule, checkpoints."""
+
+import json
+import os
+import tempfile
+import warnings
+
+import cv2
+import numpy as np
+
+from bgsub.errors import BgsubError, ConfigError
+
+CHECKPOINT_FORMAT = 1
+
+
+class BackgroundModel:
+    """Base class of the per-pixel models; subclasses own a params class and the kernel calls.
+
+    Subclasses define ``name``, ``params_class``, ``_allocate(n_pixels, n_channels)``,
+    ``_initialise(frame2d)``, ``_update(frame2d, alpha, labels)``, ``_background(out)`` and
+    ``_state_arrays()`` (a dict of the float/int arrays that make up the learned state).
+    """
+
+    name = ""
+    params_class = None
+
+    def __init__(self, **params):
+        unknown = sorted(set(params) - set(self.params_class.names()))
+        if unknown:
+            valid = ", ".join(self.params_class.names())
+            raise ConfigError(f"{self.name}: unknown parameter {unknown[0]!r} (valid: {valid})")
+        self.params = self.params_class(**params)
+        self.reset()
+
+    def reset(self):
+        """Forget everything learned; the next frame starts a new model."""
+        self.frames_seen = 0
+        self.shape = None
+        self._labels = None
+
+    # -- the public per-frame API -------------------------------------------------------------
+    def apply(self, frame, learning_rate=None):
+        """Classify ``frame`` and learn from it.
+
+        Args:
+            frame: uint8 image, H x W (gray) or H x W x C (C <= 4, e.g. BGR).
+            learning_rate: alpha for this frame only, exactly as given (0 freezes the model,
+                1 relearns from this frame). ``None`` follows the model's schedule.
+
+        Returns:
+            uint8 mask of the frame's size: 255 foreground, 0 background (shadows are background;
+            see :attr:`labels` for them).
+        """
+        pixels = self._check_frame(frame)
+        if self.shape is not None and frame.shape != self.shape:
+            warnings.warn(
+                f"frame size changed from {self.shape} to {frame.shape}: model re-initialised",
+                RuntimeWarning,
+                stacklevel=2,
+            )
+            self.reset()
+        if self.shape is None:
+            self.shape = frame.shape
+            self._allocate(pixels.shape[0], pixels.shape[1])
+            self._labels = np.empty(frame.shape[:2], dtype=np.uint8)
+        self.frames_seen += 1
+        alpha = self._alpha(learning_rate)
+        labels = self._labels.reshape(-1)
+        if self.frames_seen == 1 and learning_rate is None:
+            self._initialise(pixels)
+            labels[:] = 0
+        else:
+            self._update(pixels, alpha, labels)
+        return cv2.compare(self._labels, 255, cv2.CMP_EQ)
+
+    @property
+    def labels(self):
+        """Labels of the last frame: 255 foreground, 127 shadow, 0 background (None before any)."""
+        return self._labels
+
+    def background_image(self):
+        """The learned background as a uint8 image of the input's shape (None before any frame)."""
+        if self.shape is None:
+            return None
+        channels = self.shape[2] if len(self.shape) == 3 else 1
+        out = np.empty((self.shape[0] * self.shape[1], channels), dtype=np.uint8)
+        self._background(out)
+        return out.reshape(self.shape)
+
+    def learning_rate_at(self, n):
+        """The scheduled learning rate for the n-th frame (1-based)."""
+        p = self.params
+        if p.learning_rate is None:
+            return 1.0 / min(n, p.history)
+        return max(p.learning_rate, 1.0 / n)
+
+    def _alpha(self, learning_rate):
+        if learning_rate is None:
+            return self.learning_rate_at(self.frames_seen)
+        if not 0.0 <= learning_rate <= 1.0:
+            raise ConfigError(f"learning_rate: must be in [0, 1], got {learning_rate!r}")
+        return float(learning_rate)
+
+    def _check_frame(self, frame):
+        if not isinstance(frame, np.ndarray) or frame.dtype != np.uint8:
+            got = getattr(frame, "dtype", type(frame).__name__)
+            raise ConfigError(f"frame must be a uint8 numpy array, got {got}")
+        if frame.ndim == 2:
+            channels = 1
+        elif frame.ndim == 3 and 1 <= frame.shape[2] <= 4:
+            channels = frame.shape[2]
+        else:
+            raise ConfigError(f"frame must be H x W or H x W x C (C <= 4), got shape {frame.shape}")
+        if frame.shape[0] == 0 or frame.shape[1] == 0:
+            raise ConfigError(f"frame is empty: shape {frame.shape}")
+        return np.ascontiguousarray(frame).reshape(-1, channels)
+
+    # -- checkpoints --------------------------------------------------------------------------
+    def save(self, path):
+        """Write parameters and learned state to ``path`` (``.npz``), atomically."""
+        path = os.fspath(path)
+        meta = {
+            "format": CHECKPOINT_FORMAT,
+            "model": self.name,
+            "params": self.params.to_dict(),
+            "frames_seen": self.frames_seen,
+            "shape": list(self.shape) if self.shape is not None else None,
+        }
+        arrays = self._state_arrays() if self.shape is not None else {}
+        directory = os.path.dirname(os.path.abspath(path))
+        fd, tmp = tempfile.mkstemp(prefix=".checkpoint-", suffix=".npz", dir=directory)
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                np.savez(fh, meta=np.array(json.dumps(meta)), **arrays)
+            os.replace(tmp, path)
+        except BaseException:
+            os.unlink(tmp)
+            raise
+
+    def _restore(self, meta, arrays):
+        self.frames_seen = int(meta["frames_seen"])
+        if meta["shape"] is None:
+            return
+        self.shape = tuple(meta["shape"])
+        channels = self.shape[2] if len(self.shape) == 3 else 1
+        self._allocate(self.shape[0] * self.shape[1], channels)
+        self._labels = np.zeros(self.shape[:2], dtype=np.uint8)
+        for key, target in self._state_arrays().items():
+            if key not in arrays or arrays[key].shape != target.shape:
+                raise BgsubError(f"checkpoint state {key!r} is missing or has the wrong shape")
+            target[...] = arrays[key]
+
+
+def read_checkpoint(path):
+    """Read a checkpoint written by :meth:`BackgroundModel.save`: ``(meta, arrays)``."""
+    path = os.fspath(path)
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            meta = json.loads(str(data["meta"]))
+            arrays = {key: data[key] for key in data.files if key != "meta"}
+    except FileNotFoundError:
+        raise BgsubError(f"model checkpoint not found: {path}") from None
+    except (OSError, ValueError, KeyError) as err:
+        raise BgsubError(f"not a bgsub model checkpoint: {path} ({err})") from None
+    if meta.get("format") != CHECKPOINT_FORMAT:
+        raise BgsubError(
+            f"{path}: checkpoint format {meta.get('format')} is not supported "
+            f"(this bgsub reads format {CHECKPOINT_FORMAT})"
+        )
+    return meta, arrays

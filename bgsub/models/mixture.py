@@ -1,0 +1,78 @@
+"""Adaptive Gaussian mixture per pixel (Stauffer-Grimson with Zivkovic's adaptive K)."""
+
+import numpy as np
+
+from bgsub.models import kernels
+from bgsub.models.base import BackgroundModel
+from bgsub.models.params import MixtureParams
+
+
+class GaussianMixture(BackgroundModel):
+    """K weighted Gaussian components per pixel, updated online every frame.
+
+    Covariance is spherical (one variance per component for all channels): it keeps a colour
+    component at C + 2 floats so the whole state of a pixel fits in two cache lines at K = 5, and
+    the Mahalanobis test is one comparison. Channel noise of a camera is close to equal across
+    B, G and R, so a diagonal covariance buys little mask quality for 2 more floats per component.
+    Parameters: see :class:`~bgsub.models.params.MixtureParams`.
+    """
+
+    name = "gmm"
+    params_class = MixtureParams
+
+    def _allocate(self, n_pixels, n_channels):
+        k = self.params.k
+        # mixture[i, m] = (weight, variance, mean_0 .. mean_{C-1}), live components ranked first.
+        self.mixture = np.zeros((n_pixels, k, 2 + n_channels), dtype=np.float32)
+        self.n_components = np.zeros(n_pixels, dtype=np.uint8)
+
+    def _initialise(self, pixels):
+        self.mixture[:, 0, kernels.WEIGHT] = 1.0
+        self.mixture[:, 0, kernels.VARIANCE] = self.params.var_init
+        self.mixture[:, 0, kernels.MEAN :] = pixels
+        self.n_components[:] = 1
+
+    def _update(self, pixels, alpha, labels):
+        p = self.params
+        kernels.mixture_apply(
+            pixels,
+            self.mixture,
+            self.n_components,
+            labels,
+            alpha,
+            p.threshold**2,
+            p.match_threshold**2,
+            p.background_ratio,
+            p.complexity_prior,
+            p.var_init,
+            p.var_min,
+            p.var_max,
+            # One channel has no chromaticity: every darkening would pass as a shadow.
+            p.shadow_tau if pixels.shape[1] > 1 else 0.0,
+        )
+
+    def _background(self, out):
+        kernels.mixture_background(
+            self.mixture, self.n_components, self.params.background_ratio, out
+        )
+
+    def _state_arrays(self):
+        return {"mixture": self.mixture, "n_components": self.n_components}
+
+    def components(self):
+        """The learned mixture in rank order, independent of the memory layout.
+
+        Returns ``(weights, variances, means, counts)`` with shapes (N, K), (N, K), (N, K, C) and
+        (N,) for the N pixels in row-major order; slots at and beyond ``counts[i]`` are unused.
+        """
+        m = self.mixture
+        return (
+            m[:, :, kernels.WEIGHT].copy(),
+            m[:, :, kernels.VARIANCE].copy(),
+            m[:, :, kernels.MEAN :].copy(),
+            self.n_components.astype(np.int64),
+        )
+
+    def bytes_per_pixel(self, n_channels=3):
+        """Bytes of learned state per pixel for ``n_channels`` channels."""
+        return self.params.k * (2 + n_channels) * 4 + 1

@@ -1,0 +1,101 @@
+"""Model parameters: one validated, immutable object per model, named after the maths.
+
+Every tunable of a model lives here with its default; the CLI, YAML configs and the Python API all
+construct these classes, so validation happens in one place and fails with a one-line
+:class:`~bgsub.errors.ConfigError` (a ``ValueError``).
+"""
+
+from dataclasses import asdict, dataclass, fields
+
+from bgsub.errors import ConfigError
+
+
+def _check_range(name, value, lo, hi, *, integer=False, lo_open=False):
+    kind = "an integer" if integer else "a number"
+    ok_type = isinstance(value, int) if integer else isinstance(value, (int, float))
+    if isinstance(value, bool) or not ok_type:
+        raise ConfigError(f"{name}: must be {kind}, got {value!r}")
+    below = value <= lo if lo_open else value < lo
+    if below or value > hi:
+        left = "(" if lo_open else "["
+        raise ConfigError(f"{name}: must be in {left}{lo}, {hi}], got {value!r}")
+
+
+@dataclass(frozen=True)
+class GaussianParams:
+    """Single Gaussian per pixel and channel (running mean and variance).
+
+    Attributes:
+        learning_rate: alpha, the weight of the newest frame in the running mean and variance.
+            ``None`` follows the schedule ``1 / min(n, history)`` (fast on the first frames);
+            a number ``a`` learns at ``max(a, 1 / n)`` so the first frames still initialise quickly.
+        history: T, the effective memory in frames used by the automatic schedule.
+        threshold: lambda, the Mahalanobis threshold in standard deviations: a pixel is foreground
+            when ``sum_c (x_c - mu_c)^2 / var_c > lambda^2``.
+        var_init: variance given to a fresh model (first frame), in (intensity levels)^2.
+        var_min: lower clamp of the variance: keeps noise-free pixels from becoming hair-triggers.
+        var_max: upper clamp of the variance: keeps busy pixels from swallowing real motion.
+    """
+
+    learning_rate: float | None = None
+    history: int = 500
+    threshold: float = 3.5
+    var_init: float = 15.0
+    var_min: float = 4.0
+    var_max: float = 75.0
+
+    def __post_init__(self):
+        if self.learning_rate is not None:
+            _check_range("learning_rate", self.learning_rate, 0.0, 1.0, lo_open=True)
+        _check_range("history", self.history, 1, 10**7, integer=True)
+        _check_range("threshold", self.threshold, 0.0, 100.0, lo_open=True)
+        _check_range("var_min", self.var_min, 0.0, 65025.0, lo_open=True)
+        _check_range("var_max", self.var_max, 0.0, 65025.0, lo_open=True)
+        _check_range("var_init", self.var_init, 0.0, 65025.0, lo_open=True)
+        if self.var_min > self.var_max:
+            raise ConfigError(f"var_min ({self.var_min}) must not exceed var_max ({self.var_max})")
+
+    def to_dict(self):
+        """Plain dict of the parameters (for configs and checkpoints)."""
+        return asdict(self)
+
+    @classmethod
+    def names(cls):
+        """The parameter names this model accepts."""
+        return [f.name for f in fields(cls)]
+
+
+@dataclass(frozen=True)
+class MixtureParams(GaussianParams):
+    """Adaptive Gaussian mixture per pixel (Stauffer & Grimson 1999, Zivkovic 2004).
+
+    Attributes (in addition to :class:`GaussianParams`, where ``threshold`` is the background test
+    against a background component):
+        k: K, the most components a pixel may hold (1..8); Zivkovic's prior lets fewer live.
+        match_threshold: the Mahalanobis distance (in sigmas) within which a component matches and
+            learns from the pixel; otherwise a new component is started.
+        background_ratio: T_B; components ranked by weight/sigma, the first ones whose weights sum
+            past this ratio are background.
+        complexity_prior: c_T; each frame every weight also loses ``alpha * c_T`` so components the
+            data does not support die out (0 disables it: classic Stauffer-Grimson).
+        shadow_tau: lower bound of the brightness ratio for a foreground pixel to count as a shadow
+            of a background component (shadows are background in the mask, 127 in the labels);
+            0 turns shadow detection off; it is always off for gray frames, where brightness
+            alone cannot tell a shadow from a dark object.
+    """
+
+    threshold: float = 4.0
+    var_init: float = 15.0
+    k: int = 5
+    match_threshold: float = 3.0
+    background_ratio: float = 0.9
+    complexity_prior: float = 0.05
+    shadow_tau: float = 0.5
+
+    def __post_init__(self):
+        super().__post_init__()
+        _check_range("k", self.k, 1, 8, integer=True)
+        _check_range("match_threshold", self.match_threshold, 0.0, 100.0, lo_open=True)
+        _check_range("background_ratio", self.background_ratio, 0.0, 1.0, lo_open=True)
+        _check_range("complexity_prior", self.complexity_prior, 0.0, 1.0)
+        _check_range("shadow_tau", self.shadow_tau, 0.0, 1.0)

@@ -1,0 +1,142 @@
+"""Plain NumPy/Python twins of the Numba kernels: the same equations, one pixel at a time.
+
+Written for readability, not speed, and in float32 with the kernels' operation order, so the
+kernels must reproduce them exactly on small inputs.
+"""
+
+import numpy as np
+
+f32 = np.float32
+
+
+class GaussianReference:
+    """Running mean and variance per pixel and channel."""
+
+    def __init__(self, first_frame, var_init):
+        pixels = first_frame.reshape(first_frame.shape[0] * first_frame.shape[1], -1)
+        self.mean = pixels.astype(np.float32)
+        self.var = np.full(pixels.shape, var_init, dtype=np.float32)
+
+    def apply(self, frame, alpha, threshold2, var_min, var_max):
+        pixels = frame.reshape(self.mean.shape).astype(np.float32)
+        diff = pixels - self.mean
+        d2 = np.zeros(len(pixels), dtype=np.float32)
+        for c in range(pixels.shape[1]):  # channel order as in the kernel's sum
+            d2 += diff[:, c] * diff[:, c] / self.var[:, c]
+        self.mean += f32(alpha) * diff
+        self.var = np.clip(self.var + f32(alpha) * (diff * diff - self.var), f32(var_min), f32(var_max))
+        return np.where(d2 > f32(threshold2), 255, 0).astype(np.uint8)
+
+
+class MixtureReference:
+    """Adaptive Gaussian mixture, each pixel a Python list of [w, var, mean] components."""
+
+    def __init__(self, first_frame, params):
+        self.p = params
+        pixels = first_frame.reshape(first_frame.shape[0] * first_frame.shape[1], -1)
+        self.pixels = [
+            [[f32(1.0), f32(params.var_init), x.astype(np.float32)]] for x in pixels
+        ]
+
+    def apply(self, frame, alpha):
+        p = self.p
+        pixels = frame.reshape(len(self.pixels), -1).astype(np.float32)
+        labels = np.zeros(len(self.pixels), dtype=np.uint8)
+        for i, x in enumerate(pixels):
+            labels[i] = self._apply_pixel(self.pixels[i], x, f32(alpha))
+        return labels
+
+    def _apply_pixel(self, comps, x, a):
+        p = self.p
+        t2, g2 = f32(p.threshold**2), f32(p.match_threshold**2)
+        ratio, prune = f32(p.background_ratio), -a * f32(p.complexity_prior)
+        n_channels = len(x)
+        matched, background, cumulative = None, False, f32(0.0)
+        for comp in comps:
+            w = comp[0] * (f32(1.0) - a) + prune
+            if matched is None:
+                d2 = f32(0.0)
+                for c in range(n_channels):
+                    diff = x[c] - comp[2][c]
+                    d2 += diff * diff
+                if cumulative < ratio and d2 < t2 * comp[1]:
+                    background = True
+                if d2 < g2 * comp[1]:
+                    matched = comp
+                    w += a
+                    rho = a / w
+                    comp[2] = comp[2] + rho * (x - comp[2])
+                    var = comp[1] + rho * (d2 * f32(1.0 / n_channels) - comp[1])
+                    comp[1] = min(max(var, f32(p.var_min)), f32(p.var_max))
+                cumulative += w
+            comp[0] = w
+        comps[:] = [c for c in comps if c[0] > 0]
+        if background:
+            label = 0
+        elif p.shadow_tau > 0 and n_channels > 1 and self._is_shadow(comps, x):
+            label = 127
+        else:
+            label = 255
+        if matched is None and a > 0:
+            new = [a, f32(p.var_init), x.copy()]
+            if len(comps) == p.k:
+                comps[-1] = new
+            else:
+                comps.append(new)
+            matched = new
+        if matched is not None:
+            self._rerank(comps, matched)
+        total = f32(sum(c[0] for c in comps)) if comps else f32(0.0)
+        if total > 0:
+            for c in comps:
+                c[0] = c[0] * (f32(1.0) / total)
+        return label
+
+    @staticmethod
+    def _rerank(comps, comp):
+        # Move the one changed component to its place in the order by w / sigma.
+        def key(c):
+            return c[0] * c[0] / c[1]
+
+        m = next(j for j, c in enumerate(comps) if c is comp)
+        while m > 0 and key(comps[m]) > key(comps[m - 1]):
+            comps[m - 1], comps[m] = comps[m], comps[m - 1]
+            m -= 1
+        while m < len(comps) - 1 and key(comps[m]) < key(comps[m + 1]):
+            comps[m + 1], comps[m] = comps[m], comps[m + 1]
+            m += 1
+
+    def _is_shadow(self, comps, x):
+        p = self.p
+        t2, ratio, tau = f32(p.threshold**2), f32(p.background_ratio), f32(p.shadow_tau)
+        cumulative = f32(0.0)
+        for w, var, mu in comps:
+            if cumulative >= ratio:
+                break
+            dot, norm2 = f32(0.0), f32(0.0)
+            for c in range(len(x)):
+                dot += x[c] * mu[c]
+                norm2 += mu[c] * mu[c]
+            if norm2 > 0:
+                a = dot / norm2
+                if tau <= a <= 1:
+                    dist2 = f32(0.0)
+                    for c in range(len(x)):
+                        diff = x[c] - a * mu[c]
+                        dist2 += diff * diff
+                    if dist2 < t2 * var * a * a:
+                        return True
+            cumulative += w
+        return False
+
+    def canonical(self):
+        """(weights, variances, means, counts) padded to K like the model's ``components()``."""
+        k, n_channels = self.p.k, len(self.pixels[0][0][2])
+        n = len(self.pixels)
+        weights, variances = np.zeros((n, k), np.float32), np.zeros((n, k), np.float32)
+        means, counts = np.zeros((n, k, n_channels), np.float32), np.zeros(n, np.int64)
+        for i, comps in enumerate(self.pixels):
+            counts[i] = len(comps)
+            for m, (w, var, mu) in enumerate(comps):
+                weights[i, m], variances[i, m], means[i, m] = w, var, mu
+        return weights, variances, means, counts

@@ -1,0 +1,100 @@
+"""The Numba kernels against their plain NumPy twins in ``reference.py`` (same equations)."""
+
+import numpy as np
+import pytest
+
+import bgsub
+from reference import GaussianReference, MixtureReference
+
+
+def _frames(shape, n, seed):
+    """A noisy static scene where some pixels jump between two colours and objects pass."""
+    rng = np.random.default_rng(seed)
+    base = rng.integers(30, 220, size=shape)
+    alt = rng.integers(0, 256, size=shape)
+    flicker = rng.random(shape[:2]) < 0.3
+    frames = []
+    for t in range(n):
+        img = base + rng.normal(0, 3, size=shape)
+        use_alt = flicker & (rng.random(shape[:2]) < 0.4)
+        img[use_alt] = alt[use_alt] + rng.normal(0, 3, size=alt[use_alt].shape)
+        img[t % shape[0], :] = 255 - base[t % shape[0], :]  # a passing object
+        img[(t + 3) % shape[0], :] = 0.6 * base[(t + 3) % shape[0], :]  # a shadow-like band
+        frames.append(np.clip(img, 0, 255).astype(np.uint8))
+    return frames
+
+
+SHAPES = [(6, 7), (6, 7, 3)]
+
+
+@pytest.mark.parametrize("shape", SHAPES, ids=["gray", "colour"])
+@pytest.mark.parametrize("alpha", [0.01, 0.1, 0.5])
+def test_gaussian_kernel_matches_reference(shape, alpha):
+    frames = _frames(shape, 25, seed=1)
+    model = bgsub.SingleGaussian(threshold=2.5, var_min=2.0, var_max=60.0)
+    p = model.params
+    model.apply(frames[0])
+    ref = GaussianReference(frames[0], p.var_init)
+    for frame in frames[1:]:
+        mask = model.apply(frame, learning_rate=alpha)
+        expected = ref.apply(frame, alpha, p.threshold**2, p.var_min, p.var_max)
+        np.testing.assert_array_equal(mask.reshape(-1), expected)
+    mean, var = model.components()
+    np.testing.assert_allclose(mean, ref.mean, rtol=1e-6)
+    np.testing.assert_allclose(var, ref.var, rtol=1e-6)
+    assert var.min() >= p.var_min and var.max() <= p.var_max
+
+
+@pytest.mark.parametrize("shape", SHAPES, ids=["gray", "colour"])
+@pytest.mark.parametrize("k", [1, 2, 3, 4, 5])
+@pytest.mark.parametrize("alpha", [0.02, 0.2])
+@pytest.mark.parametrize("shadow_tau", [0.0, 0.5])
+def test_mixture_kernel_matches_reference(shape, k, alpha, shadow_tau):
+    frames = _frames(shape, 30, seed=k)
+    model = bgsub.GaussianMixture(k=k, shadow_tau=shadow_tau, threshold=3.0, match_threshold=2.5)
+    model.apply(frames[0])
+    ref = MixtureReference(frames[0], model.params)
+    labels_seen = set()
+    for frame in frames[1:]:
+        mask = model.apply(frame, learning_rate=alpha)
+        expected = ref.apply(frame, alpha)
+        np.testing.assert_array_equal(model.labels.reshape(-1), expected)
+        np.testing.assert_array_equal(mask.reshape(-1), np.where(expected == 255, 255, 0))
+        labels_seen.update(np.unique(expected).tolist())
+    weights, variances, means, counts = model.components()
+    rw, rv, rm, rc = ref.canonical()
+    np.testing.assert_array_equal(counts, rc)
+    live = np.arange(k)[None, :] < counts[:, None]
+    np.testing.assert_allclose(weights[live], rw[live], rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(variances[live], rv[live], rtol=1e-5)
+    np.testing.assert_allclose(means[live], rm[live], rtol=1e-5)
+    # The inputs must exercise both decisions, or the comparison proves little.
+    assert {0, 255} <= labels_seen
+    if k > 1:
+        assert counts.max() > 1
+
+
+def test_mixture_shadow_label_appears_on_darkened_background():
+    rng = np.random.default_rng(0)
+    base = rng.integers(100, 200, size=(8, 8, 3)).astype(np.uint8)
+    model = bgsub.GaussianMixture()
+    for _ in range(30):
+        model.apply(base)
+    dark = (base * 0.7).astype(np.uint8)
+    mask = model.apply(dark)
+    assert (model.labels == 127).mean() > 0.9
+    assert mask.max() == 0  # shadows are background in the mask
+
+
+def test_learning_rate_zero_freezes_the_mixture():
+    frames = _frames((5, 5, 3), 10, seed=3)
+    model = bgsub.GaussianMixture()
+    for frame in frames[:5]:
+        model.apply(frame)
+    before = model.components()
+    for frame in frames[5:]:
+        model.apply(frame, learning_rate=0.0)
+    after = model.components()
+    np.testing.assert_allclose(after[0], before[0], rtol=1e-6)  # renormalised: rounding only
+    for x, y in zip(before[1:], after[1:]):
+        np.testing.assert_array_equal(x, y)
