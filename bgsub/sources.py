@@ -24,6 +24,7 @@ import glob
 import logging
 import os
 import re
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -67,14 +68,30 @@ class Reconnect:
     delays: tuple[float, ...] = (0.5, 1.0, 2.0)
 
 
+_quiet_lock = threading.Lock()
+_quiet_depth = 0
+_quiet_saved_level = 0
+
+
 @contextlib.contextmanager
 def quiet_opencv():
-    """Silence OpenCV's own log for the duration (failures are reported as one line instead)."""
-    previous = cv2.setLogLevel(0)
+    """Silence OpenCV's own log for the duration (failures are reported as one line instead).
+
+    The log level is process-wide, so overlapping uses (reader threads) share one silence and the
+    last one out restores the level.
+    """
+    global _quiet_depth, _quiet_saved_level
+    with _quiet_lock:
+        if _quiet_depth == 0:
+            _quiet_saved_level = cv2.setLogLevel(0)
+        _quiet_depth += 1
     try:
         yield
     finally:
-        cv2.setLogLevel(previous)
+        with _quiet_lock:
+            _quiet_depth -= 1
+            if _quiet_depth == 0:
+                cv2.setLogLevel(_quiet_saved_level)
 
 
 def normalize_image(image: np.ndarray, what: str) -> np.ndarray:

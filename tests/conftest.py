@@ -57,6 +57,18 @@ def write_images(folder: Path, frames, pattern: str = "in{:06d}.png", start: int
     return folder
 
 
+@pytest.fixture(name="write_video")
+def write_video_fixture():
+    """:func:`write_video`, for tests: ``write_video(path, frames, fps=25.0, codec="FFV1")``."""
+    return write_video
+
+
+@pytest.fixture(name="write_images")
+def write_images_fixture():
+    """:func:`write_images`, for tests: ``write_images(folder, frames, pattern, start)``."""
+    return write_images
+
+
 @pytest.fixture
 def scene():
     """20 frames of the moving-square scene: ``(frames, masks)``."""
