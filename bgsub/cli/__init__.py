@@ -19,6 +19,17 @@ def cli():
     """Background subtraction for video surveillance."""
 
 
+def _register():
+    from bgsub.cli.eval import eval_command
+    from bgsub.cli.run import run_command
+
+    cli.add_command(run_command)
+    cli.add_command(eval_command)
+
+
+_register()
+
+
 def main(argv=None):
     """Console entry point: run the click group, mapping user errors to one line and an exit code."""
     try:

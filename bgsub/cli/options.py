@@ -1,0 +1,64 @@
+"""Options shared by the commands that build a model: they all become one config dict."""
+
+import click
+import yaml
+
+from bgsub.config import load_config, merge, resolve
+from bgsub.errors import ConfigError
+from bgsub.models import MODELS
+
+
+def model_options(fn):
+    """Decorate a command with the model / post-processing options and ``--config``."""
+    options = [
+        click.option("--config", "config_path", type=click.Path(dir_okay=False),
+                     help="YAML config (see configs/default.yaml); flags override it."),
+        click.option("--preset", type=click.Choice(["default", "accurate"]),
+                     help="Named starting point for the model and post-processing."),
+        click.option("--model", "model_name", type=click.Choice(sorted(MODELS)),
+                     help="gmm: Gaussian mixture per pixel (default); gaussian: one Gaussian."),
+        click.option("--k", type=int, help="Most mixture components per pixel (gmm, 1..8)."),
+        click.option("--threshold", type=float,
+                     help="Mahalanobis threshold in standard deviations for foreground."),
+        click.option("--learning-rate", type=float,
+                     help="Learning rate alpha (default: 1/min(frame, history))."),
+        click.option("--history", type=int, help="Frames of memory for the automatic learning rate."),
+        click.option("--gray", is_flag=True, default=None, help="Model grayscale frames."),
+        click.option("--param", "params", multiple=True, metavar="KEY=VALUE",
+                     help="Any other model parameter, e.g. --param var_min=6 (repeatable)."),
+        click.option("--median", type=int, help="Median filter aperture on the mask (odd; 0 = off)."),
+        click.option("--min-area", type=int, help="Drop foreground blobs smaller than this (pixels)."),
+        click.option("--roi", help="Region of interest: an image (nonzero = inside)."),
+    ]
+    for option in reversed(options):
+        fn = option(fn)
+    return fn
+
+
+def _parse_param(text):
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise ConfigError(f"--param: expected KEY=VALUE, got {text!r}")
+    return key.strip(), yaml.safe_load(value)
+
+
+def config_from_options(config_path=None, preset=None, model_name=None, k=None, threshold=None,
+                        learning_rate=None, history=None, gray=None, params=(), median=None,
+                        min_area=None, roi=None, extra=None):
+    """The resolved config for a command: YAML file (if any), then flags, then ``extra``."""
+    model = dict(_parse_param(p) for p in params)
+    for key, value in (("name", model_name), ("k", k), ("threshold", threshold),
+                       ("learning_rate", learning_rate), ("history", history), ("gray", gray)):
+        if value is not None:
+            model[key] = value
+    post = {key: value for key, value in (("median", median), ("min_area", min_area), ("roi", roi))
+            if value is not None}
+    overrides = {"model": model, "postprocess": post}
+    if preset is not None:
+        overrides["preset"] = preset
+    overrides = merge(overrides, extra or {})
+    overrides = {key: value for key, value in overrides.items() if value not in ({}, None)}
+    if config_path:
+        return load_config(config_path, overrides)
+    return resolve(overrides, locator=None)
+

@@ -1,0 +1,292 @@
+"""One configuration schema for the Python API, the CLI flags, ``--config`` YAML and batch jobs.
+
+A configuration has four sections (every option, its default and its meaning are listed in
+``configs/default.yaml``, which the tests keep equal to :data:`DEFAULTS`):
+
+* ``model``: ``name`` (``gmm`` | ``gaussian``), ``gray`` and the model's own parameters
+  (:class:`~bgsub.models.params.MixtureParams` / :class:`~bgsub.models.params.GaussianParams`);
+* ``postprocess``: filtering of the raw mask (median, morphology, blob area, region of interest);
+* ``outputs``: which files ``bgsub run`` writes;
+* ``events``: motion-event detection.
+
+``preset`` picks a named starting point for ``model`` and ``postprocess``; explicit values win.
+Validation is strict: an unknown key, a wrong type or an out-of-range value raises one
+:class:`~bgsub.errors.ConfigError` naming the file, line and key path.
+"""
+
+import copy
+import os
+from dataclasses import dataclass
+
+import yaml
+
+from bgsub.errors import ConfigError
+from bgsub.models import MODELS
+
+DEFAULTS = {
+    "preset": "default",
+    "model": {"name": "gmm", "gray": False},
+    "postprocess": {
+        "median": 3,
+        "open": 0,
+        "close": 0,
+        "min_area": 0,
+        "roi": None,
+    },
+    "outputs": {
+        "mask_video": True,
+        "overlay_video": False,
+        "background_video": False,
+        "shadow_video": False,
+        "masks_dir": False,
+    },
+    "events": {
+        "file": None,
+        "threshold": 0.5,
+        "min_frames": 3,
+        "quiet_frames": 15,
+        "pad_before": 0,
+        "pad_after": 0,
+    },
+}
+
+# Named starting points: a preset's values apply before the user's own.
+PRESETS = {
+    "default": {},
+    "accurate": {},
+}
+
+SECTIONS = ("model", "postprocess", "outputs", "events")
+
+
+@dataclass(frozen=True)
+class Location:
+    """Where a key was written: ``file:line`` for error messages (empty when not from a file)."""
+
+    file: str = ""
+    line: int = 0
+
+    def prefix(self):
+        if self.file and self.line:
+            return f"{self.file}:{self.line}: "
+        return f"{self.file}: " if self.file else ""
+
+
+class Locator:
+    """Maps key paths such as ``("jobs", 1, "model", "k")`` to the YAML line they came from."""
+
+    def __init__(self, file="", node=None):
+        self.file = file
+        self._lines = {}
+        if node is not None:
+            self._walk(node, ())
+
+    def _walk(self, node, path):
+        self._lines[path] = node.start_mark.line + 1
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                self._lines[path + (key.value,)] = key.start_mark.line + 1
+                self._walk_value(value, path + (key.value,))
+        elif isinstance(node, yaml.SequenceNode):
+            for index, item in enumerate(node.value):
+                self._walk(item, path + (index,))
+
+    def _walk_value(self, node, path):
+        line = self._lines[path]
+        self._walk(node, path)
+        self._lines[path] = line  # a key's own line beats its value's
+
+    def at(self, path):
+        """The best location for ``path``: its own line, else the nearest parent's."""
+        path = tuple(path)
+        while path and path not in self._lines:
+            path = path[:-1]
+        return Location(self.file, self._lines.get(path, 0))
+
+
+def key_path(path):
+    """``("jobs", 1, "model", "k")`` -> ``jobs[1].model.k``."""
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text
+
+
+def fail(locator, path, message):
+    """Raise the one-line error for the value at ``path``."""
+    where = locator.at(path).prefix() if locator else ""
+    raise ConfigError(f"{where}{key_path(path)}: {message}")
+
+
+def load_yaml(path):
+    """Parse a YAML file: ``(data, locator)``; any read or syntax error is one ConfigError."""
+    path = os.fspath(path)
+    try:
+        with open(path, encoding="utf-8") as fh:
+            text = fh.read()
+    except FileNotFoundError:
+        raise ConfigError(f"config file not found: {path}") from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise ConfigError(f"cannot read config file {path}: {err}") from None
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        line = f":{mark.line + 1}" if mark is not None else ""
+        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+        raise ConfigError(f"{path}{line}: invalid YAML: {problem}") from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: the top level must be a mapping of keys to values")
+    return data, Locator(path, node)
+
+
+def merge(base, override):
+    """Deep-merge mapping ``override`` onto a copy of ``base`` (override wins, leaf by leaf)."""
+    out = copy.deepcopy(base)
+    for key, value in (override or {}).items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def _is_int(value):
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _check_int(locator, path, value, lo, hi=None):
+    if not _is_int(value):
+        fail(locator, path, f"must be an integer, got {value!r}")
+    if value < lo or (hi is not None and value > hi):
+        bound = f"between {lo} and {hi}" if hi is not None else f"at least {lo}"
+        fail(locator, path, f"must be {bound}, got {value}")
+
+
+def _check_bool(locator, path, value):
+    if not isinstance(value, bool):
+        fail(locator, path, f"must be true or false, got {value!r}")
+
+
+def _check_keys(locator, path, section, allowed):
+    if not isinstance(section, dict):
+        fail(locator, path, f"must be a mapping, got {type(section).__name__}")
+    for key in section:
+        if key not in allowed:
+            valid = ", ".join(sorted(allowed))
+            fail(locator, path + (key,), f"unknown key (valid keys: {valid})")
+
+
+def _validate_model(locator, path, model):
+    _check_keys(locator, path, model, {"name", "gray", *set().union(
+        *(cls.params_class.names() for cls in MODELS.values()))})
+    name = model.get("name")
+    if name not in MODELS:
+        fail(locator, path + ("name",), f"must be one of {', '.join(MODELS)}, got {name!r}")
+    _check_bool(locator, path + ("gray",), model.get("gray"))
+    params = model_params(model)
+    allowed = set(MODELS[name].params_class.names())
+    for key in params:
+        if key not in allowed:
+            fail(locator, path + (key,), f"is not a parameter of model {name!r}")
+    try:
+        MODELS[name].params_class(**params)
+    except ConfigError as err:
+        key, _, message = str(err).partition(": ")
+        if key in params:
+            fail(locator, path + (key,), message)
+        fail(locator, path, str(err))
+
+
+def _validate_postprocess(locator, path, post):
+    _check_keys(locator, path, post, DEFAULTS["postprocess"])
+    for key in ("median", "open", "close"):
+        _check_int(locator, path + (key,), post[key], 0, 99)
+    if post["median"] > 1 and post["median"] % 2 == 0:
+        fail(locator, path + ("median",), f"must be odd (or 0 to turn it off), got {post['median']}")
+    _check_int(locator, path + ("min_area",), post["min_area"], 0)
+    roi = post["roi"]
+    if roi is not None and not isinstance(roi, (str, list)):
+        fail(locator, path + ("roi",), "must be an image path or a list of polygons [[x, y], ...]")
+    if isinstance(roi, list):
+        _validate_polygons(locator, path + ("roi",), roi)
+
+
+def _validate_polygons(locator, path, roi):
+    polygons = roi if roi and isinstance(roi[0], list) and roi[0] and isinstance(roi[0][0], list) else [roi]
+    for index, polygon in enumerate(polygons):
+        ok = isinstance(polygon, list) and len(polygon) >= 3 and all(
+            isinstance(p, list) and len(p) == 2 and all(isinstance(v, (int, float)) for v in p)
+            for p in polygon
+        )
+        if not ok:
+            fail(locator, path, f"polygon {index} must be at least three [x, y] points")
+
+
+def _validate_outputs(locator, path, outputs):
+    _check_keys(locator, path, outputs, DEFAULTS["outputs"])
+    for key in ("mask_video", "overlay_video", "background_video", "shadow_video"):
+        _check_bool(locator, path + (key,), outputs[key])
+    masks_dir = outputs["masks_dir"]
+    if not isinstance(masks_dir, (bool, str)):
+        fail(locator, path + ("masks_dir",), f"must be true, false or a folder, got {masks_dir!r}")
+
+
+def _validate_events(locator, path, events):
+    _check_keys(locator, path, events, DEFAULTS["events"])
+    if events["file"] is not None and not isinstance(events["file"], str):
+        fail(locator, path + ("file",), "must be a .json or .csv path")
+    threshold = events["threshold"]
+    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0 <= threshold <= 100:
+        fail(locator, path + ("threshold",), f"must be a percentage in [0, 100], got {threshold!r}")
+    _check_int(locator, path + ("min_frames",), events["min_frames"], 1)
+    for key in ("quiet_frames", "pad_before", "pad_after"):
+        _check_int(locator, path + (key,), events[key], 0)
+
+
+def model_params(model):
+    """The model section without ``name`` and ``gray``: keyword arguments for the model class."""
+    return {k: v for k, v in model.items() if k not in ("name", "gray")}
+
+
+def resolve(settings=None, *, locator=None, path=()):
+    """Validate ``settings`` (a partial config) and return the complete config dict.
+
+    The preset named in ``settings`` (default ``"default"``) applies first, then the settings.
+    Errors name the key path under ``path`` and, when ``locator`` knows it, the file and line.
+    """
+    settings = settings or {}
+    if not isinstance(settings, dict):
+        fail(locator, path, "must be a mapping")
+    _check_keys(locator, path, settings, DEFAULTS)
+    preset = settings.get("preset", "default")
+    if preset not in PRESETS:
+        fail(locator, path + ("preset",), f"must be one of {', '.join(PRESETS)}, got {preset!r}")
+    config = merge(merge(DEFAULTS, PRESETS[preset]), settings)
+    validators = {
+        "model": _validate_model,
+        "postprocess": _validate_postprocess,
+        "outputs": _validate_outputs,
+        "events": _validate_events,
+    }
+    for section, validate in validators.items():
+        validate(locator, path + (section,), config[section])
+    return config
+
+
+def load_config(path, overrides=None):
+    """Read a ``--config`` YAML file, apply ``overrides`` (from CLI flags) and validate."""
+    data, locator = load_yaml(path)
+    resolve(data, locator=locator)  # report file errors with their lines before merging flags
+    return resolve(merge(data, overrides), locator=locator)
+
+
+def make_model_from(config):
+    """Build the model a resolved config describes."""
+    from bgsub.models import make_model
+
+    model = config["model"]
+    return make_model(model["name"], **model_params(model))

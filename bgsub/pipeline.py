@@ -1,0 +1,328 @@
+"""The loop every command shares: source -> model -> post-processing -> outputs.
+
+Reading, the model and writing overlap on three threads joined by bounded queues: OpenCV's
+decoder and encoders release the GIL and the Numba kernels are ``nogil``, so a slow encoder never
+stalls the model and the model never waits on an idle decoder. The loop owns progress reporting
+and a clean shutdown: on Ctrl-C every output is finalised with the frames processed so far; on
+any other error partial outputs are removed.
+"""
+
+import queue
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from bgsub.sinks import ImageSequenceSink, VideoSink, prepare_folder
+
+_QUEUE_DEPTH = 8
+_DONE = object()
+
+
+@dataclass
+class FrameResult:
+    """What the model made of one frame: the post-processed ``mask`` (0/255), the raw
+    ``labels`` (255 foreground, 127 shadow, 0 background) and, when an output needs it, the
+    learned ``background`` image."""
+
+    frame: object
+    mask: np.ndarray
+    labels: np.ndarray
+    background: np.ndarray | None = None
+
+
+@dataclass
+class RunStats:
+    """Totals of a finished (or interrupted) run."""
+
+    frames: int = 0
+    seconds: float = 0.0
+    foreground_sum: float = 0.0
+    interrupted: bool = False
+    outputs: list = field(default_factory=list)
+
+    @property
+    def fps(self):
+        return self.frames / self.seconds if self.seconds > 0 else 0.0
+
+    @property
+    def mean_foreground(self):
+        """Mean share of foreground pixels per frame, in percent."""
+        return 100.0 * self.foreground_sum / self.frames if self.frames else 0.0
+
+    def summary(self):
+        """The one-line summary printed at the end of a run."""
+        state = "interrupted after" if self.interrupted else "done:"
+        return (
+            f"{state} {self.frames} frames in {self.seconds:.1f} s ({self.fps:.1f} fps), "
+            f"mean foreground {self.mean_foreground:.2f}%"
+        )
+
+
+def overlay(image, mask, color=(0, 0, 255), strength=0.5):
+    """``image`` (gray or BGR) with the foreground of ``mask`` tinted by ``color``."""
+    bgr = image if image.ndim == 3 else cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
+    tint = np.empty_like(bgr)
+    tint[:] = color
+    blended = cv2.addWeighted(bgr, 1.0 - strength, tint, strength, 0.0)
+    out = bgr.copy()
+    np.copyto(out, blended, where=(mask > 0)[:, :, None])
+    return out
+
+
+class SinkOutput:
+    """Feeds one view of each :class:`FrameResult` (mask, overlay, ...) to a sink."""
+
+    def __init__(self, sink, view):
+        self.sink = sink
+        self.view = view
+        self.path = getattr(sink, "path", None) or getattr(sink, "directory", None)
+
+    def write(self, result):
+        self.sink.write(result.frame.number, self.view(result))
+
+    def close(self):
+        self.sink.close()
+
+    def abort(self):
+        self.sink.abort()
+
+
+VIEWS = {
+    "mask_video": ("mask.mkv", lambda r: r.mask),
+    "overlay_video": ("overlay.mp4", lambda r: overlay(r.frame.image, r.mask)),
+    "background_video": ("background.mp4", lambda r: r.background),
+    "shadow_video": ("labels.mkv", lambda r: r.labels),
+}
+
+
+def build_outputs(outdir, outputs, fps):
+    """The outputs the ``outputs`` config section asks for, writing under ``outdir``.
+
+    Mask and label videos are FFV1 (lossless) so no codec blurs them; overlay and background are
+    MPEG-4 to stay small. ``masks_dir: true`` writes ``OUTDIR/masks/binNNNNNN.png``.
+    """
+    outdir = Path(outdir)
+    prepare_folder(outdir)
+    made = []
+    for key, (name, view) in VIEWS.items():
+        if outputs.get(key):
+            made.append(SinkOutput(VideoSink(outdir / name, fps), view))
+    masks_dir = outputs.get("masks_dir")
+    if masks_dir:
+        folder = outdir / "masks" if masks_dir is True else Path(masks_dir)
+        prepare_folder(folder)
+        made.append(SinkOutput(ImageSequenceSink(folder), lambda r: r.mask))
+    return made
+
+
+class Progress:
+    """A one-line progress bar on stderr (frames, fps, ETA); silent when stderr is no terminal."""
+
+    def __init__(self, total=None, stream=None, enabled=None, interval=0.25):
+        self.total = total
+        self.stream = stream or sys.stderr
+        self.enabled = self.stream.isatty() if enabled is None else enabled
+        self.interval = interval
+        self._start = time.perf_counter()
+        self._last = 0.0
+
+    def update(self, frames, force=False):
+        if not self.enabled:
+            return
+        now = time.perf_counter()
+        if not force and now - self._last < self.interval:
+            return
+        self._last = now
+        elapsed = now - self._start
+        fps = frames / elapsed if elapsed > 0 else 0.0
+        if self.total:
+            share = min(frames / self.total, 1.0)
+            bar = "#" * int(30 * share)
+            eta = (self.total - frames) / fps if fps > 0 else 0
+            text = f"[{bar:<30}] {frames}/{self.total} {fps:6.1f} fps ETA {_clock(eta)}"
+        else:
+            text = f"{frames} frames {fps:6.1f} fps"
+        self.stream.write("\r" + text)
+        self.stream.flush()
+
+    def finish(self, frames):
+        if self.enabled:
+            self.update(frames, force=True)
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+def _clock(seconds):
+    seconds = int(max(seconds, 0))
+    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+
+
+class _Worker(threading.Thread):
+    """A daemon thread that remembers the exception that ended it."""
+
+    def __init__(self, target, name):
+        super().__init__(target=self._guard, name=name, daemon=True)
+        self._target_fn = target
+        self.error = None
+
+    def _guard(self):
+        try:
+            self._target_fn()
+        except BaseException as err:  # handed to the main thread, which re-raises it
+            self.error = err
+
+
+def _put(q, item, stop):
+    while not stop.is_set():
+        try:
+            q.put(item, timeout=0.1)
+            return True
+        except queue.Full:
+            continue
+    return False
+
+
+def run(source, model, postprocess, outputs=(), *, gray=False, max_frames=None, progress=None,
+        on_result=None, need_background=None):
+    """Drive ``source`` through ``model`` and ``postprocess`` into ``outputs``.
+
+    Args:
+        source: an open :class:`~bgsub.sources.Source` (or any iterable of frames).
+        model: an object with ``apply(image) -> mask`` and ``labels`` (a bgsub model).
+        postprocess: callable mask -> mask (e.g. :class:`~bgsub.postprocess.PostProcessor`).
+        outputs: objects with ``write(result)``, ``close()``, ``abort()``.
+        gray: convert colour frames to gray before the model.
+        max_frames: stop after this many frames.
+        progress: a :class:`Progress` or None.
+        on_result: called with each :class:`FrameResult` on the writer thread.
+        need_background: compute ``model.background_image()`` every frame (default: when an
+            output is the background video).
+
+    Returns:
+        :class:`RunStats`. On Ctrl-C the outputs are closed (kept, playable) and the stats say
+        ``interrupted``; any other error aborts the outputs and propagates.
+    """
+    outputs = list(outputs)
+    if need_background is None:
+        need_background = any(getattr(o, "view", None) is VIEWS["background_video"][1] for o in outputs)
+    stats = RunStats(outputs=[o.path for o in outputs if getattr(o, "path", None)])
+    stop = threading.Event()
+    frames_q = queue.Queue(_QUEUE_DEPTH)
+    results_q = queue.Queue(_QUEUE_DEPTH)
+
+    def read():
+        try:
+            for index, frame in enumerate(source):
+                if max_frames is not None and index >= max_frames:
+                    break
+                if not _put(frames_q, frame, stop):
+                    return
+        finally:
+            _put(frames_q, _DONE, stop)
+
+    def write():
+        while True:
+            result = results_q.get()
+            if result is _DONE:
+                return
+            result.mask = postprocess(result.mask)
+            stats.foreground_sum += float(np.count_nonzero(result.mask)) / result.mask.size
+            for output in outputs:
+                output.write(result)
+            if on_result is not None:
+                on_result(result)
+
+    reader = _Worker(read, "bgsub-reader")
+    writer = _Worker(write, "bgsub-writer")
+    start = time.perf_counter()
+    try:
+        reader.start()
+        writer.start()
+        while True:
+            frame = _get(frames_q, reader)
+            if frame is _DONE:
+                break
+            image = frame.image
+            if gray and image.ndim == 3:
+                image = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+            mask = model.apply(image)
+            labels = model.labels.copy()
+            background = model.background_image() if need_background else None
+            if not _put_checked(results_q, FrameResult(frame, mask, labels, background), writer):
+                break
+            stats.frames += 1
+            if progress is not None:
+                progress.update(stats.frames)
+        _put_checked(results_q, _DONE, writer)
+        writer.join()
+        _raise_from(reader, writer)
+    except KeyboardInterrupt:
+        stats.interrupted = True
+        _drain_after_interrupt(results_q, writer, stop)
+    except BaseException:
+        stop.set()
+        for output in outputs:
+            output.abort()
+        raise
+    finally:
+        stop.set()
+        stats.seconds = time.perf_counter() - start
+    if progress is not None:
+        progress.finish(stats.frames)
+    _close_all(outputs)
+    return stats
+
+
+def _get(q, producer):
+    while True:
+        try:
+            return q.get(timeout=0.1)
+        except queue.Empty:
+            if producer.error is not None:
+                raise producer.error
+            if not producer.is_alive() and q.empty():
+                return _DONE
+
+
+def _put_checked(q, item, consumer):
+    while True:
+        if consumer.error is not None:
+            raise consumer.error
+        try:
+            q.put(item, timeout=0.1)
+            return True
+        except queue.Full:
+            if not consumer.is_alive():
+                return False
+
+
+def _raise_from(*workers):
+    for worker in workers:
+        if worker.error is not None:
+            raise worker.error
+
+
+def _drain_after_interrupt(results_q, writer, stop):
+    """Let the writer finish the frames already modelled so the outputs end cleanly."""
+    stop.set()
+    try:
+        results_q.put(_DONE, timeout=5)
+        writer.join(timeout=30)
+    except (queue.Full, KeyboardInterrupt):
+        pass
+
+
+def _close_all(outputs):
+    errors = []
+    for output in outputs:
+        try:
+            output.close()
+        except Exception as err:  # close every output before reporting the first failure
+            errors.append(err)
+    if errors:
+        raise errors[0]
