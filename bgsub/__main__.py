@@ -1,0 +1,5 @@
+"""``python -m bgsub`` is the ``bgsub`` command."""
+
+from bgsub.cli import main
+
+main()

@@ -1,0 +1,104 @@
+"""``bgsub run`` end to end, as a real process on real files."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[2]
+SAMPLE = ROOT / "sample_videos" / "highway_320x240.mp4"
+
+
+def bgsub(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "bgsub", *map(str, args)], capture_output=True,
+                          text=True, timeout=300, cwd=cwd)
+
+
+def count_frames(path):
+    capture = cv2.VideoCapture(str(path))
+    frames = []
+    while True:
+        ok, image = capture.read()
+        if not ok:
+            break
+        frames.append(image[:, :, 0])
+    capture.release()
+    return frames
+
+
+def test_sample_clip_gives_a_mask_video_with_every_frame(tmp_path):
+    result = bgsub("run", SAMPLE, "-o", tmp_path / "out", "--overlay")
+    assert result.returncode == 0, result.stderr
+    expected = int(cv2.VideoCapture(str(SAMPLE)).get(cv2.CAP_PROP_FRAME_COUNT))
+    masks = count_frames(tmp_path / "out" / "mask.mkv")
+    assert len(masks) == expected == 400
+    assert set(np.unique(np.stack(masks))) <= {0, 255}
+    moving = np.mean([m.mean() / 255 for m in masks[100:]])
+    assert 0.005 < moving < 0.3  # cars are found, the road is not
+    assert len(count_frames(tmp_path / "out" / "overlay.mp4")) == expected
+    assert f"done: {expected} frames" in result.stderr
+    assert not list((tmp_path / "out").glob(".*partial*"))
+
+
+def test_image_folder_keeps_cdnet_frame_numbers(tmp_path, highway_excerpt):
+    result = bgsub("run", highway_excerpt / "input", "-o", tmp_path / "out",
+                   "--masks-dir", tmp_path / "masks", "--no-mask-video")
+    assert result.returncode == 0, result.stderr
+    inputs = sorted(p.name for p in (highway_excerpt / "input").iterdir())
+    names = sorted(p.name for p in (tmp_path / "masks").iterdir())
+    assert names == [n.replace("in", "bin").replace(".jpg", ".png") for n in inputs]
+    assert names[0] == "bin000470.png"
+    assert not (tmp_path / "out" / "mask.mkv").exists()
+
+
+def test_wallflower_style_folder_writes_one_mask_per_frame(tmp_path, scene, write_images):
+    folder = write_images(tmp_path / "wt", scene[0], pattern="b{:05d}.bmp", start=0)
+    cv2.imwrite(str(folder / "hand_segmented_00005.BMP"), scene[1][5])
+    result = bgsub("run", folder, "--masks-dir", tmp_path / "m", "-o", tmp_path / "out")
+    assert result.returncode == 0, result.stderr
+    names = sorted(p.name for p in (tmp_path / "m").iterdir())
+    assert names == [f"bin{i:06d}.png" for i in range(len(scene[0]))]
+
+
+def test_gray_gaussian_run_with_flags(tmp_path, video_file):
+    result = bgsub("run", video_file, "-o", tmp_path / "o", "--model", "gaussian", "--gray",
+                   "--threshold", "3", "--learning-rate", "0.05", "--median", "0")
+    assert result.returncode == 0, result.stderr
+    assert len(count_frames(tmp_path / "o" / "mask.mkv")) == 20
+
+
+def test_config_file_and_flag_override(tmp_path, video_file):
+    config = tmp_path / "c.yaml"
+    config.write_text("model:\n  k: 3\noutputs:\n  background_video: true\n")
+    result = bgsub("run", video_file, "-o", tmp_path / "o", "--config", config, "--k", "2")
+    assert result.returncode == 0, result.stderr
+    assert len(count_frames(tmp_path / "o" / "background.mp4")) == 20
+
+
+def test_user_errors_are_one_line_exit_2(tmp_path):
+    for args, text in [
+        (("run", tmp_path / "missing.mp4"), "no such file or folder"),
+        (("run", SAMPLE, "--k", "0", "-o", tmp_path / "o"), "model.k: must be in [1, 8], got 0"),
+        (("run", SAMPLE, "--param", "bogus=1", "-o", tmp_path / "o"), "model.bogus: unknown key"),
+        (("run", SAMPLE, "--config", tmp_path / "none.yaml"), "config file not found"),
+    ]:
+        result = bgsub(*args)
+        assert result.returncode == 2, (args, result.stderr)
+        assert "Traceback" not in result.stderr
+        assert text in result.stderr, result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+
+
+def test_version_and_help():
+    result = bgsub("--version")
+    assert result.returncode == 0 and "bgsub, version" in result.stdout
+    result = bgsub("run", "--help")
+    assert result.returncode == 0 and "--learning-rate" in result.stdout
+
+
+def test_console_script_is_installed():
+    script = Path(sys.executable).parent / "bgsub"
+    result = subprocess.run([str(script), "--version"], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0 and "bgsub, version" in result.stdout

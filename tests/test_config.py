@@ -1,0 +1,79 @@
+"""Config schema: defaults documented in configs/default.yaml, strict validation with lines."""
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from bgsub.config import DEFAULTS, PRESETS, load_config, load_yaml, make_model_from, resolve
+from bgsub.errors import ConfigError
+from bgsub.models import GaussianParams, MixtureParams
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_default_yaml_lists_every_option_with_its_default():
+    documented = yaml.safe_load((ROOT / "configs" / "default.yaml").read_text())
+    expected = resolve({})
+    expected["model"].update(MixtureParams().to_dict())
+    assert documented == expected
+
+
+def test_default_yaml_loads_and_builds_the_default_model(tmp_path):
+    config = load_config(ROOT / "configs" / "default.yaml")
+    model = make_model_from(config)
+    assert model.params == MixtureParams()
+
+
+def test_resolve_fills_defaults_and_keeps_overrides():
+    config = resolve({"model": {"k": 3}, "outputs": {"overlay_video": True}})
+    assert config["model"]["k"] == 3 and config["model"]["name"] == "gmm"
+    assert config["outputs"]["overlay_video"] and config["outputs"]["mask_video"]
+    assert config["postprocess"] == DEFAULTS["postprocess"] | PRESETS["default"].get("postprocess", {})
+
+
+def _write(tmp_path, text):
+    path = tmp_path / "c.yaml"
+    path.write_text(text)
+    return path
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("model:\n  name: gmm\n  kk: 3\n", "c.yaml:3: model.kk: unknown key"),
+        ("model:\n  k: 12\n", "c.yaml:2: model.k: must be in [1, 8], got 12"),
+        ("model:\n  name: gaussian\n  k: 3\n", "c.yaml:3: model.k: is not a parameter of model 'gaussian'"),
+        ("postprocess:\n  median: 4\n", "c.yaml:2: postprocess.median: must be odd"),
+        ("outputs:\n  overlay_video: yes please\n", "c.yaml:2: outputs.overlay_video: must be true or false"),
+        ("preset: fancy\n", "c.yaml:1: preset: must be one of default, accurate"),
+        ("model: [1, 2]\n", "c.yaml:1: model: must be a mapping"),
+        ("model:\n  threshold: -1\n", "c.yaml:2: model.threshold: must be in (0.0, 100.0], got -1"),
+    ],
+)
+def test_bad_values_name_file_line_and_key(tmp_path, text, message):
+    path = _write(tmp_path, text)
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    assert message in str(err.value)
+    assert str(err.value).startswith(str(path)) and "\n" not in str(err.value)
+
+
+def test_invalid_yaml_and_missing_file(tmp_path):
+    with pytest.raises(ConfigError, match=r"c.yaml:3: invalid YAML: expected ',' or ']'"):
+        load_config(_write(tmp_path, "model:\n  k: [1\n"))
+    with pytest.raises(ConfigError, match="config file not found"):
+        load_config(tmp_path / "nope.yaml")
+
+
+def test_overrides_apply_after_the_file(tmp_path):
+    path = _write(tmp_path, "model:\n  name: gaussian\n  threshold: 2.0\n")
+    config = load_config(path, {"model": {"threshold": 3.0}})
+    model = make_model_from(config)
+    assert model.params == GaussianParams(threshold=3.0)
+
+
+def test_locator_points_at_items_of_lists(tmp_path):
+    data, locator = load_yaml(_write(tmp_path, "jobs:\n  - input: a\n  - input: b\n    model: {k: 3}\n"))
+    assert locator.at(("jobs", 1, "model", "k")).line == 4
+    assert locator.at(("jobs", 0, "input")).line == 2
