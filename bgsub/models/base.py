@@ -38,6 +38,31 @@ class BackgroundModel:
         self.shape = None
         self._labels = None
 
+    def with_params(self, **changes):
+        """A new model with ``changes`` applied to the parameters and a copy of the learned state.
+
+        For tuning while running (e.g. ``model = model.with_params(threshold=4.5)``): the new
+        model carries on from the same background. A change that alters the state's layout
+        (``k`` of a trained mixture) raises :class:`ConfigError`: such a model has to relearn, so
+        build a new one instead.
+        """
+        merged = {**self.params.to_dict(), **changes}
+        clone = type(self)(**merged)
+        if self.shape is None:
+            return clone
+        channels = self.shape[2] if len(self.shape) == 3 else 1
+        clone._allocate(self.shape[0] * self.shape[1], channels)
+        for key, target in clone._state_arrays().items():
+            source = self._state_arrays()[key]
+            if source.shape != target.shape:
+                raise ConfigError(f"{self.name}: changing {', '.join(sorted(changes))} needs a "
+                                  "model reset (the learned state has another layout)")
+            target[...] = source
+        clone.shape = self.shape
+        clone.frames_seen = self.frames_seen
+        clone._labels = self._labels.copy()
+        return clone
+
     # -- the public per-frame API -------------------------------------------------------------
     def apply(self, frame, learning_rate=None):
         """Classify ``frame`` and learn from it.
