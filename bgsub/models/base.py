@@ -96,7 +96,8 @@ class BackgroundModel:
             labels[:] = 0
         else:
             self._update(pixels, alpha, labels)
-        return cv2.compare(self._labels, 255, cv2.CMP_EQ)
+        # threshold, not compare: cv2.compare takes a 1x1 array for a scalar and fails.
+        return cv2.threshold(self._labels, 254, 255, cv2.THRESH_BINARY)[1]
 
     @property
     def labels(self):
