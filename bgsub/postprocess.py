@@ -1,6 +1,7 @@
 """Post-processing of raw masks: region of interest, median filter, morphology, small blobs.
 
-Order: ROI first (pixels outside are never foreground), then the median filter (removes the
+Order: ROI first (pixels outside are never foreground; applied again after the filters, which
+could otherwise spill into a concave ROI's corners), then the median filter (removes the
 salt-and-pepper noise of per-pixel decisions), opening (erases thin false detections), closing
 (fills holes in objects), and finally blobs below ``min_area`` pixels are dropped.
 """
@@ -89,6 +90,9 @@ class PostProcessor:
             mask = cv2.morphologyEx(mask, cv2.MORPH_OPEN, self._open)
         if self._close is not None:
             mask = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, self._close)
+        if roi is not None and (self._median or self._close is not None):
+            # Median and closing can grow foreground into a concave ROI's outside corners.
+            mask = cv2.bitwise_and(mask, roi)
         if self.settings["min_area"] > 1:
             mask = remove_small_blobs(mask, self.settings["min_area"])
         return mask

@@ -1,0 +1,175 @@
+"""Post-processing: region of interest (image and YAML polygons), median, morphology, blobs."""
+
+import subprocess
+import sys
+
+import cv2
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from bgsub.config import load_config, resolve
+from bgsub.errors import ConfigError
+from bgsub.postprocess import Blob, PostProcessor, find_blobs, remove_small_blobs, roi_mask
+
+# An L-shaped (concave) region: its outside corner at (20, 20) is where filters used to leak.
+L_SHAPE = [[0, 0], [40, 0], [40, 20], [20, 20], [20, 40], [0, 40]]
+
+
+def post(**settings):
+    return PostProcessor(resolve({"postprocess": settings})["postprocess"])
+
+
+def read_video(path):
+    capture = cv2.VideoCapture(str(path), cv2.CAP_FFMPEG)
+    frames = []
+    while True:
+        ok, image = capture.read()
+        if not ok:
+            return frames
+        frames.append(image[:, :, 0])
+
+
+# --- region of interest -------------------------------------------------------------------------
+
+def test_polygon_roi_is_filled_inclusive_of_its_edges():
+    mask = roi_mask([[2, 1], [6, 1], [6, 4], [2, 4]], (8, 10))
+    expected = np.zeros((8, 10), np.uint8)
+    expected[1:5, 2:7] = 255
+    assert np.array_equal(mask, expected)
+
+
+def test_several_polygons_and_float_points():
+    mask = roi_mask([[[0, 0], [3, 0], [3, 3], [0, 3]], [[6.4, 5.6], [9, 6], [9, 9], [6, 9]]],
+                    (10, 10))
+    assert mask[1, 1] == 255 and mask[8, 8] == 255
+    assert mask[5, 5] == 0 and mask[0, 9] == 0
+
+
+def test_roi_image_nonzero_is_inside_and_is_resized_to_the_frame(tmp_path):
+    image = np.zeros((10, 20), np.uint8)
+    image[:, 10:] = 1  # any nonzero value counts as inside
+    path = tmp_path / "roi.png"
+    cv2.imwrite(str(path), image)
+    mask = roi_mask(str(path), (20, 40))
+    assert mask.shape == (20, 40)
+    assert (mask[:, 20:] == 255).all() and (mask[:, :20] == 0).all()
+
+
+def test_missing_roi_image_is_a_config_error(tmp_path):
+    with pytest.raises(ConfigError, match="cannot read ROI image"):
+        roi_mask(str(tmp_path / "none.png"), (4, 4))
+
+
+@pytest.mark.parametrize("settings", [
+    {"median": 3}, {"median": 5}, {"median": 0, "close": 5}, {"median": 3, "open": 3, "close": 7},
+])
+def test_filters_never_spill_out_of_a_concave_roi(settings):
+    processor = post(roi=L_SHAPE, **settings)
+    out = processor(np.full((48, 48), 255, np.uint8))
+    inside = processor.roi((48, 48)) > 0
+    assert not out[~inside].any()
+    assert out[5:15, 5:15].all()  # the inside is kept
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    density=st.floats(0.0, 1.0),
+    median=st.sampled_from([0, 3, 5]),
+    opening=st.sampled_from([0, 3]),
+    closing=st.sampled_from([0, 3, 7]),
+    min_area=st.integers(0, 20),
+    polygon=st.lists(st.tuples(st.integers(-5, 40), st.integers(-5, 30)), min_size=3, max_size=8),
+)
+def test_pixels_outside_the_roi_are_never_foreground(seed, density, median, opening, closing,
+                                                     min_area, polygon):
+    rng = np.random.default_rng(seed)
+    mask = np.where(rng.random((24, 32)) < density, 255, 0).astype(np.uint8)
+    processor = post(roi=[list(p) for p in polygon], median=median, open=opening, close=closing,
+                     min_area=min_area)
+    out = processor(mask)
+    assert out.dtype == np.uint8 and set(np.unique(out)) <= {0, 255}
+    assert not out[processor.roi(mask.shape) == 0].any()
+
+
+def test_yaml_polygon_roi_is_validated_with_its_line(tmp_path):
+    config = tmp_path / "c.yaml"
+    config.write_text("postprocess:\n  roi:\n    - [0, 0]\n    - [10, 0]\n")
+    with pytest.raises(ConfigError) as err:
+        load_config(config)
+    assert str(err.value) == f"{config}:2: postprocess.roi: polygon 0 must be at least three [x, y] points"
+    config.write_text("postprocess:\n  roi:\n    - [[0, 0], [9, 0], [9, 9]]\n    - [[1, 1], [2, 2]]\n")
+    with pytest.raises(ConfigError, match="polygon 1 must be at least three"):
+        load_config(config)
+    config.write_text("postprocess:\n  roi: 5\n")
+    with pytest.raises(ConfigError, match="must be an image path or a list of polygons"):
+        load_config(config)
+
+
+def test_yaml_polygons_load_into_the_postprocessor(tmp_path):
+    config = tmp_path / "c.yaml"
+    config.write_text("postprocess:\n  median: 0\n  roi:\n"
+                      "    - [[0, 0], [9, 0], [9, 9], [0, 9]]\n"
+                      "    - [[20, 0], [29, 0], [29, 9], [20, 9]]\n")
+    processor = PostProcessor(load_config(config)["postprocess"])
+    out = processor(np.full((12, 32), 255, np.uint8))
+    assert np.count_nonzero(out) == 2 * 100
+    assert out[:10, :10].all() and out[:10, 20:30].all() and not out[:, 10:20].any()
+
+
+def test_bgsub_run_with_a_yaml_polygon_never_marks_outside_pixels(tmp_path, scene, write_video):
+    # The square crosses the whole frame; only the left half is watched.
+    video = write_video(tmp_path / "scene.mkv", scene[0])
+    config = tmp_path / "roi.yaml"
+    config.write_text("postprocess:\n  roi: [[0, 0], [47, 0], [47, 71], [0, 71]]\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "bgsub", "run", str(video), "-o", str(tmp_path / "out"), "-q",
+         "--config", str(config)], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    masks = read_video(tmp_path / "out" / "mask.mkv")
+    assert len(masks) == len(scene[0])
+    assert not any(m[:, 48:].any() for m in masks)
+    assert any(m[:, :48].any() for m in masks)  # the square is still found inside
+
+
+# --- median, morphology, blobs ------------------------------------------------------------------
+
+def test_median_removes_isolated_pixels_and_keeps_objects():
+    mask = np.zeros((30, 30), np.uint8)
+    mask[5, 5] = mask[20, 3] = 255
+    mask[10:20, 10:20] = 255
+    out = post(median=3)(mask)
+    assert out[5, 5] == 0 and out[20, 3] == 0
+    assert out[11:19, 11:19].all()
+
+
+def test_opening_erases_thin_lines_and_closing_fills_holes():
+    mask = np.zeros((30, 30), np.uint8)
+    mask[2, :] = 255                      # a one-pixel line
+    mask[10:25, 10:25] = 255
+    mask[17, 17] = 0                      # a hole
+    out = post(median=0, open=3)(mask)
+    assert not out[2].any() and out[12:23, 12:23].sum() > 0
+    out = post(median=0, close=3)(mask)
+    assert out[17, 17] == 255
+
+
+def test_min_area_drops_small_blobs_only():
+    mask = np.zeros((20, 20), np.uint8)
+    mask[0:2, 0:2] = 255                  # 4 pixels
+    mask[10:15, 10:15] = 255              # 25 pixels
+    out = remove_small_blobs(mask, 5)
+    assert not out[0:2, 0:2].any() and out[10:15, 10:15].all()
+    assert np.array_equal(post(median=0, min_area=5)(mask), out)
+
+
+def test_find_blobs_gives_boxes_and_areas_8_connected():
+    mask = np.zeros((20, 30), np.uint8)
+    mask[2:5, 3:9] = 255
+    mask[10, 10] = mask[11, 11] = 255     # diagonal neighbours: one blob
+    blobs = sorted(find_blobs(mask), key=lambda b: b.y)
+    assert blobs == [Blob(3, 2, 6, 3, 18), Blob(10, 10, 2, 2, 2)]
+    assert find_blobs(mask, min_area=3) == [Blob(3, 2, 6, 3, 18)]
+    assert find_blobs(np.zeros((5, 5), np.uint8)) == []
