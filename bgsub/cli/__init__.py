@@ -21,10 +21,12 @@ def cli():
 
 def _register():
     from bgsub.cli.eval import eval_command
+    from bgsub.cli.live import live_command
     from bgsub.cli.run import run_command
 
     cli.add_command(run_command)
     cli.add_command(eval_command)
+    cli.add_command(live_command)
 
 
 _register()
