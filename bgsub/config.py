@@ -47,6 +47,8 @@ DEFAULTS = {
         "quiet_frames": 15,
         "pad_before": 0,
         "pad_after": 0,
+        "min_area": 25,
+        "snapshots": True,
     },
 }
 
@@ -237,14 +239,16 @@ def _validate_outputs(locator, path, outputs):
 
 def _validate_events(locator, path, events):
     _check_keys(locator, path, events, DEFAULTS["events"])
-    if events["file"] is not None and not isinstance(events["file"], str):
-        fail(locator, path + ("file",), "must be a .json or .csv path")
+    file = events["file"]
+    if file is not None and (not isinstance(file, str) or not file.lower().endswith((".json", ".csv"))):
+        fail(locator, path + ("file",), f"must be a .json or .csv path, got {file!r}")
     threshold = events["threshold"]
     if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0 <= threshold <= 100:
         fail(locator, path + ("threshold",), f"must be a percentage in [0, 100], got {threshold!r}")
     _check_int(locator, path + ("min_frames",), events["min_frames"], 1)
-    for key in ("quiet_frames", "pad_before", "pad_after"):
+    for key in ("quiet_frames", "pad_before", "pad_after", "min_area"):
         _check_int(locator, path + (key,), events[key], 0)
+    _check_bool(locator, path + ("snapshots",), events["snapshots"])
 
 
 def model_params(model):

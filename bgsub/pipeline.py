@@ -17,6 +17,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from bgsub.errors import SinkError
 from bgsub.sinks import ImageSequenceSink, VideoSink, prepare_folder
 
 _QUEUE_DEPTH = 8
@@ -75,15 +76,36 @@ def overlay(image, mask, color=(0, 0, 255), strength=0.5):
 
 
 class SinkOutput:
-    """Feeds one view of each :class:`FrameResult` (mask, overlay, ...) to a sink."""
+    """Feeds one view of each :class:`FrameResult` (mask, overlay, ...) to a sink.
+
+    A video keeps the size of its first frame: when the input changes resolution mid-stream (a
+    camera reconnecting in another mode), later frames are resized to it (nearest neighbour, so
+    masks stay 0/255) and the file stays one playable video. Image folders keep every size.
+    """
 
     def __init__(self, sink, view):
         self.sink = sink
         self.view = view
         self.path = getattr(sink, "path", None) or getattr(sink, "directory", None)
+        self._video = isinstance(sink, VideoSink)
+        self._size = None
 
     def write(self, result):
-        self.sink.write(result.frame.number, self.view(result))
+        image = self.view(result)
+        if self._video:
+            image = self._conform(image)
+        self.sink.write(result.frame.number, image)
+
+    def _conform(self, image):
+        size = (image.shape[1], image.shape[0])
+        if self._size is None:
+            if min(size) < 2:
+                raise SinkError(f"frames of {size[0]}x{size[1]} are too small for a video "
+                                f"(at least 2x2; write PNG masks instead): {self.path}")
+            self._size = size
+        elif size != self._size:
+            image = cv2.resize(image, self._size, interpolation=cv2.INTER_NEAREST)
+        return image
 
     def close(self):
         self.sink.close()
@@ -250,6 +272,9 @@ def run(source, model, postprocess, outputs=(), *, gray=False, max_frames=None, 
             image = frame.image
             if gray and image.ndim == 3:
                 image = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+            elif image.ndim == 2 and len(getattr(model, "shape", None) or ()) == 3:
+                # A colour model (e.g. from a checkpoint) fed gray frames: keep its state.
+                image = cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
             mask = model.apply(image)
             labels = model.labels.copy()
             background = model.background_image() if need_background else None

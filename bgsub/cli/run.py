@@ -1,5 +1,7 @@
 """``bgsub run``: one input (video, image folder, glob, camera, stream) to mask outputs."""
 
+import contextlib
+import warnings
 from pathlib import Path
 
 import click
@@ -7,8 +9,16 @@ import click
 from bgsub import pipeline
 from bgsub.cli.options import config_from_options, model_options
 from bgsub.config import make_model_from
+from bgsub.errors import BgsubError, ConfigError
+from bgsub.events import events_output_from
+from bgsub.models import load_model
 from bgsub.postprocess import PostProcessor
+from bgsub.sinks import prepare_folder
 from bgsub.sources import open_source
+
+# Flags that set the model; a checkpoint given with --load-model sets it instead.
+_MODEL_FLAGS = {"model_name": "--model", "k": "--k", "threshold": "--threshold",
+                "learning_rate": "--learning-rate", "history": "--history", "params": "--param"}
 
 
 def default_outdir(input_spec):
@@ -31,9 +41,16 @@ def default_outdir(input_spec):
 @click.option("--no-mask-video", is_flag=True, help="Do not write mask.mkv.")
 @click.option("--fps", type=float, help="Frame rate of image folders (default 25).")
 @click.option("--max-frames", type=click.IntRange(min=1), help="Stop after this many frames.")
+@click.option("--events", "events_file", type=click.Path(dir_okay=False),
+              help="Write motion events to FILE.json or FILE.csv, peak-frame snapshots to FILE_stem/.")
+@click.option("--load-model", type=click.Path(dir_okay=False),
+              help="Start from a checkpoint written by --save-model: its model, parameters and "
+                   "learned background (no relearning, no ghosts).")
+@click.option("--save-model", type=click.Path(dir_okay=False),
+              help="Save the model with its learned background here at the end (also on Ctrl-C).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 def run_command(input_spec, outdir, masks_dir, overlay, background, shadow_video, no_mask_video,
-                fps, max_frames, quiet, **model_opts):
+                fps, max_frames, events_file, load_model, save_model, quiet, **model_opts):
     """Subtract the background of INPUT and write the masks.
 
     INPUT is a video file, a folder or glob of images (sorted by name, e.g. a CDnet input/
@@ -47,19 +64,76 @@ def run_command(input_spec, outdir, masks_dir, overlay, background, shadow_video
     }
     if no_mask_video:
         outputs["mask_video"] = False
-    config = config_from_options(**model_opts, extra={"outputs": outputs})
-    model = make_model_from(config)
+    extra = {"outputs": outputs}
+    if events_file:
+        extra["events"] = {"file": events_file}
+    config = config_from_options(**model_opts, extra=extra)
+    if save_model:
+        prepare_folder(Path(save_model).resolve().parent)  # fail now, not after the whole run
     outdir = Path(outdir) if outdir else default_outdir(input_spec)
     with open_source(input_spec, fps=fps) as source:
+        if load_model:
+            model = _load_checkpoint(load_model, source, model_opts)
+            gray = len(model.shape or ()) == 2
+        else:
+            model = make_model_from(config)
+            gray = config["model"]["gray"]
         total = source.frame_count
         if max_frames is not None:
             total = min(total, max_frames) if total else max_frames
         outs = pipeline.build_outputs(outdir, config["outputs"], source.fps)
+        events = events_output_from(config, fps=source.fps, source=input_spec)
+        if events is not None:
+            outs.append(events)
         progress = pipeline.Progress(total, enabled=False if quiet else None)
-        stats = pipeline.run(
-            source, model, PostProcessor(config["postprocess"]), outs,
-            gray=config["model"]["gray"], max_frames=max_frames, progress=progress,
-        )
+        with _warnings_as_lines():
+            stats = pipeline.run(
+                source, model, PostProcessor(config["postprocess"]), outs,
+                gray=gray, max_frames=max_frames, progress=progress,
+            )
+    if save_model:
+        _save_checkpoint(model, save_model)
     click.echo(f"{stats.summary()} -> {outdir}", err=True)
+    if events is not None:
+        click.echo(f"{len(events.events)} motion events -> {events.path}", err=True)
     if stats.interrupted:
         raise KeyboardInterrupt
+
+
+def _load_checkpoint(path, source, model_opts):
+    """The model saved at ``path``, checked against the input's frame size."""
+    flags = [flag for key, flag in _MODEL_FLAGS.items() if model_opts.get(key) not in (None, ())]
+    if flags:
+        raise ConfigError(f"--load-model takes the model and its parameters from the checkpoint; "
+                          f"leave out {', '.join(flags)}")
+    model = load_model(path)
+    if model.shape is None:
+        return model
+    height, width = model.shape[:2]
+    if (width, height) != tuple(source.size):
+        raise BgsubError(f"{path}: the checkpoint was learned on {width}x{height} frames, "
+                         f"the input is {source.size[0]}x{source.size[1]}")
+    if model_opts.get("gray") and len(model.shape) == 3:
+        raise ConfigError(f"--gray: the checkpoint {path} was learned on colour frames")
+    return model
+
+
+def _save_checkpoint(model, path):
+    try:
+        model.save(path)
+    except OSError as err:
+        raise BgsubError(f"cannot save the model to {path}: {err.strerror or err}") from None
+
+
+@contextlib.contextmanager
+def _warnings_as_lines():
+    """Show Python warnings (e.g. a model re-initialised) as one ``bgsub: warning:`` line."""
+    def show(message, category, filename, lineno, file=None, line=None):
+        click.echo(f"bgsub: warning: {message}", err=True)
+
+    saved = warnings.showwarning
+    warnings.showwarning = show
+    try:
+        yield
+    finally:
+        warnings.showwarning = saved

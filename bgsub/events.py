@@ -1,0 +1,434 @@
+"""Motion events: when did something move, where, and a picture of it.
+
+Two layers:
+
+* :class:`EventDetector` is the pure state machine. It is fed one observation per frame (frame
+  number, timestamp, foreground percentage, that frame's bounding box) and says when an event
+  has ended. No images, no files: it is tested frame by frame.
+* :class:`EventsOutput` is a pipeline output (``write(result)`` / ``close()`` / ``abort()``): it
+  measures each post-processed mask inside the region of interest, finds its blobs, feeds the
+  detector, draws the blob boxes on the peak frame of each event and writes
+  ``FILE.json`` or ``FILE.csv`` plus ``FILE_stem/event_NNN.jpg`` snapshots.
+
+Event rules (the ``events`` config section):
+
+* a frame is *motion* when its foreground covers more than ``threshold`` percent of the ROI;
+* an event starts at the first of ``min_frames`` consecutive motion frames;
+* it ends at its last motion frame once ``quiet_frames`` frames without motion have followed;
+* ``pad_before`` / ``pad_after`` frames extend it on either side, never into the previous event
+  and never past the frames that were actually read;
+* an event still open when the input ends (or on Ctrl-C) ends at the last frame read.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import logging
+import os
+import tempfile
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from bgsub.errors import ConfigError, SinkError
+from bgsub.postprocess import find_blobs, roi_mask
+from bgsub.sinks import prepare_folder
+
+log = logging.getLogger(__name__)
+
+EVENT_FORMATS = (".json", ".csv")
+CSV_COLUMNS = (
+    "event", "start_frame", "end_frame", "start_time", "end_time", "start_timecode",
+    "end_timecode", "duration", "frames", "peak_frame", "peak_time", "peak_percent",
+    "box_x", "box_y", "box_w", "box_h", "snapshot",
+)
+_BOX_COLOR = (0, 255, 0)
+_JPEG_QUALITY = 90
+
+
+def timecode(seconds):
+    """``HH:MM:SS.mmm`` for a time in seconds (the format DVR-Scan and video editors show)."""
+    millis = int(round(max(seconds, 0.0) * 1000))
+    hours, millis = divmod(millis, 3_600_000)
+    minutes, millis = divmod(millis, 60_000)
+    secs, millis = divmod(millis, 1000)
+    return f"{hours:02d}:{minutes:02d}:{secs:02d}.{millis:03d}"
+
+
+def union_box(a, b):
+    """The smallest ``(x, y, w, h)`` box holding boxes ``a`` and ``b`` (either may be None)."""
+    if a is None:
+        return b
+    if b is None:
+        return a
+    x0, y0 = min(a[0], b[0]), min(a[1], b[1])
+    x1, y1 = max(a[0] + a[2], b[0] + b[2]), max(a[1] + a[3], b[1] + b[3])
+    return (x0, y0, x1 - x0, y1 - y0)
+
+
+@dataclass
+class Event:
+    """One motion event. Frames are the source's frame numbers, times its timestamps (seconds).
+
+    ``duration`` counts the end frame as lasting one frame period, so an event of one frame at
+    25 fps lasts 0.04 s. ``box`` is the union ``(x, y, w, h)`` of the blob boxes from the first
+    to the last motion frame (None if no blob reached the minimum area). ``peak_payload`` is
+    whatever the caller attached to the peak frame (the output keeps the image there).
+    """
+
+    index: int
+    start_frame: int
+    end_frame: int
+    start_time: float
+    end_time: float
+    frames: int
+    peak_frame: int
+    peak_time: float
+    peak_percent: float
+    duration: float
+    box: tuple | None = None
+    snapshot: str | None = None
+    peak_payload: object = field(default=None, repr=False, compare=False)
+
+    def to_dict(self):
+        """The event as the JSON file writes it."""
+        return {
+            "event": self.index,
+            "start_frame": self.start_frame,
+            "end_frame": self.end_frame,
+            "start_time": round(self.start_time, 3),
+            "end_time": round(self.end_time, 3),
+            "start_timecode": timecode(self.start_time),
+            "end_timecode": timecode(self.end_time),
+            "duration": round(self.duration, 3),
+            "frames": self.frames,
+            "peak_frame": self.peak_frame,
+            "peak_time": round(self.peak_time, 3),
+            "peak_percent": round(self.peak_percent, 3),
+            "box": list(self.box) if self.box is not None else None,
+            "snapshot": self.snapshot,
+        }
+
+    def to_row(self):
+        """The event as one CSV row (``CSV_COLUMNS``)."""
+        row = self.to_dict()
+        box = row.pop("box") or ("", "", "", "")
+        row.update(zip(("box_x", "box_y", "box_w", "box_h"), box))
+        row["snapshot"] = row["snapshot"] or ""
+        return row
+
+
+@dataclass
+class _Observation:
+    index: int  # position in the input (0-based), so frame counts survive gaps in numbering
+    number: int
+    time: float
+    percent: float
+    box: tuple | None
+    payload: object = None
+
+
+class _OpenEvent:
+    """The event being built: its start, motion frames seen so far and the quiet tail."""
+
+    def __init__(self, start, observations):
+        self.start = start
+        self.box = None
+        self.peak = None
+        self.last_motion = None
+        self.quiet = []
+        for obs in observations:
+            self.add_motion(obs)
+
+    def add_motion(self, obs):
+        # Quiet frames between two motion frames belong to the event, their blobs too.
+        for quiet in self.quiet:
+            self.box = union_box(self.box, quiet.box)
+        self.quiet = []
+        self.box = union_box(self.box, obs.box)
+        if self.peak is None or obs.percent > self.peak.percent:
+            self.peak = obs
+        self.last_motion = obs
+
+
+class EventDetector:
+    """The event state machine; feed it every frame with :meth:`update`, then :meth:`finish`.
+
+    Args:
+        threshold: a frame is motion when its foreground percentage is above this.
+        min_frames: consecutive motion frames that start an event (>= 1).
+        quiet_frames: frames without motion that end an event.
+        pad_before: frames added before an event (from the frames already seen).
+        pad_after: frames added after an event's last motion frame.
+        frame_period: seconds one frame lasts (1 / fps), for durations.
+    """
+
+    def __init__(self, threshold=0.5, min_frames=3, quiet_frames=15, pad_before=0, pad_after=0,
+                 frame_period=0.04):
+        if min_frames < 1:
+            raise ConfigError(f"min_frames: must be at least 1, got {min_frames}")
+        if min(quiet_frames, pad_before, pad_after) < 0:
+            raise ConfigError("quiet_frames, pad_before and pad_after must not be negative")
+        self.threshold = float(threshold)
+        self.min_frames = int(min_frames)
+        self.quiet_frames = int(quiet_frames)
+        self.pad_before = int(pad_before)
+        self.pad_after = int(pad_after)
+        self.frame_period = float(frame_period)
+        # An event can only be closed once its padded end has been read.
+        self._close_after = max(self.quiet_frames, self.pad_after, 1)
+        self._run = []
+        self._before = deque(maxlen=self.pad_before)
+        self._open = None
+        self._last = None
+        self.count = 0
+
+    @property
+    def in_event(self):
+        """True while an event is open."""
+        return self._open is not None
+
+    def update(self, number, time, percent, box=None, payload=None):
+        """Feed one frame; returns the events that ended with it (a list of 0 or 1).
+
+        ``box`` is the frame's blob bounding box ``(x, y, w, h)`` or None; ``payload`` is kept
+        for the peak frame of an event and handed back as ``Event.peak_payload``.
+        """
+        index = self._last.index + 1 if self._last is not None else 0
+        obs = _Observation(index, number, float(time), float(percent), box, payload)
+        self._last = obs
+        motion = obs.percent > self.threshold
+        if self._open is not None:
+            return self._update_open(obs, motion)
+        if motion:
+            self._run.append(obs)
+            if len(self._run) >= self.min_frames:
+                start = self._before[0] if self._before else self._run[0]
+                self._open = _OpenEvent(start, self._run)
+                self._run = []
+                self._before.clear()
+            return []
+        self._before.extend(_bare(o) for o in self._run)
+        self._before.append(obs)
+        self._run = []
+        return []
+
+    def _update_open(self, obs, motion):
+        event = self._open
+        if motion:
+            event.add_motion(obs)
+            return []
+        event.quiet.append(obs)
+        if len(event.quiet) < self._close_after:
+            return []
+        end = event.quiet[self.pad_after - 1] if self.pad_after else event.last_motion
+        self._before.extend(_bare(o) for o in event.quiet[self.pad_after:])
+        self._open = None
+        return [self._make(event, end)]
+
+    def finish(self):
+        """End of input: close the open event at the last frame read; returns it (or [])."""
+        event, self._open = self._open, None
+        self._run = []
+        if event is None:
+            return []
+        if self.pad_after and len(event.quiet) >= self.pad_after:
+            end = event.quiet[self.pad_after - 1]
+        elif self.pad_after:
+            end = self._last
+        else:
+            end = event.last_motion
+        return [self._make(event, end)]
+
+    def _make(self, event, end):
+        self.count += 1
+        peak = event.peak
+        return Event(
+            index=self.count,
+            start_frame=event.start.number,
+            end_frame=end.number,
+            start_time=event.start.time,
+            end_time=end.time,
+            frames=end.index - event.start.index + 1,
+            peak_frame=peak.number,
+            peak_time=peak.time,
+            peak_percent=peak.percent,
+            duration=end.time - event.start.time + self.frame_period,
+            box=event.box,
+            peak_payload=peak.payload,
+        )
+
+
+def _bare(obs):
+    """``obs`` without its payload: frames kept only for padding must not hold images."""
+    return _Observation(obs.index, obs.number, obs.time, obs.percent, obs.box)
+
+
+def draw_snapshot(image, blobs, label=None):
+    """A BGR copy of ``image`` with each blob's box drawn and an optional label in the corner."""
+    out = cv2.cvtColor(image, cv2.COLOR_GRAY2BGR) if image.ndim == 2 else image.copy()
+    thickness = max(1, min(out.shape[:2]) // 240)
+    for blob in blobs:
+        cv2.rectangle(out, (blob.x, blob.y), (blob.x + blob.w - 1, blob.y + blob.h - 1),
+                      _BOX_COLOR, thickness)
+    if label and min(out.shape[:2]) >= 48:
+        scale = max(0.35, min(out.shape[:2]) / 600)
+        cv2.putText(out, label, (4, out.shape[0] - 6), cv2.FONT_HERSHEY_SIMPLEX, scale,
+                    (0, 0, 0), thickness + 2, cv2.LINE_AA)
+        cv2.putText(out, label, (4, out.shape[0] - 6), cv2.FONT_HERSHEY_SIMPLEX, scale,
+                    (255, 255, 255), thickness, cv2.LINE_AA)
+    return out
+
+
+def _write_atomically(path, data):
+    """Write ``data`` (bytes) to ``path`` under a temporary name, then rename it into place."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(tmp, path)
+    except OSError as err:
+        Path(tmp).unlink(missing_ok=True)
+        raise SinkError(f"cannot write {path}: {err.strerror or err}") from None
+
+
+class EventsOutput:
+    """A pipeline output that detects motion events and writes them to ``path``.
+
+    Args:
+        path: ``.json`` or ``.csv`` file; snapshots go to the folder beside it named after its
+            stem (``events.json`` -> ``events/event_001.jpg``).
+        settings: the ``events`` config section (threshold, min_frames, quiet_frames,
+            pad_before, pad_after, min_area, snapshots).
+        roi: the ``postprocess.roi`` setting: the percentage is of the pixels inside it.
+        fps: frame rate of the input, for durations.
+        source: a description of the input, recorded in the file.
+
+    The events file is written once, atomically, by :meth:`close` (also after Ctrl-C, with the
+    events found so far); :meth:`abort` writes none and removes this run's snapshots.
+    """
+
+    def __init__(self, path, settings, *, roi=None, fps=25.0, source=None):
+        self.path = Path(path)
+        if self.path.suffix.lower() not in EVENT_FORMATS:
+            raise ConfigError(f"events file must end in .json or .csv: {self.path}")
+        prepare_folder(self.path.parent)
+        self.settings = dict(settings)
+        self.snapshot_dir = self.path.with_suffix("") if self.settings.get("snapshots", True) else None
+        self.min_area = max(int(self.settings.get("min_area", 1)), 1)
+        self.roi = roi
+        self.fps = float(fps)
+        self.source = None if source is None else str(source)
+        self.detector = EventDetector(
+            self.settings["threshold"], self.settings["min_frames"],
+            self.settings["quiet_frames"], self.settings["pad_before"],
+            self.settings["pad_after"], frame_period=1.0 / self.fps,
+        )
+        self.events = []
+        self.frames = 0
+        self._snapshots = []
+        self._roi_shape = None
+        self._roi_mask = None
+        self._roi_pixels = 0
+        self._done = False
+
+    def _roi_for(self, shape):
+        if self._roi_shape != shape:
+            self._roi_mask = roi_mask(self.roi, shape)
+            self._roi_pixels = (int(np.count_nonzero(self._roi_mask))
+                                if self._roi_mask is not None else shape[0] * shape[1])
+            self._roi_shape = shape
+        return self._roi_mask
+
+    def measure(self, mask):
+        """``(percent, blobs)`` of a 0/255 mask: foreground share of the ROI and its blobs."""
+        roi = self._roi_for(mask.shape[:2])
+        if roi is not None:
+            mask = cv2.bitwise_and(mask, roi)
+        foreground = cv2.countNonZero(mask)
+        if foreground == 0 or self._roi_pixels == 0:
+            return 0.0, []
+        return 100.0 * foreground / self._roi_pixels, find_blobs(mask, self.min_area)
+
+    def write(self, result):
+        """Feed one :class:`~bgsub.pipeline.FrameResult`."""
+        percent, blobs = self.measure(result.mask)
+        box = None
+        for blob in blobs:
+            box = union_box(box, (blob.x, blob.y, blob.w, blob.h))
+        frame = result.frame
+        # The frame's image is never modified after reading, so a reference is enough.
+        payload = (frame.image, blobs) if percent > self.detector.threshold else None
+        self.frames += 1
+        for event in self.detector.update(frame.number, frame.timestamp, percent, box, payload):
+            self._finish(event)
+
+    def _finish(self, event):
+        if self.snapshot_dir is not None and event.peak_payload is not None:
+            image, blobs = event.peak_payload
+            label = f"event {event.index}  frame {event.peak_frame}  {event.peak_percent:.1f}%"
+            event.snapshot = self._write_snapshot(event.index, draw_snapshot(image, blobs, label))
+        event.peak_payload = None
+        self.events.append(event)
+
+    def _write_snapshot(self, index, image):
+        if not self._snapshots:
+            prepare_folder(self.snapshot_dir)
+        target = self.snapshot_dir / f"event_{index:03d}.jpg"
+        ok, encoded = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, _JPEG_QUALITY])
+        if not ok:
+            raise SinkError(f"cannot encode snapshot {target}")
+        _write_atomically(target, encoded.tobytes())
+        self._snapshots.append(target)
+        return Path(os.path.relpath(target, self.path.parent)).as_posix()
+
+    def close(self):
+        """Close the open event at the last frame and write the events file."""
+        if self._done:
+            return
+        self._done = True
+        for event in self.detector.finish():
+            self._finish(event)
+        _write_atomically(self.path, self._render())
+        log.info("%d motion events -> %s", len(self.events), self.path)
+
+    def abort(self):
+        """Stop without writing the events file; remove this run's snapshots."""
+        if self._done:
+            return
+        self._done = True
+        for snapshot in self._snapshots:
+            snapshot.unlink(missing_ok=True)
+
+    def _render(self):
+        if self.path.suffix.lower() == ".csv":
+            text = io.StringIO()
+            writer = csv.DictWriter(text, fieldnames=CSV_COLUMNS, lineterminator="\n")
+            writer.writeheader()
+            for event in self.events:
+                writer.writerow(event.to_row())
+            return text.getvalue().encode("utf-8")
+        document = {
+            "source": self.source,
+            "fps": self.fps,
+            "frames": self.frames,
+            "settings": {key: self.settings[key] for key in
+                         ("threshold", "min_frames", "quiet_frames", "pad_before", "pad_after")},
+            "events": [event.to_dict() for event in self.events],
+        }
+        return (json.dumps(document, indent=2) + "\n").encode("utf-8")
+
+
+def events_output_from(config, *, fps, source=None):
+    """The :class:`EventsOutput` a resolved config asks for (``events.file``), or None."""
+    events = config["events"]
+    if not events.get("file"):
+        return None
+    return EventsOutput(events["file"], events, roi=config["postprocess"]["roi"], fps=fps,
+                        source=source)
