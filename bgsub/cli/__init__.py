@@ -20,6 +20,7 @@ def cli():
 
 
 def _register():
+    from bgsub.cli.batch import batch_command
     from bgsub.cli.eval import eval_command
     from bgsub.cli.live import live_command
     from bgsub.cli.run import run_command
@@ -27,6 +28,7 @@ def _register():
     cli.add_command(run_command)
     cli.add_command(eval_command)
     cli.add_command(live_command)
+    cli.add_command(batch_command)
 
 
 _register()
