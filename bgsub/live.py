@@ -413,7 +413,7 @@ class LiveSession:
         self.blobs: list = []
         self.meter = RateMeter(clock=clock)
         self._clock = clock
-        self.last_snapshot: list[Path] = []
+        self.messages: list[str] = []
         self._notice: tuple[str, float] | None = None
         self._need_background = need_background
 
@@ -449,6 +449,7 @@ class LiveSession:
             return False
         if action == "pause":
             self.paused = not self.paused
+            self.notify("paused" if self.paused else "resumed")
         elif action == "reset":
             self.model.reset()
             self.notify("model reset")
@@ -458,6 +459,7 @@ class LiveSession:
             self.show_background = not self.show_background
             if self.show_background and self.result is not None:
                 self.result.background = self.model.background_image()
+            self.notify(f"background pane {'on' if self.show_background else 'off'}")
         elif action == "threshold_up":
             self.set_threshold(self.model.params.threshold + THRESHOLD_STEP)
         elif action == "threshold_down":
@@ -471,21 +473,28 @@ class LiveSession:
         value = round(min(max(value, THRESHOLD_STEP), 100.0), 2)
         if value != self.model.params.threshold:
             self.model = self.model.with_params(threshold=value)
+            self.notify(f"threshold {value:.2f}")
         return value
 
     def set_learning_rate(self, value: float | None) -> None:
         """Change the model's learning rate (None: automatic schedule), keeping what it learned."""
         if value != self.model.params.learning_rate:
             self.model = self.model.with_params(learning_rate=value)
+            self.notify(f"learning rate {'auto' if value is None else f'{value:.2g}'}")
 
     def notify(self, text: str) -> None:
-        """Show ``text`` in the status strip for a moment."""
+        """Show ``text`` in the status strip for a moment and queue it for the terminal."""
         self._notice = (text, self._clock() + NOTICE_SECONDS)
+        self.messages.append(text)
+
+    def take_messages(self) -> list[str]:
+        """The terminal lines queued since the last call (what changed, files written)."""
+        messages, self.messages = self.messages, []
+        return messages
 
     def snapshot(self) -> list[Path]:
         """Write the current input, mask, overlay (and background, when shown) and the whole view
         as PNG files named ``<date>-<time>_f<frame>_<pane>.png``; returns their paths."""
-        self.last_snapshot = []
         if self.result is None:
             return []
         stamp = time.strftime("%Y%m%d-%H%M%S")
@@ -503,8 +512,8 @@ class LiveSession:
             if not cv2.imwrite(str(path), image):
                 raise SinkError(f"cannot write snapshot {path}")
             paths.append(path)
-        self.last_snapshot = paths
         self.notify(f"snapshot saved ({len(paths)} files)")
+        self.messages.extend(f"snapshot: {path}" for path in paths)
         return paths
 
     # drawing
@@ -720,7 +729,6 @@ def _loop(reader, session, window, max_frames, snapshot_after, say) -> str:
             dirty = True
             if snapshot_after is not None and session.frames == snapshot_after:
                 session.snapshot()
-                _say_paths(session, say)
         if dirty and session.result is not None:
             session.dropped = reader.dropped
             window.show(session.render())
@@ -734,12 +742,12 @@ def _loop(reader, session, window, max_frames, snapshot_after, say) -> str:
                 reader.pause(session.paused)
             elif action.startswith("threshold"):
                 window.show_threshold(session.model.params.threshold)
-            elif action == "snapshot":
-                _say_paths(session, say)
             dirty = True
         before = session.model
         _apply_trackbars(window, session)
         dirty = dirty or session.model is not before
+        for message in session.take_messages():
+            say(message)
         if shown and not window.is_open():
             return "closed"
         if max_frames is not None and session.frames >= max_frames:
@@ -748,7 +756,3 @@ def _loop(reader, session, window, max_frames, snapshot_after, say) -> str:
             reader.take(0)  # raises the reader's error, if any
             return "ended"
 
-
-def _say_paths(session: LiveSession, say: Callable[[str], None]) -> None:
-    for path in session.last_snapshot:
-        say(f"snapshot: {path}")

@@ -330,6 +330,10 @@ def test_session_keys_change_the_model_and_the_view(tmp_path, video_file):
     session.handle("reset")
     assert session.model.frames_seen == 0
     assert session.handle("quit") is False
+    assert session.take_messages() == [
+        "threshold 4.10", "threshold 4.00", "threshold 3.90", "learning rate 0.01",
+        "background pane on", "background pane off", "paused", "model reset"]
+    assert session.take_messages() == []
 
 
 def test_threshold_keys_stop_at_the_smallest_step(tmp_path):
@@ -355,6 +359,8 @@ def test_snapshot_writes_the_panes_at_full_size(tmp_path, video_file):
     assert np.array_equal(saved["input.png"], frames[-1].image)
     assert not np.array_equal(saved["overlay.png"], frames[-1].image)
     assert saved["view.png"].shape[0] > 2 * 72 and "snapshot saved" in " ".join(session.flags())
+    assert session.take_messages() == ["snapshot saved (5 files)"] + [
+        f"snapshot: {path}" for path in paths]
 
 
 def test_snapshot_into_an_unwritable_place_is_one_line(tmp_path, video_file):
