@@ -4,6 +4,7 @@ import json
 import os
 import tempfile
 import warnings
+import zipfile
 
 import cv2
 import numpy as np
@@ -177,20 +178,40 @@ class BackgroundModel:
             target[...] = arrays[key]
 
 
+_META_KEYS = ("format", "model", "params", "frames_seen", "shape")
+
+
 def read_checkpoint(path):
-    """Read a checkpoint written by :meth:`BackgroundModel.save`: ``(meta, arrays)``."""
+    """Read a checkpoint written by :meth:`BackgroundModel.save`: ``(meta, arrays)``.
+
+    Anything else (a missing, truncated or foreign file) is one :class:`BgsubError` line.
+    """
     path = os.fspath(path)
+    not_ours = f"not a bgsub model checkpoint: {path}"
     try:
-        with np.load(path, allow_pickle=False) as data:
-            meta = json.loads(str(data["meta"]))
-            arrays = {key: data[key] for key in data.files if key != "meta"}
+        data = np.load(path, allow_pickle=False)
     except FileNotFoundError:
         raise BgsubError(f"model checkpoint not found: {path}") from None
-    except (OSError, ValueError, KeyError) as err:
-        raise BgsubError(f"not a bgsub model checkpoint: {path} ({err})") from None
+    except (ValueError, EOFError, zipfile.BadZipFile):
+        raise BgsubError(f"{not_ours} (not an .npz archive, or a truncated one)") from None
+    except OSError as err:
+        raise BgsubError(f"cannot read model checkpoint {path}: {err.strerror or err}") from None
+    if not isinstance(data, np.lib.npyio.NpzFile):
+        raise BgsubError(f"{not_ours} (a single .npy array)")
+    try:
+        with data:
+            meta = json.loads(str(data["meta"]))
+            arrays = {key: data[key] for key in data.files if key != "meta"}
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as err:
+        raise BgsubError(f"{not_ours} ({err})") from None
+    if not isinstance(meta, dict):
+        raise BgsubError(f"{not_ours} (no metadata)")
     if meta.get("format") != CHECKPOINT_FORMAT:
         raise BgsubError(
             f"{path}: checkpoint format {meta.get('format')} is not supported "
             f"(this bgsub reads format {CHECKPOINT_FORMAT})"
         )
+    missing = [key for key in _META_KEYS if key not in meta]
+    if missing:
+        raise BgsubError(f"{not_ours} (its metadata lacks {', '.join(missing)})")
     return meta, arrays
