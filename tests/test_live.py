@@ -239,6 +239,16 @@ def test_paused_file_reader_holds_then_resumes(video_file):
     reader.close()
 
 
+def test_paused_live_reader_keeps_draining_without_counting_drops(video_file):
+    reader = FrameReader(open_source(video_file), drop=True, hold_on_pause=False)
+    reader.pause(True)  # a camera cannot be paused: its frames are read and thrown away
+    reader.start()
+    while not reader.done:
+        assert reader.take(timeout=0.05) is None
+    assert reader.read == 20 and reader.dropped == 0
+    reader.close()
+
+
 def test_paced_reader_still_delivers_every_frame_in_order(video_file):
     reader = FrameReader(open_source(video_file), drop=False, fps=200.0,
                          hold_on_pause=True).start()

@@ -1,12 +1,15 @@
 """``bgsub live`` as a real process with a real window on a private Xvfb display, driven with
 xdotool like a person at the keyboard."""
 
+import contextlib
 import ctypes
+import http.server
 import os
 import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -256,6 +259,56 @@ def test_a_short_file_ends_by_itself(live, tmp_path, video_file):
     assert app.finish() == 0, app.stderr
     assert "ended: 20 frames shown, 0 dropped" in app.stderr
     assert_recorded(tmp_path / "rec", 20)
+
+
+@contextlib.contextmanager
+def mjpeg_server(frames_per_connection=30, fps=25.0):
+    """A local HTTP MJPEG camera (multipart JPEG, like many IP cameras) that sends
+    ``frames_per_connection`` frames of the sample and hangs up; yields its URL and serves until
+    the ``with`` ends."""
+    capture = cv2.VideoCapture(str(SAMPLE))
+    jpegs = [cv2.imencode(".jpg", capture.read()[1])[1].tobytes()
+             for _ in range(frames_per_connection)]
+    capture.release()
+
+    class Camera(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("Content-Type", "multipart/x-mixed-replace; boundary=frame")
+            self.end_headers()
+            with contextlib.suppress(OSError):
+                for jpeg in jpegs:
+                    self.wfile.write(b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: "
+                                     + str(len(jpeg)).encode() + b"\r\n\r\n" + jpeg + b"\r\n")
+                    time.sleep(1.0 / fps)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Camera)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_stream_that_drops_is_reconnected_then_given_up_keeping_the_recording(live, tmp_path):
+    with mjpeg_server(frames_per_connection=30) as url:
+        app = live("--source", url, "--record", tmp_path / "rec", "--snapshot-after", 40,
+                   "--snapshot-dir", tmp_path / "snaps")
+        app.wait_for_window()
+        # 40 frames need a second connection: the first one hangs up after 30
+        app.wait_until(lambda: snapshot_files(tmp_path / "snaps"), "40 frames")
+        assert "reconnecting" in app.stderr
+    assert app.finish() == 0, app.stderr  # the camera is gone: retried, then a clean stop
+    assert "giving up" in app.stderr and "Traceback" not in app.stderr
+    shown = frames_shown(app.stderr)
+    assert shown >= 40
+    assert_recorded(tmp_path / "rec", shown)
 
 
 # -- errors ----------------------------------------------------------------------------------------
