@@ -449,7 +449,8 @@ class LiveSession:
             return False
         if action == "pause":
             self.paused = not self.paused
-            self.notify("paused" if self.paused else "resumed")
+            # the status strip says PAUSED itself: only the terminal needs telling
+            self.messages.append("paused" if self.paused else "resumed")
         elif action == "reset":
             self.model.reset()
             self.notify("model reset")
