@@ -42,6 +42,8 @@ MIN_VIEW_WIDTH = 640
 # Blob boxes are drawn around blobs of at least this many pixels (or --min-area, if larger).
 BOX_MIN_AREA = 25
 THRESHOLD_STEP = 0.1
+# What the keys may set (the model itself accepts (0, 100]).
+THRESHOLD_LIMITS = (0.1, 100.0)
 # Trackbar positions: threshold in tenths of a standard deviation, 0.1 .. 20.
 THRESHOLD_SLIDER = (1, 200)
 # Learning-rate trackbar: 0 is the automatic schedule, position p is 10 ** ((p - 40) / 10),
@@ -256,10 +258,12 @@ class FrameReader:
             its own thread, so a capture is never released in the middle of a read.
         drop: keep only the newest frame; one not taken before the next arrives is dropped and
             counted in :attr:`dropped`. Without it every frame is handed over (the reader waits).
-        fps: release frame ``i`` no earlier than ``i / fps`` seconds after the first (real-time
-            playback of files); paused time does not count.
+        fps: release frame ``i`` no earlier than ``i / fps`` seconds after the first one was
+            taken (real-time playback of files); paused time does not count.
         hold_on_pause: while paused, stop reading (files); otherwise frames keep being read and
             are discarded uncounted (cameras and streams cannot be paused).
+
+    :attr:`read` counts the frames read from the source, :attr:`dropped` those thrown away stale.
     """
 
     def __init__(self, source, *, drop: bool, fps: float | None = None,
@@ -282,10 +286,6 @@ class FrameReader:
     def start(self) -> FrameReader:
         self._thread.start()
         return self
-
-    @property
-    def paused(self) -> bool:
-        return not self._resumed.is_set()
 
     def pause(self, paused: bool) -> None:
         """Pause or resume reading (see ``hold_on_pause``)."""
@@ -470,8 +470,10 @@ class LiveSession:
         return True
 
     def set_threshold(self, value: float) -> float:
-        """Change the model's threshold (clamped to 0.1 .. 100), keeping what it learned."""
-        value = round(min(max(value, THRESHOLD_STEP), 100.0), 2)
+        """Change the model's threshold (clamped to :data:`THRESHOLD_LIMITS`), keeping what it
+        learned; returns the value set."""
+        low, high = THRESHOLD_LIMITS
+        value = round(min(max(value, low), high), 2)
         if value != self.model.params.threshold:
             self.model = self.model.with_params(threshold=value)
             self.notify(f"threshold {value:.2f}")
