@@ -87,6 +87,12 @@ class Live:
             subprocess.run(["xdotool", "key", "--window", self.window, key],
                            env=_env(self.display), check=True, capture_output=True)
 
+    def press_and_wait(self, key, effect):
+        """Press ``key`` and wait until the terminal reports ``effect`` (anew)."""
+        seen = len(self.stderr)
+        self.press(key)
+        self.wait_until(lambda: effect in self.stderr[seen:], effect)
+
     def finish(self):
         try:
             self.process.wait(timeout=WAIT)
@@ -197,9 +203,11 @@ def test_sample_shows_moving_cars_then_q_quits_and_finishes_the_recording(live, 
     mask_pane = view[30:240, 320:640]  # below the pane's label
     assert np.count_nonzero(mask_pane.max(axis=2) == 255) > 100
 
+    app.press_and_wait("space", "paused")  # a paused file cannot end on its own before q
     app.press("q")
     assert app.finish() == 0, app.stderr
     assert "Traceback" not in app.stderr
+    assert "quit: " in app.stderr
     shown = frames_shown(app.stderr)
     assert shown >= 60
     masks = assert_recorded(tmp_path / "rec", shown)
@@ -209,16 +217,17 @@ def test_sample_shows_moving_cars_then_q_quits_and_finishes_the_recording(live, 
 def test_keys_toggle_the_background_and_save_a_snapshot(live, tmp_path):
     app = live("--source", SAMPLE, "--snapshot-dir", tmp_path / "snaps")
     app.wait_for_window()
-    # highgui keeps one key per poll, so each key waits for the one before to take effect
-    for key, effect in (("b", "background pane on"), ("plus", "threshold 4.10"),
-                        ("equal", "threshold 4.20"), ("minus", "threshold 4.10"),
-                        ("space", "paused"), ("s", "snapshot saved"), ("space", "resumed")):
-        app.press(key)
-        app.wait_until(lambda: effect in app.stderr, effect)
+    # highgui keeps one key per poll, so each key waits for the one before to take effect;
+    # the last ones are pressed while paused, so the clip cannot end first
+    for key, effect in (("space", "paused"), ("space", "resumed"), ("b", "background pane on"),
+                        ("plus", "threshold 4.10"), ("equal", "threshold 4.20"),
+                        ("minus", "threshold 4.10"), ("space", "paused"),
+                        ("s", "snapshot saved")):
+        app.press_and_wait(key, effect)
     background = cv2.imread(str(snapshot_files(tmp_path / "snaps")["background.png"]))
     assert background.shape == (240, 320, 3) and background.std() > 20
     view = cv2.imread(str(snapshot_files(tmp_path / "snaps")["view.png"]))
-    assert view.shape[:2][1] == 640 and view.shape[0] > 480  # four panes: two by two
+    assert view.shape[1] == 640 and view.shape[0] > 480  # four panes: two by two
     app.press("Escape")
     assert app.finish() == 0, app.stderr
     assert "snapshot: " in app.stderr
