@@ -666,7 +666,8 @@ def _ignore(_position: int) -> None:
     """Trackbar callback: positions are polled instead, so key changes do not echo back."""
 
 
-def _apply_trackbars(window: Window, session: LiveSession) -> None:
+def apply_trackbars(window: Window, session: LiveSession) -> None:
+    """Give ``session`` the values of the trackbars the user moved since the last call."""
     threshold_pos, rate_pos = window.moved()
     if threshold_pos is not None:
         session.set_threshold(threshold_pos / 10.0)
@@ -747,7 +748,7 @@ def _loop(reader, session, window, max_frames, snapshot_after, say) -> str:
                 window.show_threshold(session.model.params.threshold)
             dirty = True
         before = session.model
-        _apply_trackbars(window, session)
+        apply_trackbars(window, session)
         dirty = dirty or session.model is not before
         for message in session.take_messages():
             say(message)

@@ -233,6 +233,38 @@ def test_keys_toggle_the_background_and_save_a_snapshot(live, tmp_path):
     assert "snapshot: " in app.stderr
 
 
+TRACKBAR_SCRIPT = """
+import cv2
+from bgsub import make_model
+from bgsub.live import WINDOW, LiveSession, Window, apply_trackbars
+session = LiveSession(make_model("gmm"), lambda mask: mask)
+window = Window("bgsub live trackbars", 4.0, None)
+cv2.setTrackbarPos(Window.THRESHOLD_BAR, WINDOW, 55)  # as if dragged by the user
+cv2.setTrackbarPos(Window.LEARNING_BAR, WINDOW, 20)
+apply_trackbars(window, session)
+print(session.model.params.threshold, session.model.params.learning_rate)
+session.set_threshold(4.2)
+window.show_threshold(4.2)  # a key moved it: not mistaken for the user's move
+apply_trackbars(window, session)
+print(session.model.params.threshold, cv2.getTrackbarPos(Window.THRESHOLD_BAR, WINDOW))
+cv2.setTrackbarPos(Window.LEARNING_BAR, WINDOW, 0)
+apply_trackbars(window, session)
+print(session.model.params.learning_rate, session.take_messages())
+window.close()
+"""
+
+
+def test_trackbars_retune_the_model(display):
+    result = subprocess.run([sys.executable, "-c", TRACKBAR_SCRIPT], env=_env(display),
+                            capture_output=True, text=True, timeout=WAIT)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        "5.5 0.01",
+        "4.2 42",
+        "None ['threshold 5.50', 'learning rate 0.01', 'threshold 4.20', 'learning rate auto']",
+    ]
+
+
 def test_closing_the_window_finishes_the_recording(live, tmp_path):
     app = live("--source", SAMPLE, "--record", tmp_path / "rec", "--snapshot-after", 10,
                "--snapshot-dir", tmp_path / "snaps")
