@@ -28,14 +28,16 @@ import sys
 import tempfile
 import threading
 import time
+import warnings
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from bgsub import pipeline
 from bgsub.config import DEFAULTS, fail, load_yaml, make_model_from, merge, model_params, resolve
 from bgsub.errors import BgsubError, SinkError, SourceError
+from bgsub.events import events_output_from
 from bgsub.models import MODELS
 from bgsub.postprocess import PostProcessor
 from bgsub.sources import IMAGE_EXTENSIONS, open_source
@@ -278,7 +280,7 @@ def _expand(spec, out, all_outputs):
     """
     if not _is_glob(spec):
         return [(spec, out)]
-    matches = sorted(m for m in glob.glob(spec) if not _inside_any(m, all_outputs))
+    matches = sorted(m for m in glob.glob(spec, recursive=True) if not _inside_any(m, all_outputs))
     if matches and all(_is_image_file(m) for m in matches):
         return [(spec, out)]
     chosen = [m for m in matches if os.path.isdir(m) or not _is_image_file(m)]
@@ -341,6 +343,9 @@ def process_recording(input_spec, outdir, config, *, fps=None, max_frames=None, 
         if max_frames is not None:
             total = min(total, max_frames) if total else max_frames
         outputs = pipeline.build_outputs(outdir, config["outputs"], source.fps)
+        events = events_output_from(config, fps=source.fps, source=str(input_spec))
+        if events is not None:
+            outputs.append(events)
         return pipeline.run(
             _until(source, stop) if stop else source, model, PostProcessor(config["postprocess"]),
             outputs, gray=config["model"]["gray"], max_frames=max_frames,
@@ -364,7 +369,7 @@ def input_fingerprint(spec):
     matches. Cheap on network storage: nothing is read, only listed.
     """
     if _is_glob(spec):
-        files = [f for f in glob.glob(spec) if os.path.isfile(f)]
+        files = [f for f in glob.glob(spec, recursive=True) if os.path.isfile(f)]
     elif os.path.isdir(spec):
         files = [e.path for e in os.scandir(spec) if e.is_file() and not e.name.startswith(".")]
     elif os.path.isfile(spec):
@@ -549,11 +554,12 @@ def run_recording(rec, channel=None):
     reporter = _Reporter(channel, rec.index, channel.interval)
     try:
         _forget_outputs(rec.output)
-        if _is_glob(rec.input) and not glob.glob(rec.input):
+        if _is_glob(rec.input) and not glob.glob(rec.input, recursive=True):
             raise SourceError(f"no files match: {rec.input}")
         fingerprint = input_fingerprint(rec.input)
-        stats = process_recording(rec.input, rec.output, rec.config, progress=reporter,
-                                  stop=lambda: reporter.stopped)
+        with _warnings_as_lines(rec.input):
+            stats = process_recording(rec.input, rec.output, rec.config, progress=reporter,
+                                      stop=lambda: reporter.stopped)
         if reporter.stopped or stats.interrupted:
             _remove_videos(stats.outputs)
             return _result(rec, "interrupted", "", stats, time.perf_counter() - start)
@@ -562,6 +568,17 @@ def run_recording(rec, channel=None):
         return result
     except Exception as err:  # any failure belongs to this recording only
         return _result(rec, "failed", _one_line(err), None, time.perf_counter() - start)
+
+
+@contextlib.contextmanager
+def _warnings_as_lines(name):
+    """Show Python warnings (e.g. a resolution change) as one stderr line naming the input."""
+    def show(message, category, filename, lineno, file=None, line=None):
+        print(f"bgsub: warning: {name}: {message}", file=sys.stderr, flush=True)
+
+    with warnings.catch_warnings():
+        warnings.showwarning = show
+        yield
 
 
 def _remove_videos(paths):
@@ -609,9 +626,20 @@ def _sigint_ignored():
         signal.signal(signal.SIGINT, previous)
 
 
+def _worker_context():
+    """Processes for the pool: forked from a single-threaded server that has already imported
+    this module (fast to start; never a fork of this threaded process), else spawned."""
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")
+    ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload([__name__])
+    return ctx
+
+
 def _init_local_worker(queue, stop, threads):
-    """Pool initializer: share the cores between the workers."""
+    """Pool initializer: Ctrl-C is the parent's to handle; share the cores between workers."""
     global _LOCAL_CHANNEL
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     _LOCAL_CHANNEL = _LocalChannel(queue, stop)
     import cv2
     import numba
@@ -631,7 +659,7 @@ class _LocalExecutor:
     def __init__(self, workers, events):
         self.workers = workers
         self.events = events
-        self.ctx = multiprocessing.get_context("spawn")
+        self.ctx = _worker_context()
         self.queue = self.ctx.Queue()
         self.stop = self.ctx.Event()
         self._pool = None
@@ -670,7 +698,7 @@ class _LocalExecutor:
         self._pool = ProcessPoolExecutor(workers, mp_context=self.ctx, initializer=_init_local_worker,
                                          initargs=(self.queue, self.stop, threads))
         try:
-            with _sigint_ignored():  # workers are spawned here and inherit it: Ctrl-C is ours
+            with _sigint_ignored():  # spawned workers start here and inherit it
                 self._futures = {self._pool.submit(run_recording, rec): rec for rec in recordings}
             # The pool forgets its processes on shutdown; a cancel still needs to watch them.
             self._workers = list(self._pool._processes.values())
