@@ -5,7 +5,7 @@ import click
 from bgsub import pipeline
 from bgsub.cli.options import config_from_options, model_options
 from bgsub.config import make_model_from
-from bgsub.live import LiveSession, run_live
+from bgsub.live import LiveSession, check_display, run_live
 from bgsub.postprocess import PostProcessor
 from bgsub.sources import open_source
 
@@ -46,6 +46,7 @@ def live_command(camera, source_spec, realtime, fps, record_dir, snapshot_dir, s
     model = make_model_from(config)
     source = open_source(spec, fps=fps)
     try:
+        check_display()  # before the recording folder is made
         outs = pipeline.build_outputs(record_dir, config["outputs"], source.fps) if record_dir else []
     except BaseException:
         source.close()
