@@ -7,6 +7,7 @@ and a clean shutdown: on Ctrl-C every output is finalised with the frames proces
 any other error partial outputs are removed.
 """
 
+import logging
 import queue
 import sys
 import threading
@@ -20,7 +21,10 @@ import numpy as np
 from bgsub.errors import SinkError
 from bgsub.sinks import ImageSequenceSink, VideoSink, prepare_folder
 
+log = logging.getLogger(__name__)
+
 _QUEUE_DEPTH = 8
+_READER_JOIN_S = 15.0  # longer than a stream's read timeout (sources.STREAM_TIMEOUT_MS)
 _DONE = object()
 
 
@@ -81,14 +85,19 @@ class SinkOutput:
     A video keeps the size of its first frame: when the input changes resolution mid-stream (a
     camera reconnecting in another mode), later frames are resized to it (nearest neighbour, so
     masks stay 0/255) and the file stays one playable video. Image folders keep every size.
+    Videos have even sizes (OpenCV's encoders crop odd ones): an odd last row or column is left
+    out, with a warning, and never resampled.
     """
+
+    _odd_sizes_reported = set()  # warn once per size, not once per video
 
     def __init__(self, sink, view):
         self.sink = sink
         self.view = view
         self.path = getattr(sink, "path", None) or getattr(sink, "directory", None)
         self._video = isinstance(sink, VideoSink)
-        self._size = None
+        self._first = None  # size of the first frame
+        self._size = None   # size of the video: the first frame's, made even
 
     def write(self, result):
         image = self.view(result)
@@ -98,14 +107,19 @@ class SinkOutput:
 
     def _conform(self, image):
         size = (image.shape[1], image.shape[0])
-        if self._size is None:
+        if self._first is None:
             if min(size) < 2:
                 raise SinkError(f"frames of {size[0]}x{size[1]} are too small for a video "
                                 f"(at least 2x2; write PNG masks instead): {self.path}")
-            self._size = size
-        elif size != self._size:
-            image = cv2.resize(image, self._size, interpolation=cv2.INTER_NEAREST)
-        return image
+            self._first = size
+            self._size = (size[0] & ~1, size[1] & ~1)
+            if self._size != size and size not in SinkOutput._odd_sizes_reported:
+                SinkOutput._odd_sizes_reported.add(size)
+                log.warning("frames are %dx%d but videos need even sizes: videos are written "
+                            "at %dx%d", *size, *self._size)
+        if size != self._first:
+            return cv2.resize(image, self._size, interpolation=cv2.INTER_NEAREST)
+        return image[:self._size[1], :self._size[0]]
 
     def close(self):
         self.sink.close()
@@ -297,6 +311,10 @@ def run(source, model, postprocess, outputs=(), *, gray=False, max_frames=None, 
     finally:
         stop.set()
         stats.seconds = time.perf_counter() - start
+        # The caller closes the source next: a read still running on the reader thread would
+        # then use a released decoder (FFmpeg aborts the process). One read is all it waits for.
+        if reader.is_alive():
+            reader.join(timeout=_READER_JOIN_S)
     if progress is not None:
         progress.finish(stats.frames)
     _close_all(outputs)

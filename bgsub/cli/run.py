@@ -14,7 +14,7 @@ from bgsub.events import events_output_from
 from bgsub.models import load_model
 from bgsub.postprocess import PostProcessor
 from bgsub.sinks import prepare_folder
-from bgsub.sources import open_source
+from bgsub.sources import open_source, quiet_opencv
 
 # Flags that set the model; a checkpoint given with --load-model sets it instead.
 _MODEL_FLAGS = {"model_name": "--model", "k": "--k", "threshold": "--threshold",
@@ -86,7 +86,9 @@ def run_command(input_spec, outdir, masks_dir, overlay, background, shadow_video
         if events is not None:
             outs.append(events)
         progress = pipeline.Progress(total, enabled=False if quiet else None)
-        with _warnings_as_lines():
+        # OpenCV's own log ("Failed to write frame", ...) is silenced: bgsub reports every
+        # failure as one line of its own.
+        with _warnings_as_lines(), quiet_opencv():
             stats = pipeline.run(
                 source, model, PostProcessor(config["postprocess"]), outs,
                 gray=gray, max_frames=max_frames, progress=progress,
