@@ -12,9 +12,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+import yaml
 from conftest import make_scene, write_video
 
 from bgsub.batch import (
+    BATCH_KEYS,
+    JOB_KEYS,
     MANIFEST_NAME,
     BatchProgress,
     Recording,
@@ -204,6 +207,16 @@ def test_a_scheduler_on_the_command_line_means_dask(tmp_path):
     path = write_jobs(tmp_path, "jobs:\n  - {input: a.mp4, output: o}\n")
     batch = load_batch(path, scheduler="tcp://127.0.0.1:8786")
     assert (batch.executor, batch.scheduler) == ("dask", "tcp://127.0.0.1:8786")
+
+
+def test_the_documented_example_is_valid_and_names_every_option():
+    example = Path(__file__).resolve().parents[1] / "configs" / "batch.yaml"
+    batch = load_batch(example)
+    assert [Path(r.output).name for r in batch.recordings] == ["cam1", "cam2", "highway"]
+    data = yaml.safe_load(example.read_text())
+    assert sorted(data) == sorted(BATCH_KEYS)
+    assert {"input", "output"} <= set(data["jobs"][0])
+    assert set(data["defaults"]) == set(JOB_KEYS) - {"input", "output"}
 
 
 # --- expanding inputs -------------------------------------------------------------------------
