@@ -19,8 +19,13 @@ class SingleGaussian(BackgroundModel):
     params_class = GaussianParams
 
     def _allocate(self, n_pixels, n_channels):
-        # state[i, 0] = mean, state[i, 1] = variance, per channel.
-        self.state = np.zeros((n_pixels, 2, n_channels), dtype=np.float32)
+        # Memory is planar, planes[0, c] = means and planes[1, c] = variances of channel c for all
+        # pixels: contiguous streams that the kernel's pixel loop vectorises over. ``state`` is the
+        # same memory seen per pixel, state[i, 0] = mean and state[i, 1] = variance per channel:
+        # the layout that checkpoints and callers use.
+        self._planes = np.zeros((2, n_channels, n_pixels), dtype=np.float32)
+        self.state = self._planes.transpose(2, 0, 1)
+        self._kernel = kernels.gaussian_kernel(n_channels)
 
     def _initialise(self, pixels):
         self.state[:, 0, :] = pixels
@@ -28,8 +33,14 @@ class SingleGaussian(BackgroundModel):
 
     def _update(self, pixels, alpha, labels):
         p = self.params
-        kernels.gaussian_apply(
-            pixels, self.state, labels, alpha, p.threshold**2, p.var_min, p.var_max
+        self._kernel(
+            pixels.reshape(-1),
+            self._planes.reshape(-1),
+            labels,
+            alpha,
+            p.threshold**2,
+            p.var_min,
+            p.var_max,
         )
 
     def _background(self, out):

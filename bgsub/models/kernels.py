@@ -15,17 +15,34 @@ the same symbols):
 * ``complexity_prior`` ``c_T`` of Zivkovic: every frame each weight also loses ``alpha * c_T``, so
   components that the data does not support die and K adapts per pixel
 
-State is preallocated float32, laid out per pixel so that a pixel's live components are contiguous:
-``mixture[i, m] = (w, var, mu_0 .. mu_{C-1})`` for pixel ``i`` and rank ``m``, and
-``n_components[i]`` counts the live ones (ranked first). Frames arrive flattened to ``(N, C)`` uint8.
+Memory layout (the kernels are bound by memory traffic and instruction count, not arithmetic):
+
+* Frames arrive flattened to ``N * C`` uint8 (pixel-interleaved, as decoded).
+* Single Gaussian: planar float32 ``state[2, C, N]`` (means, then variances, one plane per
+  channel), so the pixel loop reads and writes contiguous streams and LLVM vectorises it.
+* Mixture: component-major float32 ``mixture[K, N, 2 + C]``; ``mixture[m, i] = (w, var, mu_0 ..
+  mu_{C-1})`` is the component of rank ``m`` of pixel ``i`` and ``n_components[i]`` counts the live
+  ones (ranked first). A pixel with one live component touches only plane 0, so memory traffic
+  follows the live components rather than K.
+
+Kernels are compiled once per channel count (``gaussian_kernel(C)``, ``mixture_kernel(C)``) so the
+channel loops unroll, and index with unsigned offsets, for which Numba emits no negative-index
+fix-up. Both are cached on disk (see :mod:`bgsub.models.numba_cache`).
 
 Masks hold 255 (foreground), 127 (shadow: a darker copy of a background component) or 0.
-All arithmetic is float32 (scalars are cast at entry) so that the NumPy twins in
-``tests/models/reference.py`` reproduce it bit for bit.
+All arithmetic is float32 (scalars are cast at entry) in the operation order of the NumPy twins in
+``tests/models/reference.py``, so the kernels reproduce them exactly.
 """
 
+import functools
+
 import numpy as np
-from numba import njit, prange
+
+from bgsub.models import numba_cache
+
+numba_cache.configure()
+
+from numba import njit, prange  # noqa: E402  (the cache directory is chosen before numba loads)
 
 FOREGROUND = 255
 SHADOW = 127
@@ -36,95 +53,105 @@ WEIGHT = 0
 VARIANCE = 1
 MEAN = 2
 
+_u = np.uint64  # unsigned offsets: no negative-index wraparound code on every access
+_NONE = _u(255)  # "no component matched" (ranks are below 8)
 
-@njit(parallel=True, cache=True, nogil=True)
-def gaussian_apply(frame, state, mask, alpha, threshold2, var_min, var_max):
-    """One frame through the single-Gaussian model (diagonal covariance).
 
-    ``state[i, 0, c]`` is the running mean and ``state[i, 1, c]`` the running variance of pixel
-    ``i``'s channel ``c``. The pixel is foreground when ``sum_c (x_c - mu_c)^2 / var_c`` exceeds
-    ``threshold2``. Every pixel then learns: ``mu += alpha (x - mu)`` and
-    ``var += alpha ((x - mu_old)^2 - var)``, clamped to ``[var_min, var_max]``.
+@functools.cache
+def gaussian_kernel(n_channels):
+    """The single-Gaussian kernel compiled for ``n_channels`` channels.
+
+    ``apply(frame, state, mask, alpha, threshold2, var_min, var_max)`` with ``frame`` the N * C
+    uint8 pixels, ``state`` the flat ``[2, C, N]`` float32 planes and ``mask`` N uint8 labels.
+    The pixel is foreground when ``sum_c (x_c - mu_c)^2 / var_c`` exceeds ``threshold2``. Every
+    pixel then learns: ``mu += alpha (x - mu)`` and ``var += alpha ((x - mu_old)^2 - var)``,
+    clamped to ``[var_min, var_max]``.
     """
-    n_pixels, n_channels = frame.shape
-    a = np.float32(alpha)
-    t2 = np.float32(threshold2)
-    lo = np.float32(var_min)
-    hi = np.float32(var_max)
-    for i in prange(n_pixels):
-        d2 = np.float32(0.0)
-        for c in range(n_channels):
-            diff = np.float32(frame[i, c]) - state[i, 0, c]
-            d2 += diff * diff / state[i, 1, c]
-            state[i, 0, c] += a * diff
-            var = state[i, 1, c] + a * (diff * diff - state[i, 1, c])
-            state[i, 1, c] = min(max(var, lo), hi)
-        mask[i] = FOREGROUND if d2 > t2 else BACKGROUND
+    channels = n_channels
+
+    @njit(parallel=True, cache=True, nogil=True)
+    def gaussian_apply(frame, state, mask, alpha, threshold2, var_min, var_max):
+        n_pixels = mask.shape[0]
+        n = _u(n_pixels)
+        var_plane = _u(channels) * n
+        a = np.float32(alpha)
+        t2 = np.float32(threshold2)
+        lo = np.float32(var_min)
+        hi = np.float32(var_max)
+        for i in prange(n_pixels):
+            p = _u(i)
+            d2 = np.float32(0.0)
+            for c in range(channels):
+                j = _u(c) * n + p
+                mu = state[j]
+                var = state[var_plane + j]
+                diff = np.float32(frame[p * _u(channels) + _u(c)]) - mu
+                d2 += diff * diff / var
+                state[j] = mu + a * diff
+                var = var + a * (diff * diff - var)
+                var = var if var > lo else lo
+                state[var_plane + j] = var if var < hi else hi
+            mask[p] = FOREGROUND if d2 > t2 else BACKGROUND
+
+    return gaussian_apply
 
 
 @njit(inline="always")
-def _rank_key(mixture, i, m):
+def _rank_key(mixture, o):
     # Components are ranked by w / sigma; compare w^2 / var to avoid a square root.
-    w = mixture[i, m, WEIGHT]
-    return w * w / mixture[i, m, VARIANCE]
+    w = mixture[o]
+    return w * w / mixture[o + _u(VARIANCE)]
 
 
 @njit(inline="always")
-def _swap(mixture, i, a, b):
-    for s in range(mixture.shape[2]):
-        tmp = mixture[i, a, s]
-        mixture[i, a, s] = mixture[i, b, s]
-        mixture[i, b, s] = tmp
+def _swap(mixture, o1, o2, n_slots):
+    for s in range(n_slots):
+        k = _u(s)
+        tmp = mixture[o1 + k]
+        mixture[o1 + k] = mixture[o2 + k]
+        mixture[o2 + k] = tmp
 
 
 @njit(inline="always")
-def _is_shadow(frame, mixture, i, n, threshold2, background_ratio, shadow_tau):
+def _is_shadow(frame, fo, mixture, o, step, n, n_channels, threshold2, background_ratio, tau):
     """A darker copy of a background component: x ~ a * mu with tau <= a <= 1.
 
     ``a`` is the brightness distortion that best fits x to mu (least squares); the remaining
     chromaticity distortion must stay within the threshold, scaled by a^2 as the variance is.
+    ``o`` is the offset of the pixel's first component, ``step`` the distance between ranks.
     """
-    n_channels = frame.shape[1]
     cumulative = np.float32(0.0)
-    for m in range(n):
+    for _ in range(n):
         if cumulative >= background_ratio:
             break
         dot = np.float32(0.0)
         norm2 = np.float32(0.0)
         for c in range(n_channels):
-            mu = mixture[i, m, MEAN + c]
-            dot += np.float32(frame[i, c]) * mu
+            mu = mixture[o + _u(MEAN + c)]
+            dot += np.float32(frame[fo + _u(c)]) * mu
             norm2 += mu * mu
         if norm2 > 0:
             a = dot / norm2
-            if shadow_tau <= a <= 1:
+            if tau <= a <= 1:
                 dist2 = np.float32(0.0)
                 for c in range(n_channels):
-                    diff = np.float32(frame[i, c]) - a * mixture[i, m, MEAN + c]
+                    diff = np.float32(frame[fo + _u(c)]) - a * mixture[o + _u(MEAN + c)]
                     dist2 += diff * diff
-                if dist2 < threshold2 * mixture[i, m, VARIANCE] * a * a:
+                if dist2 < threshold2 * mixture[o + _u(VARIANCE)] * a * a:
                     return True
-        cumulative += mixture[i, m, WEIGHT]
+        cumulative += mixture[o]
+        o += step
     return False
 
 
-@njit(parallel=True, cache=True, nogil=True)
-def mixture_apply(
-    frame,
-    mixture,
-    n_components,
-    mask,
-    alpha,
-    threshold2,
-    match_threshold2,
-    background_ratio,
-    complexity_prior,
-    var_init,
-    var_min,
-    var_max,
-    shadow_tau,
-):
-    """One frame through the adaptive Gaussian mixture (Zivkovic 2004, spherical covariance).
+@functools.cache
+def mixture_kernel(n_channels):
+    """The adaptive Gaussian mixture kernel (Zivkovic 2004, spherical covariance) for
+    ``n_channels`` channels.
+
+    ``apply(frame, mixture, n_components, mask, alpha, threshold2, match_threshold2,
+    background_ratio, complexity_prior, var_init, var_min, var_max, shadow_tau)`` with ``frame``
+    the N * C uint8 pixels and ``mixture`` the flat ``[K, N, 2 + C]`` float32 state.
 
     For each pixel, in rank order over its live components:
 
@@ -145,107 +172,146 @@ def mixture_apply(
     Array views are never taken inside the pixel loop: each view costs reference counting that
     the two threads would contend on.
     """
-    n_pixels, n_channels = frame.shape
-    k_max = mixture.shape[1]
-    n_slots = mixture.shape[2]
-    a = np.float32(alpha)
-    decay = np.float32(1.0) - a
-    prune = -a * np.float32(complexity_prior)
-    t2 = np.float32(threshold2)
-    g2 = np.float32(match_threshold2)
-    ratio = np.float32(background_ratio)
-    v0 = np.float32(var_init)
-    lo = np.float32(var_min)
-    hi = np.float32(var_max)
-    tau = np.float32(shadow_tau)
-    inv_c = np.float32(1.0 / n_channels)
-    for i in prange(n_pixels):
-        n = np.int64(n_components[i])
-        matched = -1
-        background = False
-        cumulative = np.float32(0.0)
-        total = np.float32(0.0)
-        alive = 0
-        for m in range(n):
-            w = mixture[i, m, WEIGHT] * decay + prune
-            if matched < 0:
-                var = mixture[i, m, VARIANCE]
-                d2 = np.float32(0.0)
-                for c in range(n_channels):
-                    diff = np.float32(frame[i, c]) - mixture[i, m, MEAN + c]
-                    d2 += diff * diff
-                if cumulative < ratio and d2 < t2 * var:
-                    background = True
-                if d2 < g2 * var:
-                    matched = alive
-                    w += a
-                    rho = a / w
-                    for c in range(n_channels):
-                        mu = mixture[i, m, MEAN + c]
-                        mixture[i, m, MEAN + c] = mu + rho * (np.float32(frame[i, c]) - mu)
-                    var = var + rho * (d2 * inv_c - var)
-                    mixture[i, m, VARIANCE] = min(max(var, lo), hi)
-                cumulative += w
-            if w > 0:
-                # Compact the survivors in place, keeping their order.
-                if alive != m:
-                    for s in range(n_slots):
-                        mixture[i, alive, s] = mixture[i, m, s]
-                mixture[i, alive, WEIGHT] = w
-                total += w
-                alive += 1
-        n = alive
-        # Label before a new component exists: the pixel must not explain itself as a shadow.
-        if background:
-            mask[i] = BACKGROUND
-        elif tau > 0 and _is_shadow(frame, mixture, i, n, t2, ratio, tau):
-            mask[i] = SHADOW
-        else:
-            mask[i] = FOREGROUND
-        if matched < 0 and a > 0:
-            slot = n if n < k_max else k_max - 1
-            if slot < n:
-                total -= mixture[i, slot, WEIGHT]
-            mixture[i, slot, WEIGHT] = a
-            mixture[i, slot, VARIANCE] = v0
-            for c in range(n_channels):
-                mixture[i, slot, MEAN + c] = np.float32(frame[i, c])
-            total += a
-            if slot == n:
-                n += 1
-            matched = slot
-        # Restore the rank order around the one component whose key changed.
-        if matched >= 0:
-            m = matched
-            while m > 0 and _rank_key(mixture, i, m) > _rank_key(mixture, i, m - 1):
-                _swap(mixture, i, m, m - 1)
-                m -= 1
-            while m < n - 1 and _rank_key(mixture, i, m) < _rank_key(mixture, i, m + 1):
-                _swap(mixture, i, m, m + 1)
-                m += 1
-        if total > 0:
-            inv_total = np.float32(1.0) / total
-            for m in range(n):
-                mixture[i, m, WEIGHT] *= inv_total
-        n_components[i] = n
+    channels = n_channels
+
+    @njit(parallel=True, cache=True, nogil=True)
+    def mixture_apply(
+        frame,
+        mixture,
+        n_components,
+        mask,
+        alpha,
+        threshold2,
+        match_threshold2,
+        background_ratio,
+        complexity_prior,
+        var_init,
+        var_min,
+        var_max,
+        shadow_tau,
+    ):
+        n_pixels = n_components.shape[0]
+        n_slots = 2 + channels
+        slots = _u(n_slots)
+        step = _u(n_pixels) * slots  # from one rank's plane to the next
+        k_max = _u(mixture.shape[0]) // step
+        a = np.float32(alpha)
+        decay = np.float32(1.0) - a
+        prune = -a * np.float32(complexity_prior)
+        t2 = np.float32(threshold2)
+        g2 = np.float32(match_threshold2)
+        ratio = np.float32(background_ratio)
+        v0 = np.float32(var_init)
+        lo = np.float32(var_min)
+        hi = np.float32(var_max)
+        tau = np.float32(shadow_tau)
+        inv_c = np.float32(1.0 / channels)
+        for i in prange(n_pixels):
+            p = _u(i)
+            fo = p * _u(channels)
+            first = p * slots
+            n = _u(n_components[p])
+            matched = _NONE
+            background = False
+            cumulative = np.float32(0.0)
+            total = np.float32(0.0)
+            alive = _u(0)
+            o = first  # component being read
+            oa = first  # where the next survivor goes
+            for _ in range(n):
+                w = mixture[o] * decay + prune
+                if matched == _NONE:
+                    var = mixture[o + _u(VARIANCE)]
+                    d2 = np.float32(0.0)
+                    for c in range(channels):
+                        diff = np.float32(frame[fo + _u(c)]) - mixture[o + _u(MEAN + c)]
+                        d2 += diff * diff
+                    if cumulative < ratio and d2 < t2 * var:
+                        background = True
+                    if d2 < g2 * var:
+                        matched = alive
+                        w += a
+                        rho = a / w
+                        for c in range(channels):
+                            mu = mixture[o + _u(MEAN + c)]
+                            mixture[o + _u(MEAN + c)] = mu + rho * (np.float32(frame[fo + _u(c)]) - mu)
+                        var = var + rho * (d2 * inv_c - var)
+                        var = var if var > lo else lo
+                        mixture[o + _u(VARIANCE)] = var if var < hi else hi
+                    cumulative += w
+                if w > 0:
+                    # Compact the survivors in place, keeping their order.
+                    if oa != o:
+                        for s in range(1, n_slots):
+                            mixture[oa + _u(s)] = mixture[o + _u(s)]
+                    mixture[oa] = w
+                    total += w
+                    alive += _u(1)
+                    oa += step
+                o += step
+            n = alive
+            # Label before a new component exists: the pixel must not explain itself as a shadow.
+            if background:
+                mask[p] = BACKGROUND
+            elif tau > 0 and _is_shadow(frame, fo, mixture, first, step, n, channels, t2, ratio, tau):
+                mask[p] = SHADOW
+            else:
+                mask[p] = FOREGROUND
+            if matched == _NONE and a > 0:
+                slot = n if n < k_max else k_max - _u(1)
+                o = first + slot * step
+                if slot < n:
+                    total -= mixture[o]
+                mixture[o] = a
+                mixture[o + _u(VARIANCE)] = v0
+                for c in range(channels):
+                    mixture[o + _u(MEAN + c)] = np.float32(frame[fo + _u(c)])
+                total += a
+                if slot == n:
+                    n += _u(1)
+                matched = slot
+            # Restore the rank order around the one component whose key changed.
+            if matched != _NONE:
+                m = matched
+                o = first + m * step
+                while m > 0 and _rank_key(mixture, o) > _rank_key(mixture, o - step):
+                    _swap(mixture, o, o - step, n_slots)
+                    m -= _u(1)
+                    o -= step
+                while m + _u(1) < n and _rank_key(mixture, o) < _rank_key(mixture, o + step):
+                    _swap(mixture, o, o + step, n_slots)
+                    m += _u(1)
+                    o += step
+            if total > 0:
+                inv_total = np.float32(1.0) / total
+                o = first
+                for _ in range(n):
+                    mixture[o] *= inv_total
+                    o += step
+            n_components[p] = n
+
+    return mixture_apply
 
 
 @njit(parallel=True, cache=True)
-def mixture_background(mixture, n_components, background_ratio, out):
-    """Weighted mean of each pixel's background components (the learned background image)."""
-    n_pixels = mixture.shape[0]
-    n_channels = out.shape[1]
+def mixture_background(planes, n_components, background_ratio, out):
+    """Weighted mean of each pixel's background components (the learned background image).
+
+    ``planes`` is the ``[K, N, 2 + C]`` state, ``out`` the (N, C) uint8 image.
+    """
+    n_pixels, n_channels = out.shape
     ratio = np.float32(background_ratio)
     for i in prange(n_pixels):
-        acc = np.zeros(4, dtype=np.float32)
         total = np.float32(0.0)
+        n_background = 0
         for m in range(n_components[i]):
-            w = mixture[i, m, WEIGHT]
-            for c in range(n_channels):
-                acc[c] += w * mixture[i, m, MEAN + c]
-            total += w
+            total += planes[m, i, WEIGHT]
+            n_background += 1
             if total >= ratio:
                 break
         for c in range(n_channels):
-            v = acc[c] / total if total > 0 else np.float32(0.0)
+            acc = np.float32(0.0)
+            for m in range(n_background):
+                acc += planes[m, i, WEIGHT] * planes[m, i, MEAN + c]
+            v = acc / total if total > 0 else np.float32(0.0)
             out[i, c] = np.uint8(min(max(v + np.float32(0.5), np.float32(0.0)), np.float32(255.0)))

@@ -11,8 +11,8 @@ class GaussianMixture(BackgroundModel):
     """K weighted Gaussian components per pixel, updated online every frame.
 
     Covariance is spherical (one variance per component for all channels): it keeps a colour
-    component at C + 2 floats so the whole state of a pixel fits in two cache lines at K = 5, and
-    the Mahalanobis test is one comparison. Channel noise of a camera is close to equal across
+    component at C + 2 floats (K = 5 colour: 101 bytes per pixel, as OpenCV's MOG2), and the
+    Mahalanobis test is one comparison. Channel noise of a camera is close to equal across
     B, G and R, so a diagonal covariance buys little mask quality for 2 more floats per component.
     Parameters: see :class:`~bgsub.models.params.MixtureParams`.
     """
@@ -22,21 +22,26 @@ class GaussianMixture(BackgroundModel):
 
     def _allocate(self, n_pixels, n_channels):
         k = self.params.k
-        # mixture[i, m] = (weight, variance, mean_0 .. mean_{C-1}), live components ranked first.
-        self.mixture = np.zeros((n_pixels, k, 2 + n_channels), dtype=np.float32)
+        # Memory is component-major, planes[m, i] = (weight, variance, mean_0 .. mean_{C-1}) of
+        # rank m (live components ranked first), so a pixel with few live components touches few
+        # planes. ``mixture`` is the same memory seen per pixel, (N, K, 2 + C): the layout that
+        # checkpoints and callers use, independent of the kernel's.
+        self._planes = np.zeros((k, n_pixels, 2 + n_channels), dtype=np.float32)
+        self.mixture = self._planes.transpose(1, 0, 2)
         self.n_components = np.zeros(n_pixels, dtype=np.uint8)
+        self._kernel = kernels.mixture_kernel(n_channels)
 
     def _initialise(self, pixels):
-        self.mixture[:, 0, kernels.WEIGHT] = 1.0
-        self.mixture[:, 0, kernels.VARIANCE] = self.params.var_init
-        self.mixture[:, 0, kernels.MEAN :] = pixels
+        self._planes[0, :, kernels.WEIGHT] = 1.0
+        self._planes[0, :, kernels.VARIANCE] = self.params.var_init
+        self._planes[0, :, kernels.MEAN :] = pixels
         self.n_components[:] = 1
 
     def _update(self, pixels, alpha, labels):
         p = self.params
-        kernels.mixture_apply(
-            pixels,
-            self.mixture,
+        self._kernel(
+            pixels.reshape(-1),
+            self._planes.reshape(-1),
             self.n_components,
             labels,
             alpha,
@@ -53,7 +58,7 @@ class GaussianMixture(BackgroundModel):
 
     def _background(self, out):
         kernels.mixture_background(
-            self.mixture, self.n_components, self.params.background_ratio, out
+            self._planes, self.n_components, self.params.background_ratio, out
         )
 
     def _state_arrays(self):

@@ -98,3 +98,33 @@ def test_learning_rate_zero_freezes_the_mixture():
     np.testing.assert_allclose(after[0], before[0], rtol=1e-6)  # renormalised: rounding only
     for x, y in zip(before[1:], after[1:]):
         np.testing.assert_array_equal(x, y)
+
+
+def test_mixture_background_image_is_the_weighted_mean_of_background_components():
+    frames = _frames((6, 7, 3), 30, seed=4)
+    model = bgsub.GaussianMixture(k=4, threshold=3.0, match_threshold=2.5)
+    for frame in frames:
+        model.apply(frame, learning_rate=0.2)
+    weights, _, means, counts = model.components()
+    ratio = np.float32(model.params.background_ratio)
+    expected = np.zeros((len(counts), 3), np.uint8)
+    for i, count in enumerate(counts):
+        total, used = np.float32(0.0), 0
+        while used < count:
+            total += weights[i, used]
+            used += 1
+            if total >= ratio:
+                break
+        mean = (weights[i, :used, None] * means[i, :used]).sum(axis=0) / total
+        expected[i] = np.floor(mean + 0.5)
+    assert counts.max() > 1  # several components, so the cut at the ratio matters
+    np.testing.assert_allclose(model.background_image().reshape(-1, 3), expected, atol=1)
+
+
+def test_gaussian_background_image_is_the_rounded_mean():
+    frames = _frames((6, 7, 3), 10, seed=5)
+    model = bgsub.SingleGaussian()
+    for frame in frames:
+        model.apply(frame, learning_rate=0.3)
+    mean, _ = model.components()
+    np.testing.assert_array_equal(model.background_image().reshape(-1, 3), np.rint(mean))
