@@ -157,48 +157,55 @@ def load_batch(path, *, workers=None, executor=None, scheduler=None, summary_dir
         fail(locator, ("defaults",), "must be a mapping of config sections")
     _check_roi(locator, ("defaults",), resolve(defaults, locator=locator, path=("defaults",)), base)
 
-    workers = workers if workers is not None else data.get("workers")
-    if workers is not None:
-        _expect(locator, ("workers",), workers,
-                isinstance(workers, int) and not isinstance(workers, bool) and workers >= 1,
-                "an integer of at least 1")
-    if scheduler is not None and executor is None:
-        executor = "dask"  # a scheduler given on the command line asks for dask
-    scheduler = scheduler if scheduler is not None else data.get("scheduler")
+    options = _file_options(locator, data, base)
+    workers = workers or options["workers"] or os.cpu_count() or 1
     if scheduler is not None:
-        _expect(locator, ("scheduler",), scheduler, isinstance(scheduler, str) and scheduler,
-                "a scheduler address such as tcp://host:8786")
-    executor = executor if executor is not None else data.get("executor")
-    if executor is not None and executor not in EXECUTORS:
-        fail(locator, ("executor",), f"must be one of {', '.join(EXECUTORS)}, got {executor!r}")
-    if executor is None:
-        executor = "dask" if scheduler else "local"
+        executor = executor or "dask"  # a scheduler given on the command line asks for dask
+    else:
+        scheduler = options["scheduler"]
+    executor = executor or options["executor"] or ("dask" if scheduler else "local")
     if scheduler and executor != "dask":
         fail(locator, ("scheduler",), "needs executor: dask")
     if executor == "dask":
         _require_dask()
-
-    if summary_dir is None and data.get("summary_dir") is not None:
-        _expect(locator, ("summary_dir",), data["summary_dir"], isinstance(data["summary_dir"], str),
-                "a folder path")
-        summary_dir = base / os.path.expanduser(data["summary_dir"])
+    summary_dir = summary_dir if summary_dir is not None else options["summary_dir"]
 
     jobs = _validate_jobs(locator, data, defaults, base)
-    outputs = [job_out for _, _, job_out, _ in jobs]
+    outputs = [out for _, _, out in jobs]
     recordings = []
-    for job_index, (spec, config, out, job) in enumerate(jobs):
+    for job_index, (spec, config, out) in enumerate(jobs):
         for input_spec, rec_out in _expand(spec, out, outputs):
             recordings.append(Recording(len(recordings), job_index, input_spec, str(rec_out),
                                         _localise(config, rec_out)))
     _check_distinct_outputs(locator, recordings)
     if summary_dir is None:
         summary_dir = Path(os.path.commonpath([str(o) for o in outputs]))
-    return Batch(str(path), recordings, workers or os.cpu_count() or 1, executor, scheduler,
-                 Path(summary_dir).resolve())
+    return Batch(str(path), recordings, workers, executor, scheduler, Path(summary_dir).resolve())
+
+
+def _file_options(locator, data, base):
+    """The file's top-level options, checked; None where not given."""
+    workers, executor = data.get("workers"), data.get("executor")
+    scheduler, summary_dir = data.get("scheduler"), data.get("summary_dir")
+    if workers is not None:
+        _expect(locator, ("workers",), workers,
+                isinstance(workers, int) and not isinstance(workers, bool) and workers >= 1,
+                "an integer of at least 1")
+    if executor is not None and executor not in EXECUTORS:
+        fail(locator, ("executor",), f"must be one of {', '.join(EXECUTORS)}, got {executor!r}")
+    if scheduler is not None:
+        _expect(locator, ("scheduler",), scheduler, isinstance(scheduler, str) and scheduler,
+                "a scheduler address such as tcp://host:8786")
+    if summary_dir is not None:
+        _expect(locator, ("summary_dir",), summary_dir, isinstance(summary_dir, str) and summary_dir,
+                "a folder path")
+        summary_dir = _under(base, summary_dir)
+    return {"workers": workers, "executor": executor, "scheduler": scheduler,
+            "summary_dir": summary_dir}
 
 
 def _validate_jobs(locator, data, defaults, base):
-    """``[(input path, resolved config, output folder, job dict)]`` for every job."""
+    """``[(input path, resolved config, output folder)]`` for every job."""
     jobs = data.get("jobs")
     if not isinstance(jobs, list) or not jobs:
         fail(locator, ("jobs",), "must be a list of jobs, each with an input and an output")
@@ -222,7 +229,7 @@ def _validate_jobs(locator, data, defaults, base):
         job_locator = _JobLocator(locator, job, defaults, index)
         config = resolve(settings, locator=job_locator, path=where)
         config = _check_roi(job_locator, where, config, base)
-        checked.append((_under(base, job["input"]), config, Path(_under(base, job["output"])), job))
+        checked.append((_under(base, job["input"]), config, Path(_under(base, job["output"]))))
     return checked
 
 
@@ -590,7 +597,7 @@ def _remove_videos(paths):
 
 
 # ---------------------------------------------------------------------------------------------
-# Local executor: a pool of spawned processes
+# Local executor: a pool of worker processes
 
 
 class _LocalChannel:
@@ -649,7 +656,7 @@ def _init_local_worker(queue, stop, threads):
 
 
 class _LocalExecutor:
-    """Runs recordings on a :class:`ProcessPoolExecutor` of spawned processes.
+    """Runs recordings on a :class:`ProcessPoolExecutor` (processes from :func:`_worker_context`).
 
     A worker that dies (a crashing decoder, the OOM killer) breaks the whole pool; the
     recordings it interrupted are then run again one pool each, so only the one that kills its
@@ -922,13 +929,18 @@ class BatchProgress:
         fps = self.frames / elapsed if elapsed > 0 else 0.0
         self.stream.write(f"\r\033[K[{'#' * int(30 * share):<30}] {self.finished_count}/"
                           f"{self.total} recordings{failed} | {frames} frames | {fps:.0f} fps | "
-                          f"{pipeline._clock(elapsed)}")
+                          f"{_clock(elapsed)}")
         self.stream.flush()
 
     def close(self):
         if self.bar:
             self.stream.write("\r\033[K")
             self.stream.flush()
+
+
+def _clock(seconds):
+    seconds = int(seconds)
+    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
 
 
 def _show(path):

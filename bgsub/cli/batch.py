@@ -24,6 +24,8 @@ def batch_command(jobs_file, workers, force, executor, scheduler, summary_dir, q
     input and parameters are skipped. Exit status: 0 all done, 1 some failed, 2 bad job file,
     130 interrupted.
     """
+    if scheduler and executor == "local":
+        raise click.UsageError("--scheduler needs --executor dask")
     batch = load_batch(jobs_file, workers=workers, executor=executor, scheduler=scheduler,
                        summary_dir=summary_dir)
     progress = BatchProgress(len(batch.recordings), bar=False if quiet else None, lines=not quiet)
