@@ -40,6 +40,7 @@ from bgsub.errors import BgsubError, SinkError, SourceError
 from bgsub.events import events_output_from
 from bgsub.models import MODELS
 from bgsub.postprocess import PostProcessor
+from bgsub.sinks import prepare_folder
 from bgsub.sources import IMAGE_EXTENSIONS, open_source
 
 MANIFEST_NAME = ".bgsub-manifest.json"
@@ -977,6 +978,7 @@ def run_batch(batch, *, force=False, progress=None):
     ``interrupted``.
     """
     start = time.perf_counter()
+    prepare_folder(batch.summary_dir)  # fail now rather than after hours of processing
     progress = progress or BatchProgress(len(batch.recordings))
     results = _Results(progress)
     todo = []

@@ -436,3 +436,16 @@ def test_dask_missing_is_one_line_naming_the_extra(tmp_path, monkeypatch):
     with pytest.raises(BgsubError, match=r"^the dask executor needs dask.distributed: "
                                           r"pip install 'bgsub\[dask\]'$"):
         load_batch(path)
+
+
+def test_an_unwritable_summary_folder_fails_before_anything_runs(tmp_path):
+    make_video(tmp_path / "a.mkv")
+    (tmp_path / "file").write_text("a file, not a folder\n")
+    path = write_jobs(tmp_path, """
+        summary_dir: file/reports
+        jobs:
+          - {input: a.mkv, output: out/a}
+        """)
+    with pytest.raises(BgsubError, match=r"^cannot write to folder .*file/reports: Not a directory$"):
+        run_batch(load_batch(path))
+    assert not (tmp_path / "out").exists()
