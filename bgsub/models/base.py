@@ -71,7 +71,8 @@ class BackgroundModel:
         Args:
             frame: uint8 image, H x W (gray) or H x W x C (C <= 4, e.g. BGR).
             learning_rate: alpha for this frame only, exactly as given (0 freezes the model,
-                1 relearns from this frame). ``None`` follows the model's schedule.
+                1 relearns from this frame). ``None`` follows the model's schedule. A model's
+                very first frame always initialises it, whatever the rate.
 
         Returns:
             uint8 mask of the frame's size: 255 foreground, 0 background (shadows are background;
@@ -92,7 +93,9 @@ class BackgroundModel:
         self.frames_seen += 1
         alpha = self._alpha(learning_rate)
         labels = self._labels.reshape(-1)
-        if self.frames_seen == 1 and learning_rate is None:
+        if self.frames_seen == 1:
+            # Whatever the rate: an update needs a model to update (with rate 0 a mixture would
+            # keep no component at all, and a Gaussian would start from black).
             self._initialise(pixels)
             labels[:] = 0
         else:
