@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from bgsub.models import kernels
+from bgsub.models import kernels, stripes
 from bgsub.models.base import BackgroundModel
 from bgsub.models.params import GaussianParams
 
@@ -33,7 +33,9 @@ class SingleGaussian(BackgroundModel):
 
     def _update(self, pixels, alpha, labels):
         p = self.params
-        self._kernel(
+        stripes.run(
+            self._kernel,
+            len(pixels),
             pixels.reshape(-1),
             self._planes.reshape(-1),
             labels,

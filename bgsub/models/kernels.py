@@ -55,43 +55,52 @@ MEAN = 2
 
 _u = np.uint64  # unsigned offsets: no negative-index wraparound code on every access
 _NONE = _u(255)  # "no component matched" (ranks are below 8)
+GAUSSIAN_BLOCK = 2048  # pixels per inner block of the single-Gaussian kernel (its d2 fits in L1)
 
 
 @functools.cache
 def gaussian_kernel(n_channels):
     """The single-Gaussian kernel compiled for ``n_channels`` channels.
 
-    ``apply(frame, state, mask, alpha, threshold2, var_min, var_max)`` with ``frame`` the N * C
-    uint8 pixels, ``state`` the flat ``[2, C, N]`` float32 planes and ``mask`` N uint8 labels.
+    ``apply(start, stop, frame, state, mask, alpha, threshold2, var_min, var_max)`` updates
+    pixels ``start .. stop - 1`` (a stripe, see :mod:`bgsub.models.stripes`) with ``frame`` the
+    N * C uint8 pixels, ``state`` the flat ``[2, C, N]`` float32 planes and ``mask`` N uint8 labels.
     The pixel is foreground when ``sum_c (x_c - mu_c)^2 / var_c`` exceeds ``threshold2``. Every
     pixel then learns: ``mu += alpha (x - mu)`` and ``var += alpha ((x - mu_old)^2 - var)``,
     clamped to ``[var_min, var_max]``.
     """
     channels = n_channels
 
-    @njit(parallel=True, cache=True, nogil=True)
-    def gaussian_apply(frame, state, mask, alpha, threshold2, var_min, var_max):
-        n_pixels = mask.shape[0]
-        n = _u(n_pixels)
+    @njit(cache=True, nogil=True, error_model="numpy")
+    def gaussian_apply(start, stop, frame, state, mask, alpha, threshold2, var_min, var_max):
+        n = _u(mask.shape[0])
         var_plane = _u(channels) * n
         a = np.float32(alpha)
         t2 = np.float32(threshold2)
         lo = np.float32(var_min)
         hi = np.float32(var_max)
-        for i in prange(n_pixels):
-            p = _u(i)
-            d2 = np.float32(0.0)
+        # Channel by channel over short blocks: each inner loop then streams a few arrays whose
+        # overlap LLVM can rule out at run time, so it vectorises; d2 stays in L1 between channels.
+        d2 = np.empty(GAUSSIAN_BLOCK, dtype=np.float32)
+        for block in range(start, stop, GAUSSIAN_BLOCK):
+            first = _u(block)
+            count = _u(min(GAUSSIAN_BLOCK, stop - block))
+            d2[:] = 0.0
             for c in range(channels):
-                j = _u(c) * n + p
-                mu = state[j]
-                var = state[var_plane + j]
-                diff = np.float32(frame[p * _u(channels) + _u(c)]) - mu
-                d2 += diff * diff / var
-                state[j] = mu + a * diff
-                var = var + a * (diff * diff - var)
-                var = var if var > lo else lo
-                state[var_plane + j] = var if var < hi else hi
-            mask[p] = FOREGROUND if d2 > t2 else BACKGROUND
+                plane = _u(c) * n + first
+                pixel = first * _u(channels) + _u(c)
+                for k in range(count):
+                    j = plane + _u(k)
+                    mu = state[j]
+                    var = state[var_plane + j]
+                    diff = np.float32(frame[pixel + _u(k) * _u(channels)]) - mu
+                    d2[k] += diff * diff / var
+                    state[j] = mu + a * diff
+                    var = var + a * (diff * diff - var)
+                    var = var if var > lo else lo
+                    state[var_plane + j] = var if var < hi else hi
+            for k in range(count):
+                mask[first + _u(k)] = FOREGROUND if d2[k] > t2 else BACKGROUND
 
     return gaussian_apply
 
@@ -149,9 +158,10 @@ def mixture_kernel(n_channels):
     """The adaptive Gaussian mixture kernel (Zivkovic 2004, spherical covariance) for
     ``n_channels`` channels.
 
-    ``apply(frame, mixture, n_components, mask, alpha, threshold2, match_threshold2,
-    background_ratio, complexity_prior, var_init, var_min, var_max, shadow_tau)`` with ``frame``
-    the N * C uint8 pixels and ``mixture`` the flat ``[K, N, 2 + C]`` float32 state.
+    ``apply(start, stop, frame, mixture, n_components, mask, alpha, threshold2,
+    match_threshold2, background_ratio, complexity_prior, var_init, var_min, var_max, shadow_tau)``
+    updates pixels ``start .. stop - 1`` (a stripe, see :mod:`bgsub.models.stripes`) with
+    ``frame`` the N * C uint8 pixels and ``mixture`` the flat ``[K, N, 2 + C]`` float32 state.
 
     For each pixel, in rank order over its live components:
 
@@ -170,12 +180,14 @@ def mixture_kernel(n_channels):
     of a background component (tested after step 4, before step 5).
 
     Array views are never taken inside the pixel loop: each view costs reference counting that
-    the two threads would contend on.
+    the threads would contend on.
     """
     channels = n_channels
 
-    @njit(parallel=True, cache=True, nogil=True)
+    @njit(cache=True, nogil=True, error_model="numpy")
     def mixture_apply(
+        start,
+        stop,
         frame,
         mixture,
         n_components,
@@ -206,7 +218,7 @@ def mixture_kernel(n_channels):
         hi = np.float32(var_max)
         tau = np.float32(shadow_tau)
         inv_c = np.float32(1.0 / channels)
-        for i in prange(n_pixels):
+        for i in range(start, stop):
             p = _u(i)
             fo = p * _u(channels)
             first = p * slots

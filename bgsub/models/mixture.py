@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from bgsub.models import kernels
+from bgsub.models import kernels, stripes
 from bgsub.models.base import BackgroundModel
 from bgsub.models.params import MixtureParams
 
@@ -39,7 +39,9 @@ class GaussianMixture(BackgroundModel):
 
     def _update(self, pixels, alpha, labels):
         p = self.params
-        self._kernel(
+        stripes.run(
+            self._kernel,
+            len(pixels),
             pixels.reshape(-1),
             self._planes.reshape(-1),
             self.n_components,
