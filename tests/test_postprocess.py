@@ -18,7 +18,9 @@ L_SHAPE = [[0, 0], [40, 0], [40, 20], [20, 20], [20, 40], [0, 40]]
 
 
 def post(**settings):
-    return PostProcessor(resolve({"postprocess": settings})["postprocess"])
+    """A PostProcessor with every filter off except those given (independent of the defaults)."""
+    explicit = {"median": 0, "open": 0, "close": 0, "min_area": 0, "roi": None, **settings}
+    return PostProcessor(resolve({"postprocess": explicit})["postprocess"])
 
 
 def read_video(path):
@@ -110,7 +112,7 @@ def test_yaml_polygon_roi_is_validated_with_its_line(tmp_path):
 
 def test_yaml_polygons_load_into_the_postprocessor(tmp_path):
     config = tmp_path / "c.yaml"
-    config.write_text("postprocess:\n  median: 0\n  roi:\n"
+    config.write_text("postprocess:\n  median: 0\n  close: 0\n  roi:\n"
                       "    - [[0, 0], [9, 0], [9, 9], [0, 9]]\n"
                       "    - [[20, 0], [29, 0], [29, 9], [20, 9]]\n")
     processor = PostProcessor(load_config(config)["postprocess"])
