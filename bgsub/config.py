@@ -27,9 +27,9 @@ DEFAULTS = {
     "preset": "default",
     "model": {"name": "gmm", "gray": False},
     "postprocess": {
-        "median": 3,
+        "median": 5,
         "open": 0,
-        "close": 0,
+        "close": 5,
         "min_area": 0,
         "roi": None,
     },

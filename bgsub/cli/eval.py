@@ -8,26 +8,35 @@ from pathlib import Path
 import click
 
 from bgsub import evaluate as ev
+from bgsub.cli.options import config_from_options, model_options
 from bgsub.errors import ConfigError, SinkError
 
-MODEL_NAMES = ("gaussian", "gmm")
+
+def method_label(config: dict) -> str:
+    """The table's name for the bgsub row: ``bgsub-<preset>`` for a named preset other than the
+    default, else ``bgsub-<model>``."""
+    if config["preset"] != "default":
+        return f"bgsub-{config['preset']}"
+    return f"bgsub-{config['model']['name']}"
 
 
-def bgsub_model_factory(name: str, **params) -> Callable[[], object]:
-    """A zero-argument factory making a fresh ``bgsub.make_model(name, **params)``."""
-    # Imported here so that --no-bgsub runs never load (and JIT-compile) the models.
-    from bgsub import make_model
+def _with_all_params(config: dict) -> dict:
+    """``config`` with every model parameter spelled out (defaults included), for the JSON."""
+    from bgsub.config import merge, model_params
+    from bgsub.models import MODELS
 
-    return lambda: make_model(name, **params)
+    model = config["model"]
+    params = MODELS[model["name"]].params_class(**model_params(model)).to_dict()
+    return merge(config, {"model": params})
 
 
 def run_eval(sequence_paths: list[str], *, model_factory: Callable[[], object] | None,
              model_label: str = "bgsub", compare: str = "", masks_dirs: tuple[str, ...] = (),
              save_masks: str | None = None, json_path: str | None = None,
-             plot_path: str | None = None) -> list[ev.Result]:
+             plot_path: str | None = None, config: dict | None = None) -> list[ev.Result]:
     """Load the sequences, evaluate the bgsub model (unless ``model_factory`` is None), the OpenCV
     baselines named in ``compare`` (comma-separated) and the mask directories; print the table and
-    write the JSON / plot files asked for."""
+    write the JSON (with ``config``, the bgsub configuration, when given) and plot files asked for."""
     methods = {}
     if model_factory is not None:
         methods[model_label] = model_factory
@@ -40,7 +49,7 @@ def run_eval(sequence_paths: list[str], *, model_factory: Callable[[], object] |
                               progress=lambda line: click.echo(line, err=True))
     click.echo(ev.format_table(results))
     if json_path:
-        _write_text(Path(json_path), ev.to_json(results) + "\n")
+        _write_text(Path(json_path), ev.to_json(results, config=config) + "\n")
     if plot_path:
         ev.plot_results(results, plot_path)
     return results
@@ -55,22 +64,26 @@ def _write_text(path: Path, text: str) -> None:
 
 @click.command("eval")
 @click.argument("sequences", nargs=-1, required=True, metavar="SEQ...")
-@click.option("--model", "model_name", type=click.Choice(MODEL_NAMES), default="gmm", show_default=True,
-              help="bgsub model to evaluate.")
+@model_options
 @click.option("--no-bgsub", is_flag=True, help="Do not run a bgsub model (baselines / masks only).")
 @click.option("--compare", default="", metavar="NAMES",
               help=f"Comma-separated OpenCV baselines with default settings: {', '.join(ev.OPENCV_METHODS)}.")
 @click.option("--masks", "masks_dirs", multiple=True, metavar="DIR",
               help="Also score masks from DIR (binNNNNNN.png, or DIR/<sequence>/...); repeatable.")
 @click.option("--save-masks", metavar="DIR", help="Write every mask to DIR/<method>/<sequence>/binNNNNNN.png.")
-@click.option("--json", "json_path", metavar="FILE", help="Write counts and metrics as JSON.")
+@click.option("--json", "json_path", metavar="FILE", help="Write counts, metrics and the bgsub config as JSON.")
 @click.option("--plot", "plot_path", metavar="FILE.png", help="Write a bar chart of F per sequence and method.")
-def eval_command(sequences, model_name, no_bgsub, compare, masks_dirs, save_masks, json_path, plot_path):
+def eval_command(sequences, no_bgsub, compare, masks_dirs, save_masks, json_path, plot_path, **model_opts):
     """Score background subtraction on CDnet or Wallflower sequences (SEQ = sequence directory).
 
-    Uses the official CDnet rule: GT 0/50 negative, 255 positive, 85/170 and ROI 0 unscored, only
-    frames in temporalROI.txt scored; a predicted 127 (shadow) counts as background.
+    The bgsub row runs exactly what `bgsub run` does to each frame with the same options: gray
+    conversion if asked, the model, then the post-processing; its fps counts all three (Numba
+    compilation excluded). Uses the official CDnet rule: GT 0/50 negative, 255 positive, 85/170
+    and ROI 0 unscored, only frames in temporalROI.txt scored; a predicted 127 (shadow) counts as
+    background.
     """
-    factory = None if no_bgsub else bgsub_model_factory(model_name)
-    run_eval(list(sequences), model_factory=factory, model_label=f"bgsub-{model_name}", compare=compare,
-             masks_dirs=masks_dirs, save_masks=save_masks, json_path=json_path, plot_path=plot_path)
+    config = config_from_options(**model_opts)
+    factory = None if no_bgsub else ev.bgsub_factory(config)
+    run_eval(list(sequences), model_factory=factory, model_label=method_label(config), compare=compare,
+             masks_dirs=masks_dirs, save_masks=save_masks, json_path=json_path, plot_path=plot_path,
+             config=None if no_bgsub else _with_all_params(config))

@@ -80,17 +80,22 @@ class MixtureParams(GaussianParams):
             data does not support die out (0 disables it: classic Stauffer-Grimson).
         shadow_tau: lower bound of the brightness ratio for a foreground pixel to count as a shadow
             of a background component (shadows are background in the mask, 127 in the labels);
-            0 turns shadow detection off; it is always off for gray frames, where brightness
-            alone cannot tell a shadow from a dark object.
+            0 (the default) turns shadow detection off, 0.5 catches soft shadows; it is always
+            off for gray frames, where brightness alone cannot tell a shadow from a dark object.
     """
 
-    threshold: float = 4.0
+    # Defaults measured with `bgsub eval` (docs/quality.md): the variance floor of 10 (sigma ~3
+    # levels) absorbs compressed-video noise; with it, 6 sigmas separates objects from swaying
+    # leaves and shadows of leaves; shadow detection is off because it also passes dark objects
+    # on grey ground (a dark car on a road) as shadows.
+    threshold: float = 6.0
     var_init: float = 15.0
+    var_min: float = 10.0
     k: int = 5
-    match_threshold: float = 3.0
+    match_threshold: float = 4.5
     background_ratio: float = 0.9
     complexity_prior: float = 0.05
-    shadow_tau: float = 0.5
+    shadow_tau: float = 0.0
 
     def __post_init__(self):
         super().__post_init__()

@@ -92,3 +92,98 @@ def test_missing_sequence_is_one_line(tmp_path):
     result = invoke(tmp_path / "absent", "--compare", "mog2", "--no-bgsub")
     assert isinstance(result.exception, SourceError)
     assert "absent" in str(result.exception) and "\n" not in str(result.exception)
+
+
+# -- the bgsub row: shared model options on the shipped CDnet highway excerpt -------------------
+
+def _scores(path):
+    doc = json.loads(path.read_text())
+    return {r["method"]: r for r in doc["results"]}, doc.get("config")
+
+
+def _expected_counts(sequence_path, config):
+    """What the bgsub row must count: model, then post-processing, frame by frame."""
+    from bgsub import evaluate as ev
+    from bgsub.config import make_model_from
+    from bgsub.postprocess import PostProcessor
+
+    seq = ev.load_sequence(sequence_path)
+    model, post = make_model_from(config), PostProcessor(config["postprocess"])
+    counts = ev.ConfusionCounts()
+    for number, frame in seq.frames():
+        if config["model"]["gray"]:
+            frame = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
+        counts += ev.confusion_counts(post(model.apply(frame)), seq.ground_truth(number), seq.roi)
+    return counts
+
+
+@pytest.mark.parametrize("args, settings", [
+    ([], {}),
+    (["--median", "0", "--param", "threshold=3", "--gray"],
+     {"model": {"threshold": 3, "gray": True}, "postprocess": {"median": 0}}),
+    (["--model", "gaussian", "--min-area", "20"], {"model": {"name": "gaussian"}, "postprocess": {"min_area": 20}}),
+])
+def test_bgsub_row_scores_what_bgsub_run_would_write(highway_excerpt, tmp_path, args, settings):
+    from bgsub.config import resolve
+
+    out = tmp_path / "r.json"
+    result = invoke(highway_excerpt, *args, "--json", out)
+    assert result.exit_code == 0, result.output
+    rows, config = _scores(out)
+    expected = resolve(settings)
+    (label,) = rows
+    assert label == f"bgsub-{expected['model']['name']}"
+    r = rows[label]
+    counts = _expected_counts(highway_excerpt, expected)
+    assert (r["tp"], r["fp"], r["fn"], r["tn"]) == (counts.tp, counts.fp, counts.fn, counts.tn)
+    assert r["frames"] == r["scored_frames"] == 15
+    assert config["postprocess"] == expected["postprocess"]
+    assert config["model"]["gray"] is expected["model"]["gray"]
+    assert config["model"]["var_min"] > 0  # every parameter is spelled out, defaults included
+
+
+def test_options_change_the_scores(highway_excerpt, tmp_path):
+    for name, args in (("raw", ["--median", "0"]), ("filtered", ["--median", "7"])):
+        assert invoke(highway_excerpt, *args, "--json", tmp_path / f"{name}.json").exit_code == 0
+    raw, _ = _scores(tmp_path / "raw.json")
+    filtered, _ = _scores(tmp_path / "filtered.json")
+    # the median filter removes isolated false positives, so the filtered mask has fewer
+    assert filtered["bgsub-gmm"]["fp"] < raw["bgsub-gmm"]["fp"]
+
+
+def test_config_file_is_used_and_flags_override_it(highway_excerpt, tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("model:\n  threshold: 5.0\n  k: 3\npostprocess:\n  median: 3\n")
+    result = invoke(highway_excerpt, "--config", path, "--median", "0", "--json", tmp_path / "r.json")
+    assert result.exit_code == 0, result.output
+    _, config = _scores(tmp_path / "r.json")
+    assert (config["model"]["threshold"], config["model"]["k"], config["postprocess"]["median"]) == (5.0, 3, 0)
+
+
+@pytest.mark.parametrize("args, text", [
+    (["--param", "bogus=1"], "model.bogus: unknown key"),
+    (["--median", "4"], "postprocess.median: must be odd"),
+])
+def test_bad_model_options_are_one_line(highway_excerpt, args, text):
+    result = invoke(highway_excerpt, *args)
+    assert isinstance(result.exception, ConfigError)
+    assert text in str(result.exception) and "\n" not in str(result.exception)
+
+
+def test_bad_config_file_names_its_line(highway_excerpt, tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("model:\n  name: gmm\n  k: 12\n")
+    result = invoke(highway_excerpt, "--config", path)
+    assert isinstance(result.exception, ConfigError)
+    assert f"{path}:3: model.k: must be in [1, 8]" in str(result.exception)
+
+
+def test_warm_up_leaves_no_learned_state(highway_excerpt):
+    from bgsub import evaluate as ev
+    from bgsub.config import resolve
+
+    config = resolve({})
+    warmed, fresh = ev.bgsub_factory(config)(), ev.BgsubSubtractor(config)
+    assert warmed.model.frames_seen == 0 and warmed.model.shape is None
+    for _, frame in list(ev.load_sequence(highway_excerpt).frames())[:5]:
+        np.testing.assert_array_equal(warmed.apply(frame), fresh.apply(frame))
