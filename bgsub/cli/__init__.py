@@ -2,10 +2,13 @@
 
 Each command lives in its own module of this package and stays thin: it parses options, builds the
 configuration and calls the library. User errors (:class:`bgsub.errors.BgsubError`) become one line
-on stderr and exit code 2; Ctrl-C exits with 130.
+on stderr and exit code 2; Ctrl-C exits with 130 and SIGTERM with 143, both after finalising the
+outputs; Python warnings print as one ``bgsub: warning:`` line.
 """
 
+import signal
 import sys
+import warnings
 
 import click
 
@@ -34,19 +37,31 @@ def _register():
 _register()
 
 
+_signals = []
+
+
+def _on_sigterm(signum, frame):
+    # A service manager stopping bgsub: stop like Ctrl-C, with the outputs finalised.
+    _signals.append(signum)
+    raise KeyboardInterrupt
+
+
+def _warning_line(message, category, filename, lineno, file=None, line=None):
+    click.echo(f"bgsub: warning: {message}", err=True)
+
+
 def main(argv=None):
     """Console entry point: run the click group, mapping user errors to one line and an exit code."""
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    warnings.showwarning = _warning_line
     try:
         cli.main(args=argv, prog_name="bgsub", standalone_mode=False)
     except BgsubError as err:
         click.echo(f"bgsub: error: {err}", err=True)
         sys.exit(err.exit_code)
-    except click.exceptions.Abort:
+    except (click.exceptions.Abort, KeyboardInterrupt):  # click turns Ctrl-C into Abort
         click.echo("bgsub: interrupted", err=True)
-        sys.exit(130)
-    except KeyboardInterrupt:
-        click.echo("bgsub: interrupted", err=True)
-        sys.exit(130)
+        sys.exit(143 if _signals else 130)
     except click.ClickException as err:
         err.show()
         sys.exit(2 if err.exit_code == 2 else err.exit_code)

@@ -1,7 +1,5 @@
 """``bgsub run``: one input (video, image folder, glob, camera, stream) to mask outputs."""
 
-import contextlib
-import warnings
 from pathlib import Path
 
 import click
@@ -88,7 +86,7 @@ def run_command(input_spec, outdir, masks_dir, overlay, background, shadow_video
         progress = pipeline.Progress(total, enabled=False if quiet else None)
         # OpenCV's own log ("Failed to write frame", ...) is silenced: bgsub reports every
         # failure as one line of its own.
-        with _warnings_as_lines(), quiet_opencv():
+        with quiet_opencv():
             stats = pipeline.run(
                 source, model, PostProcessor(config["postprocess"]), outs,
                 gray=gray, max_frames=max_frames, progress=progress,
@@ -126,16 +124,3 @@ def _save_checkpoint(model, path):
     except OSError as err:
         raise BgsubError(f"cannot save the model to {path}: {err.strerror or err}") from None
 
-
-@contextlib.contextmanager
-def _warnings_as_lines():
-    """Show Python warnings (e.g. a model re-initialised) as one ``bgsub: warning:`` line."""
-    def show(message, category, filename, lineno, file=None, line=None):
-        click.echo(f"bgsub: warning: {message}", err=True)
-
-    saved = warnings.showwarning
-    warnings.showwarning = show
-    try:
-        yield
-    finally:
-        warnings.showwarning = saved

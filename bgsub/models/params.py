@@ -54,6 +54,11 @@ class GaussianParams:
         _check_range("var_init", self.var_init, 0.0, 65025.0, lo_open=True)
         if self.var_min > self.var_max:
             raise ConfigError(f"var_min ({self.var_min}) must not exceed var_max ({self.var_max})")
+        if not self.var_min <= self.var_init <= self.var_max:
+            raise ConfigError(
+                f"var_init: must lie in [var_min, var_max] = [{self.var_min}, {self.var_max}], "
+                f"got {self.var_init}"
+            )
 
     def to_dict(self):
         """Plain dict of the parameters (for configs and checkpoints)."""

@@ -311,15 +311,17 @@ def wait_for_frames(folder, count, process, timeout=180):
         time.sleep(0.05)
 
 
-def test_sigint_finalises_every_output_with_the_frames_so_far(tmp_path, camera):
+@pytest.mark.parametrize("signum, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)],
+                         ids=["SIGINT", "SIGTERM"])
+def test_stop_signal_finalises_every_output_with_the_frames_so_far(tmp_path, camera, signum, code):
     cam = camera([moving_square_forever()], fps=100)
     out = tmp_path / "out"
     process = start_run(cam.url, out, "--overlay", "--events", tmp_path / "ev.json",
                         "--save-model", tmp_path / "m.npz", "--masks-dir", tmp_path / "masks")
     wait_for_frames(tmp_path / "masks", 20, process)
-    process.send_signal(signal.SIGINT)
+    process.send_signal(signum)
     _, stderr = process.communicate(timeout=120)
-    assert process.returncode == 130, stderr
+    assert process.returncode == code, stderr
     assert "Traceback" not in stderr
     lines = stderr.strip().splitlines()
     assert lines[-1] == "bgsub: interrupted"

@@ -20,8 +20,7 @@ FAST = settings(max_examples=150, deadline=None,
 
 @st.composite
 def variance_bounds(draw):
-    # var_init inside the clamp range: a var_init outside it is accepted by the parameters but
-    # puts new components outside [var_min, var_max] until they first learn.
+    # The parameters refuse a var_init outside the clamp range.
     var_min = draw(st.floats(0.01, 400.0))
     var_max = draw(st.floats(var_min, 5000.0))
     var_init = draw(st.floats(var_min, var_max))
