@@ -285,6 +285,10 @@ def load_config(path, overrides=None):
     """Read a ``--config`` YAML file, apply ``overrides`` (from CLI flags) and validate."""
     data, locator = load_yaml(path)
     resolve(data, locator=locator)  # report file errors with their lines before merging flags
+    roi = data.get("postprocess", {}).get("roi")
+    if isinstance(roi, str):
+        # A path written in the file is relative to the file, not to where bgsub runs.
+        data["postprocess"]["roi"] = os.path.join(os.path.dirname(os.path.abspath(path)), roi)
     return resolve(merge(data, overrides), locator=locator)
 
 

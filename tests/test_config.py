@@ -77,3 +77,12 @@ def test_locator_points_at_items_of_lists(tmp_path):
     data, locator = load_yaml(_write(tmp_path, "jobs:\n  - input: a\n  - input: b\n    model: {k: 3}\n"))
     assert locator.at(("jobs", 1, "model", "k")).line == 4
     assert locator.at(("jobs", 0, "input")).line == 2
+
+
+def test_roi_path_in_a_file_is_relative_to_the_file(tmp_path, monkeypatch):
+    (tmp_path / "site").mkdir()
+    path = tmp_path / "site" / "c.yaml"
+    path.write_text("postprocess:\n  roi: roi.png\n")
+    monkeypatch.chdir(tmp_path)
+    assert load_config(path)["postprocess"]["roi"] == str(tmp_path / "site" / "roi.png")
+    assert load_config(path, {"postprocess": {"roi": "x.png"}})["postprocess"]["roi"] == "x.png"
