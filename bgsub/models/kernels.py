@@ -106,10 +106,77 @@ def gaussian_kernel(n_channels):
 
 
 @njit(inline="always")
-def _rank_key(mixture, o):
+def _channels(array, o, n_channels):
+    """``array[o : o + n_channels]`` as four float32 locals (channels past ``n_channels`` read 0).
+
+    Pixels and means live in registers this way: Numba cannot tell LLVM that the frame and the
+    state never overlap, so values read through the arrays would be read again after every store.
+    """
+    zero = np.float32(0.0)
+    v0 = np.float32(array[o])
+    v1 = np.float32(array[o + _u(1)]) if n_channels > 1 else zero
+    v2 = np.float32(array[o + _u(2)]) if n_channels > 2 else zero
+    v3 = np.float32(array[o + _u(3)]) if n_channels > 3 else zero
+    return v0, v1, v2, v3
+
+
+@njit(inline="always")
+def _distance2(x, mu, n_channels):
+    """``|x - mu|^2``, summed in channel order from 0 (the reference's float32 rounding)."""
+    d2 = np.float32(0.0)
+    d = x[0] - mu[0]
+    d2 += d * d
+    if n_channels > 1:
+        d = x[1] - mu[1]
+        d2 += d * d
+    if n_channels > 2:
+        d = x[2] - mu[2]
+        d2 += d * d
+    if n_channels > 3:
+        d = x[3] - mu[3]
+        d2 += d * d
+    return d2
+
+
+@njit(inline="always")
+def _learn(mixture, o, mu, var, x, d2, rho, inv_c, lo, hi, n_channels):
+    """The matched component at ``o`` learns: ``mu += rho (x - mu)`` and
+    ``var += rho (d2 / C - var)`` clamped to ``[lo, hi]``; returns the new variance."""
+    m = o + _u(MEAN)
+    mixture[m] = mu[0] + rho * (x[0] - mu[0])
+    if n_channels > 1:
+        mixture[m + _u(1)] = mu[1] + rho * (x[1] - mu[1])
+    if n_channels > 2:
+        mixture[m + _u(2)] = mu[2] + rho * (x[2] - mu[2])
+    if n_channels > 3:
+        mixture[m + _u(3)] = mu[3] + rho * (x[3] - mu[3])
+    var = var + rho * (d2 * inv_c - var)
+    var = var if var > lo else lo
+    var = var if var < hi else hi
+    mixture[o + _u(VARIANCE)] = var
+    return var
+
+
+@njit(inline="always")
+def _store_channels(mixture, o, x, n_channels):
+    mixture[o] = x[0]
+    if n_channels > 1:
+        mixture[o + _u(1)] = x[1]
+    if n_channels > 2:
+        mixture[o + _u(2)] = x[2]
+    if n_channels > 3:
+        mixture[o + _u(3)] = x[3]
+
+
+@njit(inline="always")
+def _rank_key(w, var):
     # Components are ranked by w / sigma; compare w^2 / var to avoid a square root.
-    w = mixture[o]
-    return w * w / mixture[o + _u(VARIANCE)]
+    return w * w / var
+
+
+@njit(inline="always")
+def _stored_key(mixture, o):
+    return _rank_key(mixture[o], mixture[o + _u(VARIANCE)])
 
 
 @njit(inline="always")
@@ -122,10 +189,23 @@ def _swap(mixture, o1, o2, n_slots):
 
 
 @njit(inline="always")
-def _is_shadow(frame, fo, mixture, o, step, n, n_channels, threshold2, background_ratio, tau):
+def _rerank(mixture, o, m, n, step, n_slots):
+    """Move the component at rank ``m`` (offset ``o``) to its place by ``w / sigma``."""
+    while m > 0 and _stored_key(mixture, o) > _stored_key(mixture, o - step):
+        _swap(mixture, o, o - step, n_slots)
+        m -= _u(1)
+        o -= step
+    while m + _u(1) < n and _stored_key(mixture, o) < _stored_key(mixture, o + step):
+        _swap(mixture, o, o + step, n_slots)
+        m += _u(1)
+        o += step
+
+
+@njit(inline="always")
+def _is_shadow(x, mixture, o, step, n, n_channels, threshold2, background_ratio, tau):
     """A darker copy of a background component: x ~ a * mu with tau <= a <= 1.
 
-    ``a`` is the brightness distortion that best fits x to mu (least squares); the remaining
+    ``a`` (``scale``) is the brightness distortion that best fits x to mu (least squares); the remaining
     chromaticity distortion must stay within the threshold, scaled by a^2 as the variance is.
     ``o`` is the offset of the pixel's first component, ``step`` the distance between ranks.
     """
@@ -133,30 +213,39 @@ def _is_shadow(frame, fo, mixture, o, step, n, n_channels, threshold2, backgroun
     for _ in range(n):
         if cumulative >= background_ratio:
             break
+        mu = _channels(mixture, o + _u(MEAN), n_channels)
         dot = np.float32(0.0)
         norm2 = np.float32(0.0)
         for c in range(n_channels):
-            mu = mixture[o + _u(MEAN + c)]
-            dot += np.float32(frame[fo + _u(c)]) * mu
-            norm2 += mu * mu
+            dot += x[c] * mu[c]
+            norm2 += mu[c] * mu[c]
         if norm2 > 0:
-            a = dot / norm2
-            if tau <= a <= 1:
+            scale = dot / norm2
+            if tau <= scale <= 1:
                 dist2 = np.float32(0.0)
                 for c in range(n_channels):
-                    diff = np.float32(frame[fo + _u(c)]) - a * mixture[o + _u(MEAN + c)]
+                    diff = x[c] - scale * mu[c]
                     dist2 += diff * diff
-                if dist2 < threshold2 * mixture[o + _u(VARIANCE)] * a * a:
+                if dist2 < threshold2 * mixture[o + _u(VARIANCE)] * scale * scale:
                     return True
         cumulative += mixture[o]
         o += step
     return False
 
 
+@njit(inline="always")
+def _keep(mixture, o, oa, w, n_slots):
+    """Store the surviving component read at ``o`` with weight ``w`` at ``oa`` (compaction)."""
+    if oa != o:
+        for s in range(1, n_slots):
+            mixture[oa + _u(s)] = mixture[o + _u(s)]
+    mixture[oa] = w
+
+
 @functools.cache
 def mixture_kernel(n_channels):
     """The adaptive Gaussian mixture kernel (Zivkovic 2004, spherical covariance) for
-    ``n_channels`` channels.
+    ``n_channels`` channels (1 to 4).
 
     ``apply(start, stop, frame, mixture, n_components, mask, alpha, threshold2,
     match_threshold2, background_ratio, complexity_prior, var_init, var_min, var_max, shadow_tau)``
@@ -179,8 +268,10 @@ def mixture_kernel(n_channels):
     A foreground pixel is labelled SHADOW instead when ``shadow_tau > 0`` and it is a darker copy
     of a background component (tested after step 4, before step 5).
 
-    Array views are never taken inside the pixel loop: each view costs reference counting that
-    the threads would contend on.
+    A pixel with one component that matches takes a short path through the same steps. The
+    components after the match only decay, so they get a loop of their own; the rank keys of the
+    matched component and its two neighbours are computed as they pass, so the usual outcome
+    (nothing moves) costs no further reads.
     """
     channels = n_channels
 
@@ -202,10 +293,9 @@ def mixture_kernel(n_channels):
         var_max,
         shadow_tau,
     ):
-        n_pixels = n_components.shape[0]
         n_slots = 2 + channels
         slots = _u(n_slots)
-        step = _u(n_pixels) * slots  # from one rank's plane to the next
+        step = _u(n_components.shape[0]) * slots  # from one rank's plane to the next
         k_max = _u(mixture.shape[0]) // step
         a = np.float32(alpha)
         decay = np.float32(1.0) - a
@@ -220,52 +310,82 @@ def mixture_kernel(n_channels):
         inv_c = np.float32(1.0 / channels)
         for i in range(start, stop):
             p = _u(i)
-            fo = p * _u(channels)
             first = p * slots
+            x = _channels(frame, p * _u(channels), channels)
             n = _u(n_components[p])
-            matched = _NONE
-            background = False
-            cumulative = np.float32(0.0)
-            total = np.float32(0.0)
-            alive = _u(0)
-            o = first  # component being read
+            m = _u(0)
+            o = first  # the component being read
             oa = first  # where the next survivor goes
-            for _ in range(n):
-                w = mixture[o] * decay + prune
-                if matched == _NONE:
+            alive = _u(0)
+            total = np.float32(0.0)
+            cumulative = np.float32(0.0)
+            background = False
+            matched = _NONE
+            keys_known = False  # key_matched, key_before and key_after describe the result
+            key_matched = key_before = key_after = np.float32(0.0)
+            w = mixture[first] * decay + prune
+            var = mixture[first + _u(VARIANCE)]
+            mu = _channels(mixture, first + _u(MEAN), channels)
+            d2 = _distance2(x, mu, channels)
+            if n == 1 and d2 < g2 * var and w + a > 0:
+                # The most common case, a lone component that matches again, in short.
+                background = d2 < t2 * var
+                w += a
+                _learn(mixture, first, mu, var, x, d2, a / w, inv_c, lo, hi, channels)
+                mixture[first] = w
+                total = w
+                matched = _u(0)
+                keys_known = True  # no neighbours: nothing moves
+            else:
+                # Components up to and including the first match.
+                while m < n:
+                    w = mixture[o] * decay + prune
                     var = mixture[o + _u(VARIANCE)]
-                    d2 = np.float32(0.0)
-                    for c in range(channels):
-                        diff = np.float32(frame[fo + _u(c)]) - mixture[o + _u(MEAN + c)]
-                        d2 += diff * diff
+                    mu = _channels(mixture, o + _u(MEAN), channels)
+                    d2 = _distance2(x, mu, channels)
                     if cumulative < ratio and d2 < t2 * var:
                         background = True
+                    m += _u(1)
                     if d2 < g2 * var:
-                        matched = alive
                         w += a
-                        rho = a / w
-                        for c in range(channels):
-                            mu = mixture[o + _u(MEAN + c)]
-                            mixture[o + _u(MEAN + c)] = mu + rho * (np.float32(frame[fo + _u(c)]) - mu)
-                        var = var + rho * (d2 * inv_c - var)
-                        var = var if var > lo else lo
-                        mixture[o + _u(VARIANCE)] = var if var < hi else hi
+                        var = _learn(mixture, o, mu, var, x, d2, a / w, inv_c, lo, hi, channels)
+                        matched = alive
+                        if w > 0:
+                            _keep(mixture, o, oa, w, n_slots)
+                            total += w
+                            alive += _u(1)
+                            oa += step
+                            key_matched = _rank_key(w, var)
+                            keys_known = True
+                        o += step
+                        break
                     cumulative += w
-                if w > 0:
-                    # Compact the survivors in place, keeping their order.
-                    if oa != o:
-                        for s in range(1, n_slots):
-                            mixture[oa + _u(s)] = mixture[o + _u(s)]
-                    mixture[oa] = w
-                    total += w
-                    alive += _u(1)
-                    oa += step
-                o += step
-            n = alive
+                    if w > 0:
+                        _keep(mixture, o, oa, w, n_slots)
+                        total += w
+                        alive += _u(1)
+                        oa += step
+                        key_before = _rank_key(w, var)
+                    o += step
+                # After the match, weights only decay.
+                after_known = False
+                while m < n:
+                    w = mixture[o] * decay + prune
+                    m += _u(1)
+                    if w > 0:
+                        if not after_known:
+                            key_after = _rank_key(w, mixture[o + _u(VARIANCE)])
+                            after_known = True
+                        _keep(mixture, o, oa, w, n_slots)
+                        total += w
+                        alive += _u(1)
+                        oa += step
+                    o += step
+                n = alive
             # Label before a new component exists: the pixel must not explain itself as a shadow.
             if background:
                 mask[p] = BACKGROUND
-            elif tau > 0 and _is_shadow(frame, fo, mixture, first, step, n, channels, t2, ratio, tau):
+            elif tau > 0 and _is_shadow(x, mixture, first, step, n, channels, t2, ratio, tau):
                 mask[p] = SHADOW
             else:
                 mask[p] = FOREGROUND
@@ -276,24 +396,20 @@ def mixture_kernel(n_channels):
                     total -= mixture[o]
                 mixture[o] = a
                 mixture[o + _u(VARIANCE)] = v0
-                for c in range(channels):
-                    mixture[o + _u(MEAN + c)] = np.float32(frame[fo + _u(c)])
+                _store_channels(mixture, o + _u(MEAN), x, channels)
                 total += a
                 if slot == n:
                     n += _u(1)
                 matched = slot
             # Restore the rank order around the one component whose key changed.
             if matched != _NONE:
-                m = matched
-                o = first + m * step
-                while m > 0 and _rank_key(mixture, o) > _rank_key(mixture, o - step):
-                    _swap(mixture, o, o - step, n_slots)
-                    m -= _u(1)
-                    o -= step
-                while m + _u(1) < n and _rank_key(mixture, o) < _rank_key(mixture, o + step):
-                    _swap(mixture, o, o + step, n_slots)
-                    m += _u(1)
-                    o += step
+                moves = not keys_known
+                if keys_known:
+                    up = matched > 0 and key_matched > key_before
+                    down = matched + _u(1) < n and key_matched < key_after
+                    moves = up or down
+                if moves:
+                    _rerank(mixture, first + matched * step, matched, n, step, n_slots)
             if total > 0:
                 inv_total = np.float32(1.0) / total
                 o = first
