@@ -35,13 +35,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bgsub import pipeline
-from bgsub.config import DEFAULTS, fail, load_yaml, make_model_from, merge, model_params, resolve
+from bgsub.config import DEFAULTS, fail, load_yaml, merge, model_params, resolve
 from bgsub.errors import BgsubError, SinkError, SourceError
-from bgsub.events import events_output_from
 from bgsub.models import MODELS
-from bgsub.postprocess import PostProcessor
 from bgsub.sinks import prepare_folder
-from bgsub.sources import IMAGE_EXTENSIONS, open_source
+from bgsub.sources import IMAGE_EXTENSIONS
 
 MANIFEST_NAME = ".bgsub-manifest.json"
 MANIFEST_VERSION = 1
@@ -339,35 +337,12 @@ def process_recording(input_spec, outdir, config, *, fps=None, max_frames=None, 
                       stop=None):
     """Process one input into ``outdir`` as ``bgsub run`` does; returns :class:`pipeline.RunStats`.
 
-    ``config`` is a resolved config; ``progress`` is called with the frame count (None when
-    unknown) and returns an object with ``update(frames)`` / ``finish(frames)``, e.g.
-    :class:`pipeline.Progress`. ``stop``, if given, is checked before each frame is read: when
-    it returns True reading ends there and the run finishes with the frames read so far.
-    Raises :class:`~bgsub.errors.BgsubError` for user errors.
+    See :func:`bgsub.pipeline.process` for the arguments. Raises
+    :class:`~bgsub.errors.BgsubError` for user errors.
     """
-    model = make_model_from(config)
-    with open_source(input_spec, fps=fps) as source:
-        total = source.frame_count
-        if max_frames is not None:
-            total = min(total, max_frames) if total else max_frames
-        outputs = pipeline.build_outputs(outdir, config["outputs"], source.fps)
-        events = events_output_from(config, fps=source.fps, source=str(input_spec))
-        if events is not None:
-            outputs.append(events)
-        return pipeline.run(
-            _until(source, stop) if stop else source, model, PostProcessor(config["postprocess"]),
-            outputs, gray=config["model"]["gray"], max_frames=max_frames,
-            progress=progress(total) if progress else None,
-        )
-
-
-def _until(frames, stop):
-    # Ending the source, rather than raising, lets the pipeline's reader thread finish its read
-    # before the source is closed.
-    for frame in frames:
-        if stop():
-            return
-        yield frame
+    stats, _ = pipeline.process(input_spec, outdir, config, fps=fps, max_frames=max_frames,
+                                progress=progress, stop=stop)
+    return stats
 
 
 def input_fingerprint(spec):

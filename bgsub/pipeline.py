@@ -8,6 +8,7 @@ any other error partial outputs are removed.
 """
 
 import logging
+import contextlib
 import queue
 import sys
 import threading
@@ -369,3 +370,54 @@ def _close_all(outputs):
             errors.append(err)
     if errors:
         raise errors[0]
+
+
+def process(input_spec, outdir, config, *, model=None, fps=None, max_frames=None, progress=None,
+            stop=None, quiet_log=None):
+    """One recording, as ``bgsub run`` and each batch job do it: open ``input_spec``, build the
+    outputs ``config`` asks for under ``outdir`` (events included) and run the loop.
+
+    Args:
+        config: a resolved config (:func:`bgsub.config.resolve`).
+        model: a model to use instead of the config's, or a callable ``model(source)`` returning
+            ``(model, gray)`` once the source is open (e.g. a checked checkpoint).
+        progress: callable ``progress(total_frames_or_None)`` returning a :class:`Progress`.
+        stop: callable checked before each frame is read; when it returns True reading ends
+            there and the run finishes with the frames read so far.
+        quiet_log: a context manager factory wrapped around the loop (e.g. silencing OpenCV).
+
+    Returns:
+        ``(stats, events)``: the :class:`RunStats` and the events output (None without events).
+    """
+    from bgsub.config import make_model_from
+    from bgsub.events import events_output_from
+    from bgsub.postprocess import PostProcessor
+    from bgsub.sources import open_source
+
+    with open_source(input_spec, fps=fps) as source:
+        if callable(model) and not hasattr(model, "apply"):
+            model, gray = model(source)
+        else:
+            model = model if model is not None else make_model_from(config)
+            gray = config["model"]["gray"]
+        total = source.frame_count
+        if max_frames is not None:
+            total = min(total, max_frames) if total else max_frames
+        outputs = build_outputs(outdir, config["outputs"], source.fps)
+        events = events_output_from(config, fps=source.fps, source=str(input_spec))
+        if events is not None:
+            outputs.append(events)
+        frames = _until(source, stop) if stop else source
+        with quiet_log() if quiet_log else contextlib.nullcontext():
+            stats = run(frames, model, PostProcessor(config["postprocess"]), outputs, gray=gray,
+                        max_frames=max_frames, progress=progress(total) if progress else None)
+    return stats, events
+
+
+def _until(frames, stop):
+    # Ending the source, rather than raising, lets the reader thread finish its read before
+    # the source is closed.
+    for frame in frames:
+        if stop():
+            return
+        yield frame

@@ -8,11 +8,9 @@ from bgsub import pipeline
 from bgsub.cli.options import config_from_options, model_options
 from bgsub.config import make_model_from
 from bgsub.errors import BgsubError, ConfigError
-from bgsub.events import events_output_from
 from bgsub.models import load_model
-from bgsub.postprocess import PostProcessor
 from bgsub.sinks import prepare_folder
-from bgsub.sources import open_source, quiet_opencv
+from bgsub.sources import quiet_opencv
 
 # Flags that set the model; a checkpoint given with --load-model sets it instead.
 _MODEL_FLAGS = {"model_name": "--model", "k": "--k", "threshold": "--threshold",
@@ -69,30 +67,25 @@ def run_command(input_spec, outdir, masks_dir, overlay, background, shadow_video
     if save_model:
         prepare_folder(Path(save_model).resolve().parent)  # fail now, not after the whole run
     outdir = Path(outdir) if outdir else default_outdir(input_spec)
-    with open_source(input_spec, fps=fps) as source:
+    chosen = []
+
+    def choose_model(source):
         if load_model:
-            model = _load_checkpoint(load_model, source, model_opts)
-            gray = len(model.shape or ()) == 2
+            model, gray = _load_checkpoint(load_model, source, model_opts)
         else:
-            model = make_model_from(config)
-            gray = config["model"]["gray"]
-        total = source.frame_count
-        if max_frames is not None:
-            total = min(total, max_frames) if total else max_frames
-        outs = pipeline.build_outputs(outdir, config["outputs"], source.fps)
-        events = events_output_from(config, fps=source.fps, source=input_spec)
-        if events is not None:
-            outs.append(events)
-        progress = pipeline.Progress(total, enabled=False if quiet else None)
-        # OpenCV's own log ("Failed to write frame", ...) is silenced: bgsub reports every
-        # failure as one line of its own.
-        with quiet_opencv():
-            stats = pipeline.run(
-                source, model, PostProcessor(config["postprocess"]), outs,
-                gray=gray, max_frames=max_frames, progress=progress,
-            )
+            model, gray = make_model_from(config), config["model"]["gray"]
+        chosen.append(model)
+        return model, gray
+
+    # OpenCV's own log ("Failed to write frame", ...) is silenced: bgsub reports every failure
+    # as one line of its own.
+    stats, events = pipeline.process(
+        input_spec, outdir, config, model=choose_model, fps=fps, max_frames=max_frames,
+        progress=lambda total: pipeline.Progress(total, enabled=False if quiet else None),
+        quiet_log=quiet_opencv,
+    )
     if save_model:
-        _save_checkpoint(model, save_model)
+        _save_checkpoint(chosen[0], save_model)
     click.echo(f"{stats.summary()} -> {outdir}", err=True)
     if events is not None:
         click.echo(f"{len(events.events)} motion events -> {events.path}", err=True)
@@ -108,14 +101,14 @@ def _load_checkpoint(path, source, model_opts):
                           f"leave out {', '.join(flags)}")
     model = load_model(path)
     if model.shape is None:
-        return model
+        return model, False
     height, width = model.shape[:2]
     if (width, height) != tuple(source.size):
         raise BgsubError(f"{path}: the checkpoint was learned on {width}x{height} frames, "
                          f"the input is {source.size[0]}x{source.size[1]}")
     if model_opts.get("gray") and len(model.shape) == 3:
         raise ConfigError(f"--gray: the checkpoint {path} was learned on colour frames")
-    return model
+    return model, len(model.shape) == 2
 
 
 def _save_checkpoint(model, path):
