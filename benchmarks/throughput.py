@@ -1,0 +1,235 @@
+"""Per-frame throughput of bgsub's models against OpenCV's MOG2, on the same frames in memory.
+
+    python benchmarks/throughput.py [--sizes 320x240,1280x720,1920x1080] [--k 5] [--repeats 5]
+                                    [--frames 30] [--warmup 30] [--k-sweep 1,3,5 --k-sweep-size 1920x1080]
+
+Frames are the CDnet highway sequence (``../shared/data/highway``, or ``--data``), or the bundled
+``sample_videos/highway_320x240.mp4`` when that is absent, decoded once and resized to each size.
+Every method first learns on ``--warmup`` frames (this also compiles the Numba kernels), then the
+methods take turns on the same ``--frames`` frames, ``--repeats`` times, each model carrying on
+from its own state; the table gives the median of the repeats. All methods use every core
+(OpenCV's and Numba's default thread counts) unless ``--threads`` says otherwise.
+
+Methods: bgsub ``GaussianMixture(k=K)`` and ``SingleGaussian()`` with default parameters, and
+``cv2.createBackgroundSubtractorMOG2`` with default parameters (K = 5 components unless ``--k``)
+with and without shadow detection. Ratios are bgsub's throughput over MOG2's without shadows.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))  # run from a checkout without installing
+
+import bgsub  # noqa: E402
+
+DEFAULT_DATA = REPO.parent / "shared" / "data" / "highway"
+SAMPLE_VIDEO = REPO / "sample_videos" / "highway_320x240.mp4"
+FIRST_FRAME = 400  # past the sequence's opening frames, with traffic in view
+REFERENCE = "mog2"
+
+
+def parse_size(text):
+    """``"1920x1080"`` -> ``(1920, 1080)``."""
+    width, height = text.lower().split("x")
+    return int(width), int(height)
+
+
+def load_frames(count, data=DEFAULT_DATA, video=SAMPLE_VIDEO):
+    """``count`` consecutive BGR frames: CDnet ``input/in*.jpg`` from ``data`` if it exists,
+    otherwise the sample video. Returns ``(frames, description)``."""
+    inputs = Path(data) / "input"
+    if inputs.is_dir():
+        names = sorted(inputs.glob("in*.jpg"))
+        start = min(FIRST_FRAME, max(len(names) - count, 0))
+        frames = [cv2.imread(str(name)) for name in names[start : start + count]]
+        return frames, f"{data} frames {start + 1}..{start + len(frames)}"
+    capture = cv2.VideoCapture(str(video))
+    frames = []
+    while len(frames) < count:
+        ok, frame = capture.read()
+        if not ok:
+            break
+        frames.append(frame)
+    capture.release()
+    if not frames:
+        raise SystemExit(f"no frames: neither {inputs} nor {video} could be read")
+    return frames, f"{video} frames 1..{len(frames)}"
+
+
+def methods(k):
+    """Name -> factory of a fresh model with an ``apply(frame)`` method."""
+
+    def mog2(shadows):
+        def make():
+            model = cv2.createBackgroundSubtractorMOG2(detectShadows=shadows)
+            model.setNMixtures(k)
+            return model
+
+        return make
+
+    return {
+        "bgsub-gmm": lambda: bgsub.GaussianMixture(k=k),
+        "bgsub-gaussian": bgsub.SingleGaussian,
+        REFERENCE: mog2(False),
+        "mog2-shadows": mog2(True),
+    }
+
+
+def measure(factories, warmup, frames, repeats):
+    """Interleaved timing: name -> (frames per second, CPU milliseconds per frame), one pair
+    per repeat. CPU time is the whole process's (every thread), so it shows the work a method
+    does even when other programs share the cores."""
+    models = {name: make() for name, make in factories.items()}
+    for model in models.values():
+        for frame in warmup:
+            model.apply(frame)
+    timings = {name: [] for name in models}
+    for _ in range(repeats):
+        for name, model in models.items():
+            wall, cpu = time.perf_counter(), time.process_time()
+            for frame in frames:
+                model.apply(frame)
+            wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+            timings[name].append((len(frames) / wall, 1000 * cpu / len(frames)))
+    return timings
+
+
+def _row(size, name, k, timings, reference_fps):
+    width, height = size
+    fps = [f for f, _ in timings]
+    median = statistics.median(fps)
+    return {
+        "size": f"{width}x{height}",
+        "method": name,
+        "k": k,
+        "fps": median,
+        "mpx_s": median * width * height / 1e6,
+        "ratio": median / reference_fps,
+        "cpu_ms": statistics.median(c for _, c in timings),
+        "spread": (min(fps), max(fps)),
+    }
+
+
+def _median_fps(timings):
+    return statistics.median(f for f, _ in timings)
+
+
+def throughput_rows(source, sizes, k, warmup, count, repeats):
+    """One row per (size, method): median fps, Mpx/s, the ratio to MOG2 without shadows and the
+    median CPU time per frame."""
+    rows = []
+    for size in sizes:
+        resized = [cv2.resize(f, size, interpolation=cv2.INTER_AREA) for f in source]
+        timings = measure(methods(k), resized[:warmup], resized[warmup : warmup + count], repeats)
+        reference = _median_fps(timings[REFERENCE])
+        for name, values in timings.items():
+            rows.append(_row(size, name, k if name != "bgsub-gaussian" else None, values, reference))
+    return rows
+
+
+def k_sweep_rows(source, size, ks, warmup, count, repeats):
+    """GMM and MOG2 (no shadows) throughput for each K at one size: how cost grows with K."""
+    resized = [cv2.resize(f, size, interpolation=cv2.INTER_AREA) for f in source]
+    rows = []
+    for k in ks:
+        factories = {name: methods(k)[name] for name in ("bgsub-gmm", REFERENCE)}
+        timings = measure(factories, resized[:warmup], resized[warmup : warmup + count], repeats)
+        reference = _median_fps(timings[REFERENCE])
+        for name, values in timings.items():
+            rows.append(_row(size, name, k, values, reference))
+    return rows
+
+
+def state_rows(ks, channels=3):
+    """Learned state in bytes per pixel: bgsub's models and MOG2 (K components of weight,
+    variance and C means in float32, plus a byte for the number of live components)."""
+    rows = [{"method": "bgsub-gaussian", "k": None, "bytes": bgsub.SingleGaussian().bytes_per_pixel(channels)}]
+    for k in ks:
+        rows.append({"method": "bgsub-gmm", "k": k, "bytes": bgsub.GaussianMixture(k=k).bytes_per_pixel(channels)})
+        rows.append({"method": REFERENCE, "k": k, "bytes": k * (2 + channels) * 4 + 1})
+    return rows
+
+
+def format_throughput(rows):
+    """A Markdown table of throughput rows."""
+    lines = [
+        "| frame size | method | K | fps | Mpx/s | x MOG2 | fps min..max | CPU ms/frame |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        k = "-" if r["k"] is None else str(r["k"])
+        lo, hi = r["spread"]
+        lines.append(
+            f"| {r['size']} | {r['method']} | {k} | {r['fps']:.1f} | {r['mpx_s']:.1f} "
+            f"| {r['ratio']:.2f} | {lo:.1f}..{hi:.1f} | {r['cpu_ms']:.2f} |"
+        )
+    return "\n".join(lines)
+
+
+def format_state(rows):
+    """A Markdown table of state sizes."""
+    lines = ["| method | K | bytes/pixel (colour) |", "|---|---|---|"]
+    for r in rows:
+        k = "-" if r["k"] is None else str(r["k"])
+        lines.append(f"| {r['method']} | {k} | {r['bytes']} |")
+    return "\n".join(lines)
+
+
+def parse_args(argv=None):
+    """Command-line options (see the module docstring)."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", default="320x240,1280x720,1920x1080",
+                        help="comma-separated WxH frame sizes (default: %(default)s)")
+    parser.add_argument("--k", type=int, default=5, help="components of the mixtures (default: 5)")
+    parser.add_argument("--repeats", type=int, default=5, help="timed rounds per method (default: 5)")
+    parser.add_argument("--frames", type=int, default=30, help="frames per timed round (default: 30)")
+    parser.add_argument("--warmup", type=int, default=30, help="frames learned before timing (default: 30)")
+    parser.add_argument("--k-sweep", default="", help="comma-separated K values to time GMM and MOG2 at")
+    parser.add_argument("--k-sweep-size", default="1920x1080", help="frame size of the K sweep")
+    parser.add_argument("--threads", type=int, default=0, help="threads for Numba and OpenCV (0: all cores)")
+    parser.add_argument("--data", default=str(DEFAULT_DATA), help="CDnet sequence folder (default: %(default)s)")
+    return parser.parse_args(argv)
+
+
+def set_threads(threads):
+    """Give Numba and OpenCV the same number of threads (0 keeps their defaults: every core)."""
+    if threads:
+        import numba
+
+        numba.set_num_threads(threads)
+        cv2.setNumThreads(threads)
+
+
+def main(argv=None):
+    """Run the benchmark and print Markdown tables."""
+    args = parse_args(argv)
+    set_threads(args.threads)
+    sizes = [parse_size(s) for s in args.sizes.split(",") if s]
+    sweep = [int(k) for k in args.k_sweep.split(",") if k]
+    source, description = load_frames(args.warmup + args.frames, data=args.data)
+    warmup = min(args.warmup, len(source) - 1)
+    print(f"frames: {description}; {warmup} warm-up + {len(source) - warmup} timed x {args.repeats} "
+          f"repeats, median; {os.cpu_count()} CPUs, OpenCV {cv2.__version__} ({cv2.getNumThreads()} "
+          f"threads), bgsub {bgsub.__version__}")
+    print()
+    print(format_throughput(throughput_rows(source, sizes, args.k, warmup, args.frames, args.repeats)))
+    if sweep:
+        print()
+        size = parse_size(args.k_sweep_size)
+        print(format_throughput(k_sweep_rows(source, size, sweep, warmup, args.frames, args.repeats)))
+    print()
+    print(format_state(state_rows(sorted(set(sweep) | {args.k}))))
+
+
+if __name__ == "__main__":
+    main()
