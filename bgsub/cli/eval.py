@@ -13,11 +13,15 @@ from bgsub.errors import ConfigError, SinkError
 
 
 def method_label(config: dict) -> str:
-    """The table's name for the bgsub row: ``bgsub-<preset>`` for a named preset other than the
-    default, else ``bgsub-<model>``."""
-    if config["preset"] != "default":
-        return f"bgsub-{config['preset']}"
-    return f"bgsub-{config['model']['name']}"
+    """The table's name for the bgsub row: ``bgsub-<model>`` with the default preset,
+    ``bgsub-<preset>`` with another one (``bgsub-<preset>-<model>`` if the model was changed)."""
+    from bgsub.config import DEFAULTS, PRESETS
+
+    preset, model = config["preset"], config["model"]["name"]
+    if preset == "default":
+        return f"bgsub-{model}"
+    preset_model = PRESETS[preset].get("model", {}).get("name", DEFAULTS["model"]["name"])
+    return f"bgsub-{preset}" if model == preset_model else f"bgsub-{preset}-{model}"
 
 
 def _with_all_params(config: dict) -> dict:

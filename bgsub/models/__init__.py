@@ -2,16 +2,18 @@
 
 from bgsub.errors import BgsubError, ConfigError
 from bgsub.models.base import BackgroundModel, read_checkpoint
+from bgsub.models.feedback import FeedbackMixture
 from bgsub.models.gaussian import SingleGaussian
 from bgsub.models.mixture import GaussianMixture
-from bgsub.models.params import GaussianParams, MixtureParams
+from bgsub.models.params import FeedbackParams, GaussianParams, MixtureParams
 
-MODELS = {"gaussian": SingleGaussian, "gmm": GaussianMixture}
+MODELS = {"gaussian": SingleGaussian, "gmm": GaussianMixture, "feedback": FeedbackMixture}
 
 
 def make_model(name, **params):
-    """Build a model by name: ``"gaussian"`` (:class:`SingleGaussian`) or ``"gmm"``
-    (:class:`GaussianMixture`), with its parameters as keyword arguments."""
+    """Build a model by name: ``"gaussian"`` (:class:`SingleGaussian`), ``"gmm"``
+    (:class:`GaussianMixture`) or ``"feedback"`` (:class:`FeedbackMixture`), with its parameters
+    as keyword arguments."""
     try:
         cls = MODELS[name]
     except KeyError:
@@ -38,6 +40,8 @@ def load_model(path, *, shape=None):
 
 __all__ = [
     "BackgroundModel",
+    "FeedbackMixture",
+    "FeedbackParams",
     "GaussianMixture",
     "GaussianParams",
     "MixtureParams",

@@ -443,3 +443,253 @@ def mixture_background(planes, n_components, background_ratio, out):
                 acc += planes[m, i, WEIGHT] * planes[m, i, MEAN + c]
             v = acc / total if total > 0 else np.float32(0.0)
             out[i, c] = np.uint8(min(max(v + np.float32(0.5), np.float32(0.0)), np.float32(255.0)))
+
+
+# ================================================================================================
+# Feedback mixture (the "accurate" preset): appended section, kept apart from the kernels above.
+#
+# The Gaussian mixture above with per-pixel feedback in the spirit of SuBSENSE (St-Charles et al.,
+# 2015), computed from the mixture's own quantities:
+#
+# * ``dynamics[i]`` (D, intensity levels): running average of the RMS distance between the pixel
+#   and its nearest background component, taken only in quiet frames (the pixel is background and
+#   it and its 4 neighbours were background in the previous frame, so passing objects and their
+#   edges do not count). Still road stays near the camera noise (2-4 levels); swaying leaves, their
+#   shadows and rippling water sit well above it.
+# * The pixel's background threshold is scaled by ``s = min(1 + gain * max(D - floor, 0), s_max)``:
+#   static pixels keep the low base threshold (camouflaged objects are found), dynamic ones demand
+#   more evidence (the background's own motion is not reported).
+# * Selective update: a pixel that was foreground in the previous frame learns at
+#   ``alpha * foreground_rate``, so objects in busy scenes do not teach the model their colours and
+#   a stopped object is absorbed no faster than ~ ``(1 - background_ratio) / (alpha *
+#   foreground_rate)`` frames.
+#
+# State is per pixel and contiguous: ``mixture[i, m] = (w, var, mu_0 .. mu_{C-1})`` of rank ``m``,
+# ``n_components[i]`` live components ranked first, ``dynamics[i]`` D. Labels of the previous frame
+# are read from ``previous`` (a copy), the new ones written to ``labels``, so stripes on different
+# threads never see each other's writes. Its NumPy twin is ``FeedbackReference`` in
+# ``tests/models/reference.py``.
+# ================================================================================================
+
+
+@njit(inline="always")
+def _feedback_quiet(previous, i, width, n_pixels):
+    """True when the pixel and its 4 neighbours were not foreground in the previous frame."""
+    if previous[i] == FOREGROUND:
+        return False
+    x = i % width
+    if i >= width and previous[i - width] == FOREGROUND:
+        return False
+    if i + width < n_pixels and previous[i + width] == FOREGROUND:
+        return False
+    if x > 0 and previous[i - 1] == FOREGROUND:
+        return False
+    if x + 1 < width and previous[i + 1] == FOREGROUND:
+        return False
+    return True
+
+
+@njit(inline="always")
+def _feedback_shadow(frame, mixture, i, n, threshold2, background_ratio, tau):
+    """A darker copy ``x ~ a mu`` (``tau <= a <= 1``) of a background component, as ``_is_shadow``."""
+    n_channels = frame.shape[1]
+    cumulative = np.float32(0.0)
+    for m in range(n):
+        if cumulative >= background_ratio:
+            break
+        dot = np.float32(0.0)
+        norm2 = np.float32(0.0)
+        for c in range(n_channels):
+            mu = mixture[i, m, MEAN + c]
+            dot += np.float32(frame[i, c]) * mu
+            norm2 += mu * mu
+        if norm2 > 0:
+            a = dot / norm2
+            if tau <= a <= 1:
+                dist2 = np.float32(0.0)
+                for c in range(n_channels):
+                    diff = np.float32(frame[i, c]) - a * mixture[i, m, MEAN + c]
+                    dist2 += diff * diff
+                if dist2 < threshold2 * mixture[i, m, VARIANCE] * (a * a):
+                    return True
+        cumulative += mixture[i, m, WEIGHT]
+    return False
+
+
+@njit(inline="always")
+def _feedback_key(mixture, i, m):
+    # Rank by w / sigma, compared as w^2 / var.
+    w = mixture[i, m, WEIGHT]
+    return w * w / mixture[i, m, VARIANCE]
+
+
+@njit(inline="always")
+def _feedback_swap(mixture, i, a, b):
+    for s in range(mixture.shape[2]):
+        tmp = mixture[i, a, s]
+        mixture[i, a, s] = mixture[i, b, s]
+        mixture[i, b, s] = tmp
+
+
+@njit(cache=True, nogil=True)
+def feedback_apply(
+    start,
+    stop,
+    frame,
+    mixture,
+    n_components,
+    dynamics,
+    previous,
+    labels,
+    width,
+    alpha,
+    threshold2,
+    match_threshold2,
+    background_ratio,
+    complexity_prior,
+    var_init,
+    var_min,
+    var_max,
+    shadow_tau,
+    foreground_rate,
+    dynamics_floor,
+    dynamics_gain,
+    max_threshold_scale,
+    dynamics_rate,
+):
+    """One frame through the feedback mixture for pixels ``start .. stop - 1`` (a stripe).
+
+    ``frame`` is (N, C) uint8, ``mixture`` (N, K, 2 + C) float32. Per pixel:
+
+    1. ``a = alpha * foreground_rate`` if the pixel was foreground in ``previous``, else ``alpha``;
+       ``threshold2`` is scaled by ``s^2`` from the pixel's dynamics D (see the section comment);
+    2. the mixture steps exactly as ``mixture_apply`` with ``a`` and the scaled threshold (decay,
+       background test before the first match, first match learns with ``rho = min(a / w, 1)``,
+       dead components go, a new component if nothing matched, re-rank, renormalise);
+    3. the label is background, shadow (``shadow_tau > 0``) or foreground;
+    4. in a quiet frame (background now, no foreground around before) D moves towards the RMS
+       distance to the nearest background component: ``D += dynamics_rate (dist - D)`` (not
+       while the model is frozen, ``alpha = 0``).
+    """
+    n_pixels, n_channels = frame.shape
+    k_max = mixture.shape[1]
+    n_slots = mixture.shape[2]
+    ratio = np.float32(background_ratio)
+    g2 = np.float32(match_threshold2)
+    v0 = np.float32(var_init)
+    lo = np.float32(var_min)
+    hi = np.float32(var_max)
+    tau = np.float32(shadow_tau)
+    floor = np.float32(dynamics_floor)
+    gain = np.float32(dynamics_gain)
+    s_max = np.float32(max_threshold_scale)
+    rate = np.float32(dynamics_rate)
+    inv_c = np.float32(1.0 / n_channels)
+    for i in range(start, stop):
+        a = np.float32(alpha)
+        if previous[i] == FOREGROUND:
+            a = a * np.float32(foreground_rate)
+        decay = np.float32(1.0) - a
+        prune = -a * np.float32(complexity_prior)
+        excess = dynamics[i] - floor
+        scale = np.float32(1.0) + gain * (excess if excess > 0 else np.float32(0.0))
+        scale = scale if scale < s_max else s_max
+        t2 = np.float32(threshold2) * (scale * scale)
+        n = np.int64(n_components[i])
+        searching = True
+        matched = -1
+        background = False
+        cumulative = np.float32(0.0)
+        total = np.float32(0.0)
+        nearest2 = np.float32(np.inf)
+        alive = 0
+        for m in range(n):
+            w = mixture[i, m, WEIGHT] * decay + prune
+            var = mixture[i, m, VARIANCE]
+            d2 = np.float32(0.0)
+            for c in range(n_channels):
+                diff = np.float32(frame[i, c]) - mixture[i, m, MEAN + c]
+                d2 += diff * diff
+            in_background = cumulative < ratio
+            if in_background and d2 < nearest2:
+                nearest2 = d2
+            hit = False
+            if searching:
+                if in_background and d2 < t2 * var:
+                    background = True
+                if d2 < g2 * var:
+                    searching = False
+                    hit = True
+                    w += a
+                    rho = a / w if w > a else np.float32(1.0)
+                    for c in range(n_channels):
+                        mu = mixture[i, m, MEAN + c]
+                        mixture[i, m, MEAN + c] = mu + rho * (np.float32(frame[i, c]) - mu)
+                    var = var + rho * (d2 * inv_c - var)
+                    mixture[i, m, VARIANCE] = min(max(var, lo), hi)
+            cumulative += w
+            if w > 0:
+                if alive != m:
+                    for s in range(n_slots):
+                        mixture[i, alive, s] = mixture[i, m, s]
+                mixture[i, alive, WEIGHT] = w
+                if hit:
+                    matched = alive
+                total += w
+                alive += 1
+        n = alive
+        if background:
+            label = BACKGROUND
+        elif tau > 0 and n_channels > 1 and _feedback_shadow(frame, mixture, i, n, t2, ratio, tau):
+            label = SHADOW
+        else:
+            label = FOREGROUND
+        if matched < 0 and a > 0:
+            slot = n if n < k_max else k_max - 1
+            if slot < n:
+                total -= mixture[i, slot, WEIGHT]
+            mixture[i, slot, WEIGHT] = a
+            mixture[i, slot, VARIANCE] = v0
+            for c in range(n_channels):
+                mixture[i, slot, MEAN + c] = np.float32(frame[i, c])
+            total += a
+            if slot == n:
+                n += 1
+            matched = slot
+        if matched >= 0:
+            m = matched
+            while m > 0 and _feedback_key(mixture, i, m) > _feedback_key(mixture, i, m - 1):
+                _feedback_swap(mixture, i, m, m - 1)
+                m -= 1
+            while m < n - 1 and _feedback_key(mixture, i, m) < _feedback_key(mixture, i, m + 1):
+                _feedback_swap(mixture, i, m, m + 1)
+                m += 1
+        if total > 0:
+            inv_total = np.float32(1.0) / total
+            for m in range(n):
+                mixture[i, m, WEIGHT] *= inv_total
+        n_components[i] = n
+        labels[i] = label
+        if label == BACKGROUND and a > 0 and _feedback_quiet(previous, i, width, n_pixels):
+            dynamics[i] += rate * (np.sqrt(nearest2 * inv_c) - dynamics[i])
+
+
+@njit(parallel=True, cache=True)
+def feedback_background(mixture, n_components, background_ratio, out):
+    """Weighted mean of each pixel's background components, for the (N, K, 2 + C) layout."""
+    n_pixels, n_channels = out.shape
+    ratio = np.float32(background_ratio)
+    for i in prange(n_pixels):
+        total = np.float32(0.0)
+        n_background = 0
+        for m in range(n_components[i]):
+            total += mixture[i, m, WEIGHT]
+            n_background += 1
+            if total >= ratio:
+                break
+        for c in range(n_channels):
+            acc = np.float32(0.0)
+            for m in range(n_background):
+                acc += mixture[i, m, WEIGHT] * mixture[i, m, MEAN + c]
+            v = acc / total if total > 0 else np.float32(0.0)
+            out[i, c] = np.uint8(min(max(v + np.float32(0.5), np.float32(0.0)), np.float32(255.0)))

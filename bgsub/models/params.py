@@ -109,3 +109,42 @@ class MixtureParams(GaussianParams):
         _check_range("background_ratio", self.background_ratio, 0.0, 1.0, lo_open=True)
         _check_range("complexity_prior", self.complexity_prior, 0.0, 1.0)
         _check_range("shadow_tau", self.shadow_tau, 0.0, 1.0)
+
+
+@dataclass(frozen=True)
+class FeedbackParams(MixtureParams):
+    """Gaussian mixture with per-pixel feedback (:class:`~bgsub.FeedbackMixture`, the
+    ``accurate`` preset): each pixel's threshold follows how much its background moves, and
+    foreground pixels learn slowly.
+
+    Attributes (in addition to :class:`MixtureParams`; ``threshold`` is the base threshold of a
+    still pixel):
+        foreground_rate: a pixel that was foreground in the previous frame learns at
+            ``alpha * foreground_rate`` (selective update). Objects in busy scenes then do not
+            teach the model their colours, and a stopped object turns background no sooner than
+            about ``(1 - background_ratio) / (alpha * foreground_rate)`` frames (500 frames, 20 s
+            at 25 fps, with the defaults). 1 learns like ``gmm``; 0 never absorbs a stopped object
+            (nor a ghost left by a departed one).
+        dynamics_floor: D below this (intensity levels, RMS over channels) is camera noise: the
+            pixel keeps the base threshold. D is the running average of the distance between the
+            pixel and its nearest background component in quiet frames (the pixel and its four
+            neighbours background), so passing objects do not count.
+        dynamics_gain: the threshold grows by this fraction per level of D above the floor.
+        max_threshold_scale: the most the threshold may grow (1 turns the feedback off).
+        dynamics_rate: weight of the newest quiet frame in D (about 1 / frames of memory).
+    """
+
+    threshold: float = 5.5
+    foreground_rate: float = 0.1
+    dynamics_floor: float = 3.0
+    dynamics_gain: float = 0.15
+    max_threshold_scale: float = 1.6
+    dynamics_rate: float = 0.02
+
+    def __post_init__(self):
+        super().__post_init__()
+        _check_range("foreground_rate", self.foreground_rate, 0.0, 1.0)
+        _check_range("dynamics_floor", self.dynamics_floor, 0.0, 255.0)
+        _check_range("dynamics_gain", self.dynamics_gain, 0.0, 100.0)
+        _check_range("max_threshold_scale", self.max_threshold_scale, 1.0, 100.0)
+        _check_range("dynamics_rate", self.dynamics_rate, 0.0, 1.0)

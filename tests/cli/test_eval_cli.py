@@ -187,3 +187,24 @@ def test_warm_up_leaves_no_learned_state(highway_excerpt):
     assert warmed.model.frames_seen == 0 and warmed.model.shape is None
     for _, frame in list(ev.load_sequence(highway_excerpt).frames())[:5]:
         np.testing.assert_array_equal(warmed.apply(frame), fresh.apply(frame))
+
+
+@pytest.mark.parametrize("args, yaml_text, label, model", [
+    (["--preset", "accurate"], None, "bgsub-accurate", "feedback"),
+    ([], "preset: accurate\n", "bgsub-accurate", "feedback"),
+    (["--preset", "accurate", "--model", "gmm"], None, "bgsub-accurate-gmm", "gmm"),
+])
+def test_accurate_preset_resolves(highway_excerpt, tmp_path, args, yaml_text, label, model):
+    from bgsub.config import PRESETS
+
+    if yaml_text is not None:
+        (tmp_path / "c.yaml").write_text(yaml_text)
+        args = [*args, "--config", tmp_path / "c.yaml"]
+    result = invoke(highway_excerpt, *args, "--json", tmp_path / "r.json")
+    assert result.exit_code == 0, result.output
+    rows, config = _scores(tmp_path / "r.json")
+    assert list(rows) == [label]
+    assert config["preset"] == "accurate" and config["model"]["name"] == model
+    assert config["postprocess"]["median"] == PRESETS["accurate"]["postprocess"]["median"]
+    if model == "feedback":
+        assert 0 < config["model"]["foreground_rate"] < 1  # the feedback parameters are listed

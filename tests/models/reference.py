@@ -140,3 +140,134 @@ class MixtureReference:
             for m, (w, var, mu) in enumerate(comps):
                 weights[i, m], variances[i, m], means[i, m] = w, var, mu
         return weights, variances, means, counts
+
+
+# ------------------------------------------------------------------------------------------------
+# Feedback mixture (the "accurate" preset): twin of kernels.feedback_apply
+# ------------------------------------------------------------------------------------------------
+
+
+class FeedbackReference:
+    """Gaussian mixture with per-pixel threshold feedback and selective update, one pixel at a
+    time; each pixel is a list of [w, var, mean] components plus its dynamics D."""
+
+    def __init__(self, first_frame, params):
+        self.p = params
+        self.width = first_frame.shape[1]
+        pixels = first_frame.reshape(first_frame.shape[0] * first_frame.shape[1], -1)
+        self.pixels = [[[f32(1.0), f32(params.var_init), x.astype(np.float32)]] for x in pixels]
+        self.dynamics = np.zeros(len(pixels), np.float32)
+        self.labels = np.zeros(len(pixels), np.uint8)
+
+    def apply(self, frame, alpha):
+        pixels = frame.reshape(len(self.pixels), -1).astype(np.float32)
+        previous = self.labels.copy()
+        for i, x in enumerate(pixels):
+            self.labels[i] = self._apply_pixel(i, x, previous, f32(alpha))
+        return self.labels.copy()
+
+    def _scale(self, i):
+        p = self.p
+        excess = self.dynamics[i] - f32(p.dynamics_floor)
+        scale = f32(1.0) + f32(p.dynamics_gain) * (excess if excess > 0 else f32(0.0))
+        return scale if scale < f32(p.max_threshold_scale) else f32(p.max_threshold_scale)
+
+    def _quiet(self, previous, i):
+        w, n = self.width, len(previous)
+        around = [i]
+        if i >= w:
+            around.append(i - w)
+        if i + w < n:
+            around.append(i + w)
+        if i % w > 0:
+            around.append(i - 1)
+        if i % w + 1 < w:
+            around.append(i + 1)
+        return all(previous[j] != 255 for j in around)
+
+    def _apply_pixel(self, i, x, previous, alpha):
+        p, comps = self.p, self.pixels[i]
+        a = alpha * f32(p.foreground_rate) if previous[i] == 255 else alpha
+        decay, prune = f32(1.0) - a, -a * f32(p.complexity_prior)
+        scale = self._scale(i)
+        t2, g2 = f32(p.threshold**2) * (scale * scale), f32(p.match_threshold**2)
+        ratio, n_channels = f32(p.background_ratio), len(x)
+        inv_c = f32(1.0 / n_channels)
+        searching, matched, background = True, None, False
+        cumulative, nearest2 = f32(0.0), f32(np.inf)
+        for comp in comps:
+            w, var = comp[0] * decay + prune, comp[1]
+            d2 = f32(0.0)
+            for c in range(n_channels):
+                diff = x[c] - comp[2][c]
+                d2 += diff * diff
+            in_background = cumulative < ratio
+            if in_background and d2 < nearest2:
+                nearest2 = d2
+            if searching:
+                if in_background and d2 < t2 * var:
+                    background = True
+                if d2 < g2 * var:
+                    searching, matched = False, comp
+                    w += a
+                    rho = a / w if w > a else f32(1.0)
+                    comp[2] = comp[2] + rho * (x - comp[2])
+                    var = var + rho * (d2 * inv_c - var)
+                    comp[1] = min(max(var, f32(p.var_min)), f32(p.var_max))
+            cumulative += w
+            comp[0] = w
+        comps[:] = [c for c in comps if c[0] > 0]
+        if matched is not None and matched[0] <= 0:
+            matched = None  # it matched but its weight died: a new component takes over
+        total = f32(0.0)
+        for c in comps:
+            total += c[0]
+        if background:
+            label = 0
+        elif p.shadow_tau > 0 and n_channels > 1 and self._is_shadow(comps, x, t2):
+            label = 127
+        else:
+            label = 255
+        if matched is None and a > 0:
+            new = [a, f32(p.var_init), x.copy()]
+            if len(comps) == p.k:
+                total -= comps[-1][0]
+                comps[-1] = new
+            else:
+                comps.append(new)
+            total += a
+            matched = new
+        if matched is not None:
+            MixtureReference._rerank(comps, matched)
+        if total > 0:
+            inv_total = f32(1.0) / total
+            for c in comps:
+                c[0] = c[0] * inv_total
+        if label == 0 and a > 0 and self._quiet(previous, i):
+            self.dynamics[i] += f32(p.dynamics_rate) * (np.sqrt(nearest2 * inv_c) - self.dynamics[i])
+        return label
+
+    def _is_shadow(self, comps, x, t2):
+        p = self.p
+        ratio, tau = f32(p.background_ratio), f32(p.shadow_tau)
+        cumulative = f32(0.0)
+        for w, var, mu in comps:
+            if cumulative >= ratio:
+                break
+            dot, norm2 = f32(0.0), f32(0.0)
+            for c in range(len(x)):
+                dot += x[c] * mu[c]
+                norm2 += mu[c] * mu[c]
+            if norm2 > 0:
+                a = dot / norm2
+                if tau <= a <= 1:
+                    dist2 = f32(0.0)
+                    for c in range(len(x)):
+                        diff = x[c] - a * mu[c]
+                        dist2 += diff * diff
+                    if dist2 < t2 * var * (a * a):
+                        return True
+            cumulative += w
+        return False
+
+    canonical = MixtureReference.canonical

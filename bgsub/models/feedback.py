@@ -1,0 +1,107 @@
+"""Gaussian mixture with per-pixel feedback: the model behind the ``accurate`` preset."""
+
+import numpy as np
+
+from bgsub.models import kernels, stripes
+from bgsub.models.base import BackgroundModel
+from bgsub.models.params import FeedbackParams
+
+
+class FeedbackMixture(BackgroundModel):
+    """The adaptive Gaussian mixture of :class:`~bgsub.GaussianMixture` plus per-pixel feedback
+    (after SuBSENSE, St-Charles et al. 2015, on the mixture's own quantities):
+
+    * each pixel's threshold rises with how much its background moves (swaying leaves and their
+      shadows, water), measured as the running distance to its nearest background component in
+      quiet frames, and stays low on still background, where camouflaged objects are then found;
+    * selective update: pixels that were foreground learn at ``foreground_rate`` times the rate,
+      which bounds how fast a stopped object is absorbed and keeps traffic out of the model.
+
+    State per pixel: K components of (weight, variance, C means), their count, D (4 bytes) and
+    the last label.
+    Parameters: see :class:`~bgsub.models.params.FeedbackParams`.
+    """
+
+    name = "feedback"
+    params_class = FeedbackParams
+
+    def _allocate(self, n_pixels, n_channels):
+        # mixture[i, m] = (weight, variance, mean_0 .. mean_{C-1}) of rank m, live ones first.
+        self.mixture = np.zeros((n_pixels, self.params.k, 2 + n_channels), dtype=np.float32)
+        self.n_components = np.zeros(n_pixels, dtype=np.uint8)
+        self.dynamics = np.zeros(n_pixels, dtype=np.float32)
+        # The last frame's labels: the feedback reads them around each pixel, so they are state
+        # (checkpoints keep them) and a separate copy from the labels being written.
+        self._previous = np.zeros(n_pixels, dtype=np.uint8)
+
+    def _initialise(self, pixels):
+        self.mixture[:, 0, kernels.WEIGHT] = 1.0
+        self.mixture[:, 0, kernels.VARIANCE] = self.params.var_init
+        self.mixture[:, 0, kernels.MEAN :] = pixels
+        self.n_components[:] = 1
+        self.dynamics[:] = 0.0
+
+    def _update(self, pixels, alpha, labels):
+        p = self.params
+        stripes.run(
+            kernels.feedback_apply,
+            len(pixels),
+            pixels,
+            self.mixture,
+            self.n_components,
+            self.dynamics,
+            self._previous,
+            labels,
+            self.shape[1],
+            alpha,
+            p.threshold**2,
+            p.match_threshold**2,
+            p.background_ratio,
+            p.complexity_prior,
+            p.var_init,
+            p.var_min,
+            p.var_max,
+            p.shadow_tau,
+            p.foreground_rate,
+            p.dynamics_floor,
+            p.dynamics_gain,
+            p.max_threshold_scale,
+            p.dynamics_rate,
+        )
+        np.copyto(self._previous, labels)
+
+    def _background(self, out):
+        kernels.feedback_background(self.mixture, self.n_components, self.params.background_ratio, out)
+
+    def _state_arrays(self):
+        return {
+            "mixture": self.mixture,
+            "n_components": self.n_components,
+            "dynamics": self.dynamics,
+            "previous_labels": self._previous,
+        }
+
+    def components(self):
+        """``(weights, variances, means, counts)`` as :meth:`GaussianMixture.components`."""
+        m = self.mixture
+        return (
+            m[:, :, kernels.WEIGHT].copy(),
+            m[:, :, kernels.VARIANCE].copy(),
+            m[:, :, kernels.MEAN :].copy(),
+            self.n_components.astype(np.int64),
+        )
+
+    def threshold_scale(self):
+        """Each pixel's current threshold factor (H x W float32, 1 on still background, up to
+        ``max_threshold_scale`` where the background moves); None before the first frame."""
+        if self.shape is None:
+            return None
+        p = self.params
+        excess = np.maximum(self.dynamics - np.float32(p.dynamics_floor), np.float32(0.0))
+        scale = np.minimum(np.float32(1.0) + np.float32(p.dynamics_gain) * excess,
+                           np.float32(p.max_threshold_scale))
+        return scale.reshape(self.shape[:2])
+
+    def bytes_per_pixel(self, n_channels=3):
+        """Bytes of learned state per pixel for ``n_channels`` channels."""
+        return self.params.k * (2 + n_channels) * 4 + 1 + 4 + 1
