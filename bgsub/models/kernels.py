@@ -332,17 +332,18 @@ def mixture_kernel(n_channels):
                 background = d2 < t2 * var
                 w += a
                 _learn(mixture, first, mu, var, x, d2, a / w, inv_c, lo, hi, channels)
-                mixture[first] = w
-                total = w
+                # Renormalised at once (the weight plays no part in labelling a lone component).
+                mixture[first] = w * (np.float32(1.0) / w)
                 matched = _u(0)
                 keys_known = True  # no neighbours: nothing moves
             else:
-                # Components up to and including the first match.
+                # Components up to and including the first match (the top one is read already).
                 while m < n:
-                    w = mixture[o] * decay + prune
-                    var = mixture[o + _u(VARIANCE)]
-                    mu = _channels(mixture, o + _u(MEAN), channels)
-                    d2 = _distance2(x, mu, channels)
+                    if m > 0:
+                        w = mixture[o] * decay + prune
+                        var = mixture[o + _u(VARIANCE)]
+                        mu = _channels(mixture, o + _u(MEAN), channels)
+                        d2 = _distance2(x, mu, channels)
                     if cumulative < ratio and d2 < t2 * var:
                         background = True
                     m += _u(1)
@@ -410,7 +411,7 @@ def mixture_kernel(n_channels):
                     moves = up or down
                 if moves:
                     _rerank(mixture, first + matched * step, matched, n, step, n_slots)
-            if total > 0:
+            if total > 0:  # (still 0 after the short path, which renormalised already)
                 inv_total = np.float32(1.0) / total
                 o = first
                 for _ in range(n):
