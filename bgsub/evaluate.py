@@ -278,23 +278,39 @@ def evaluate(sequence: Sequence, subtractor_factory: Callable[[], object], *, na
     ``save_masks_dir`` each mask is written as ``save_masks_dir/<sequence>/binNNNNNN.png``
     (CDnet result naming, NNNNNN = frame number).
     """
-    subtractor = subtractor_factory()
-    out_dir = _mask_output_dir(save_masks_dir, sequence.name)
+    (result,) = evaluate_together(sequence, {name: subtractor_factory},
+                                  {name: _mask_output_dir(save_masks_dir, sequence.name)})
+    return result
+
+
+def evaluate_together(sequence: Sequence, methods: dict[str, Callable[[], object]],
+                      out_dirs: dict[str, Path | None] | None = None) -> list[Result]:
+    """Run fresh subtractors of several methods over ``sequence``, each frame through all of them
+    in turn, and score each one.
+
+    Every frame is decoded once, and since the methods take turns on the same frames, a change in
+    the machine's load (other processes on a shared computer) slows all of them alike: their fps
+    stay comparable. ``out_dirs`` maps a method to the directory its masks are written to.
+    """
+    out_dirs = out_dirs or {}
+    subtractors = {name: factory() for name, factory in methods.items()}
     scored = set(sequence.scored)
-    counts = ConfusionCounts()
-    elapsed = 0.0
+    counts = dict.fromkeys(subtractors, ConfusionCounts())
+    elapsed = dict.fromkeys(subtractors, 0.0)
     n = 0
     for number, frame in sequence.frames():
-        start = time.perf_counter()
-        mask = subtractor.apply(frame)
-        elapsed += time.perf_counter() - start
         n += 1
-        if out_dir is not None:
-            _write_image(out_dir / f"bin{number:06d}.png", mask)
-        if number in scored:
-            counts += confusion_counts(mask, sequence.ground_truth(number), sequence.roi)
-    fps = n / elapsed if elapsed > 0 else math.nan
-    return Result(sequence.name, name, counts, fps, n, len(scored))
+        gt = sequence.ground_truth(number) if number in scored else None
+        for name, subtractor in subtractors.items():
+            start = time.perf_counter()
+            mask = subtractor.apply(frame)
+            elapsed[name] += time.perf_counter() - start
+            if out_dirs.get(name) is not None:
+                _write_image(out_dirs[name] / f"bin{number:06d}.png", mask)
+            if gt is not None:
+                counts[name] += confusion_counts(mask, gt, sequence.roi)
+    return [Result(sequence.name, name, counts[name], n / elapsed[name] if elapsed[name] > 0 else math.nan,
+                   n, len(scored)) for name in subtractors]
 
 
 def _mask_output_dir(root: str | Path | None, sequence_name: str) -> Path | None:
@@ -352,17 +368,19 @@ def evaluate_all(sequences: Iterable[Sequence], methods: dict[str, Callable[[], 
                  progress: Callable[[str], None] | None = None) -> list[Result]:
     """Evaluate every method (name -> subtractor factory) and every mask directory on each sequence.
 
-    With ``save_masks_dir`` the masks of method M go to ``save_masks_dir/M/<sequence>/``, which
+    The methods run together, taking turns on each frame (:func:`evaluate_together`). With
+    ``save_masks_dir`` the masks of method M go to ``save_masks_dir/M/<sequence>/``, which
     :func:`evaluate_masks` reads back. ``progress`` receives a line before each run.
     """
     masks_dirs = [Path(d) for d in masks_dirs]
     results = []
     for seq in sequences:
-        for method, factory in methods.items():
+        if methods:
             if progress:
-                progress(f"{seq.name}: running {method} on {len(seq.frame_numbers)} frames")
-            out = None if save_masks_dir is None else Path(save_masks_dir) / method
-            results.append(evaluate(seq, factory, name=method, save_masks_dir=out))
+                progress(f"{seq.name}: running {', '.join(methods)} on {len(seq.frame_numbers)} frames")
+            out_dirs = {} if save_masks_dir is None else {
+                method: _mask_output_dir(Path(save_masks_dir) / method, seq.name) for method in methods}
+            results.extend(evaluate_together(seq, methods, out_dirs))
         for d in masks_dirs:
             if progress:
                 progress(f"{seq.name}: scoring masks in {d}")

@@ -228,6 +228,27 @@ def test_evaluate_masks_missing_mask_names_the_file(cdnet, tmp_path):
     assert "bin000004.png" in str(err.value) and "\n" not in str(err.value)
 
 
+class InvertSubtractor:
+    """Returns the inverted grey frame: every decision the echo makes, the other way round."""
+
+    def apply(self, frame):
+        return 255 - cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
+
+
+def test_methods_run_together_score_as_they_do_alone(cdnet):
+    seq = ev.load_sequence(cdnet)
+    seen = []
+    together = ev.evaluate_together(seq, {"echo": lambda: EchoSubtractor(seen), "inv": InvertSubtractor})
+    alone = [ev.evaluate(seq, lambda: EchoSubtractor([]), name="echo"),
+             ev.evaluate(seq, InvertSubtractor, name="inv")]
+    assert [r.method for r in together] == ["echo", "inv"]
+    assert [r.counts for r in together] == [r.counts for r in alone]
+    assert together[0].counts == CDNET_COUNTS and together[1].counts != CDNET_COUNTS
+    assert all(r.fps > 0 and r.frames == 6 for r in together)
+    assert len(seen) == 6  # each method sees every frame once, in order
+    np.testing.assert_array_equal(seen[3][..., 0], PRED)
+
+
 def test_evaluate_all_saves_per_method(cdnet, tmp_path):
     seq = ev.load_sequence(cdnet)
     lines = []
