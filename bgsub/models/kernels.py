@@ -42,7 +42,10 @@ from bgsub.models import numba_cache
 
 numba_cache.configure()
 
-from numba import njit, prange  # noqa: E402  (the cache directory is chosen before numba loads)
+from llvmlite import ir  # noqa: E402  (the cache directory is chosen before numba loads)
+from numba import njit, prange, types  # noqa: E402
+from numba.core import cgutils  # noqa: E402
+from numba.extending import intrinsic  # noqa: E402
 
 FOREGROUND = 255
 SHADOW = 127
@@ -56,6 +59,7 @@ MEAN = 2
 _u = np.uint64  # unsigned offsets: no negative-index wraparound code on every access
 _NONE = _u(255)  # "no component matched" (ranks are below 8)
 GAUSSIAN_BLOCK = 2048  # pixels per inner block of the single-Gaussian kernel (its d2 fits in L1)
+PREFETCH_AHEAD = 32  # pixels: how far ahead the mixture kernel asks for lower-ranked components
 
 
 @functools.cache
@@ -103,6 +107,27 @@ def gaussian_kernel(n_channels):
                 mask[first + _u(k)] = FOREGROUND if d2[k] > t2 else BACKGROUND
 
     return gaussian_apply
+
+
+@intrinsic
+def _prefetch(typingctx, array, index):
+    """Hint the CPU to fetch the cache line of ``array[index]`` for writing; no other effect."""
+
+    def codegen(context, builder, signature, args):
+        array_type = signature.args[0]
+        data = context.make_array(array_type)(context, builder, args[0])
+        pointer = cgutils.get_item_pointer(
+            context, builder, array_type, data, [args[1]], wraparound=False
+        )
+        pointer = builder.bitcast(pointer, cgutils.voidptr_t)
+        i32 = ir.IntType(32)
+        fnty = ir.FunctionType(ir.VoidType(), [cgutils.voidptr_t, i32, i32, i32])
+        prefetch = builder.module.declare_intrinsic("llvm.prefetch", [cgutils.voidptr_t], fnty)
+        # write access, keep in all cache levels, data cache
+        builder.call(prefetch, [pointer, i32(1), i32(3), i32(1)])
+        return context.get_dummy_value()
+
+    return types.void(array, index), codegen
 
 
 @njit(inline="always")
@@ -313,6 +338,14 @@ def mixture_kernel(n_channels):
             first = p * slots
             x = _channels(frame, p * _u(channels), channels)
             n = _u(n_components[p])
+            # Lower-ranked components live in sparse planes that the hardware prefetcher follows
+            # poorly: ask for those of a pixel further on.
+            if i + PREFETCH_AHEAD < stop:
+                ahead = p + _u(PREFETCH_AHEAD)
+                o = ahead * slots + step
+                for _ in range(1, n_components[ahead]):
+                    _prefetch(mixture, o)
+                    o += step
             m = _u(0)
             o = first  # the component being read
             oa = first  # where the next survivor goes
