@@ -53,20 +53,13 @@ class FeedbackMixture(BackgroundModel):
             self._previous,
             labels,
             self.shape[1],
-            alpha,
-            p.threshold**2,
-            p.match_threshold**2,
-            p.background_ratio,
-            p.complexity_prior,
-            p.var_init,
-            p.var_min,
-            p.var_max,
-            p.shadow_tau,
-            p.foreground_rate,
-            p.dynamics_floor,
-            p.dynamics_gain,
-            p.max_threshold_scale,
-            p.dynamics_rate,
+            # floats throughout: an integer from a config file would compile another signature
+            *(float(v) for v in (
+                alpha, p.threshold**2, p.match_threshold**2, p.background_ratio,
+                p.complexity_prior, p.var_init, p.var_min, p.var_max, p.shadow_tau,
+                p.foreground_rate, p.dynamics_floor, p.dynamics_gain, p.max_threshold_scale,
+                p.dynamics_rate,
+            )),
         )
         np.copyto(self._previous, labels)
 
