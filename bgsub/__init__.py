@@ -9,6 +9,8 @@ __version__ = "0.1.0"
 
 from bgsub.errors import BgsubError, ConfigError, SinkError, SourceError
 from bgsub.models import (
+    FeedbackMixture,
+    FeedbackParams,
     GaussianMixture,
     GaussianParams,
     MixtureParams,
@@ -20,6 +22,8 @@ from bgsub.models import (
 __all__ = [
     "BgsubError",
     "ConfigError",
+    "FeedbackMixture",
+    "FeedbackParams",
     "GaussianMixture",
     "GaussianParams",
     "MixtureParams",

@@ -3,8 +3,9 @@
 A configuration has four sections (every option, its default and its meaning are listed in
 ``configs/default.yaml``, which the tests keep equal to :data:`DEFAULTS`):
 
-* ``model``: ``name`` (``gmm`` | ``gaussian``), ``gray`` and the model's own parameters
-  (:class:`~bgsub.models.params.MixtureParams` / :class:`~bgsub.models.params.GaussianParams`);
+* ``model``: ``name`` (``gmm`` | ``gaussian`` | ``feedback``), ``gray`` and the model's own
+  parameters (:class:`~bgsub.models.params.MixtureParams`,
+  :class:`~bgsub.models.params.GaussianParams`, :class:`~bgsub.models.params.FeedbackParams`);
 * ``postprocess``: filtering of the raw mask (median, morphology, blob area, region of interest);
 * ``outputs``: which files ``bgsub run`` writes;
 * ``events``: motion-event detection.

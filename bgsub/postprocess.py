@@ -85,7 +85,7 @@ class PostProcessor:
         if roi is not None:
             mask = cv2.bitwise_and(mask, roi)
         if self._median:
-            mask = cv2.medianBlur(mask, self._median)
+            mask = binary_median(mask, self._median)
         if self._open is not None:
             mask = cv2.morphologyEx(mask, cv2.MORPH_OPEN, self._open)
         if self._close is not None:
@@ -104,3 +104,13 @@ def remove_small_blobs(mask, min_area):
     keep = stats[:, cv2.CC_STAT_AREA] >= min_area
     keep[0] = False
     return np.where(keep[labels], np.uint8(255), np.uint8(0))
+
+
+def binary_median(mask, size):
+    """The ``size`` x ``size`` median of a 0/255 mask, as ``cv2.medianBlur`` computes it.
+
+    On two values the median is a majority vote: 255 where more than half the window is 255,
+    i.e. where the window's mean exceeds 127.5. A box filter finds that mean in constant time per
+    pixel, several times faster than the median filter (whose cost grows with the window)."""
+    mean = cv2.blur(mask, (size, size), borderType=cv2.BORDER_REPLICATE)
+    return cv2.threshold(mean, 127, 255, cv2.THRESH_BINARY)[1]

@@ -151,7 +151,7 @@ def test_help_darkens_a_box_and_leaves_the_input_alone():
 
 
 def test_describe_model_names_the_key_parameters():
-    assert describe_model(make_model("gmm")) == (
+    assert describe_model(make_model("gmm", threshold=4.0)) == (
         "gmm  threshold 4.00  learning rate auto  history 500  k 5")
     gaussian = make_model("gaussian", learning_rate=0.004)
     assert describe_model(gaussian) == (
@@ -174,7 +174,7 @@ def test_rate_meter_counts_events_over_its_window():
 # -- model parameters while running --------------------------------------------------------------
 def test_with_params_keeps_the_learned_state(scene):
     frames, _ = scene
-    model = make_model("gmm")
+    model = make_model("gmm", threshold=4.0)
     for frame in frames[:10]:
         model.apply(frame)
     tuned = model.with_params(threshold=5.5)
@@ -282,8 +282,9 @@ def test_closing_a_reader_stops_it_early(video_file):
 
 # -- the session ---------------------------------------------------------------------------------
 def _session(tmp_path, **kwargs):
-    config = resolve({})
-    return LiveSession(make_model("gmm"), PostProcessor(config["postprocess"]),
+    # Fixed parameters, so the tests do not move with the tuned defaults.
+    config = resolve({"postprocess": {"median": 3, "close": 0}})
+    return LiveSession(make_model("gmm", threshold=4.0), PostProcessor(config["postprocess"]),
                        snapshot_dir=tmp_path / "snaps", source_fps=25.0, **kwargs)
 
 

@@ -11,7 +11,8 @@ from hypothesis import strategies as st
 
 from bgsub.config import load_config, resolve
 from bgsub.errors import ConfigError
-from bgsub.postprocess import Blob, PostProcessor, find_blobs, remove_small_blobs, roi_mask
+from bgsub.postprocess import (Blob, PostProcessor, binary_median, find_blobs, remove_small_blobs,
+                               roi_mask)
 
 # An L-shaped (concave) region: its outside corner at (20, 20) is where filters used to leak.
 L_SHAPE = [[0, 0], [40, 0], [40, 20], [20, 20], [20, 40], [0, 40]]
@@ -175,3 +176,12 @@ def test_find_blobs_gives_boxes_and_areas_8_connected():
     assert blobs == [Blob(3, 2, 6, 3, 18), Blob(10, 10, 2, 2, 2)]
     assert find_blobs(mask, min_area=3) == [Blob(3, 2, 6, 3, 18)]
     assert find_blobs(np.zeros((5, 5), np.uint8)) == []
+
+
+@pytest.mark.parametrize("size", [3, 5, 7, 9])
+@pytest.mark.parametrize("density", [0.1, 0.5, 0.9])
+def test_binary_median_equals_opencvs_median_filter(size, density):
+    rng = np.random.default_rng(size)
+    mask = np.where(rng.random((37, 53)) < density, 255, 0).astype(np.uint8)
+    mask[10:20, 5:30] = 255  # a solid object among the noise
+    np.testing.assert_array_equal(binary_median(mask, size), cv2.medianBlur(mask, size))

@@ -16,7 +16,8 @@ def model_options(fn):
         click.option("--preset", type=click.Choice(["default", "accurate"]),
                      help="Named starting point for the model and post-processing."),
         click.option("--model", "model_name", type=click.Choice(sorted(MODELS)),
-                     help="gmm: Gaussian mixture per pixel (default); gaussian: one Gaussian."),
+                     help="gmm: Gaussian mixture per pixel (default); gaussian: one Gaussian; "
+                          "feedback: the mixture with per-pixel feedback (--preset accurate)."),
         click.option("--k", type=int, help="Most mixture components per pixel (gmm, 1..8)."),
         click.option("--threshold", type=float,
                      help="Mahalanobis threshold in standard deviations for foreground."),

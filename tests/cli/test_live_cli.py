@@ -215,7 +215,7 @@ def test_sample_shows_moving_cars_then_q_quits_and_finishes_the_recording(live, 
 
 
 def test_keys_toggle_the_background_and_save_a_snapshot(live, tmp_path):
-    app = live("--source", SAMPLE, "--snapshot-dir", tmp_path / "snaps")
+    app = live("--source", SAMPLE, "--snapshot-dir", tmp_path / "snaps", "--threshold", "4")
     app.wait_for_window()
     # highgui keeps one key per poll, so each key waits for the one before to take effect;
     # the last ones are pressed while paused, so the clip cannot end first
