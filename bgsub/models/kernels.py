@@ -164,6 +164,12 @@ def _distance2(x, mu, n_channels):
 
 
 @njit(inline="always")
+def _rho(a, w):
+    # A component whose weight had decayed below alpha would overshoot the pixel with alpha / w.
+    return a / w if w > a else np.float32(1.0)
+
+
+@njit(inline="always")
 def _learn(mixture, o, mu, var, x, d2, rho, inv_c, lo, hi, n_channels):
     """The matched component at ``o`` learns: ``mu += rho (x - mu)`` and
     ``var += rho (d2 / C - var)`` clamped to ``[lo, hi]``; returns the new variance."""
@@ -284,7 +290,8 @@ def mixture_kernel(n_channels):
        set (cumulative weight of the higher-ranked ones below ``background_ratio``) has
        ``d2 < threshold2``;
     3. the first component with ``d2 < match_threshold2`` matches: ``w += alpha``, and with
-       ``rho = alpha / w``: ``mu += rho (x - mu)``, ``var += rho (|x - mu_old|^2 / C - var)``
+       ``rho = min(alpha / w, 1)``: ``mu += rho (x - mu)``,
+       ``var += rho (|x - mu_old|^2 / C - var)``
        clamped to ``[var_min, var_max]``; it then moves to its rank by ``w / sigma``;
     4. components whose weight fell to zero or below die (K adapts per pixel);
     5. if nothing matched (and alpha > 0), a new component ``(alpha, var_init, x)`` takes a free
@@ -364,7 +371,7 @@ def mixture_kernel(n_channels):
                 # The most common case, a lone component that matches again, in short.
                 background = d2 < t2 * var
                 w += a
-                _learn(mixture, first, mu, var, x, d2, a / w, inv_c, lo, hi, channels)
+                _learn(mixture, first, mu, var, x, d2, _rho(a, w), inv_c, lo, hi, channels)
                 # Renormalised at once (the weight plays no part in labelling a lone component).
                 mixture[first] = w * (np.float32(1.0) / w)
                 matched = _u(0)
@@ -382,7 +389,7 @@ def mixture_kernel(n_channels):
                     m += _u(1)
                     if d2 < g2 * var:
                         w += a
-                        var = _learn(mixture, o, mu, var, x, d2, a / w, inv_c, lo, hi, channels)
+                        var = _learn(mixture, o, mu, var, x, d2, _rho(a, w), inv_c, lo, hi, channels)
                         matched = alive
                         if w > 0:
                             _keep(mixture, o, oa, w, n_slots)

@@ -107,7 +107,7 @@ class MixtureParams(GaussianParams):
         _check_range("k", self.k, 1, 8, integer=True)
         _check_range("match_threshold", self.match_threshold, 0.0, 100.0, lo_open=True)
         _check_range("background_ratio", self.background_ratio, 0.0, 1.0, lo_open=True)
-        _check_range("complexity_prior", self.complexity_prior, 0.0, 1.0)
+        _check_range("complexity_prior", self.complexity_prior, 0.0, 0.5)
         _check_range("shadow_tau", self.shadow_tau, 0.0, 1.0)
 
 

@@ -64,7 +64,7 @@ class MixtureReference:
                 if d2 < g2 * comp[1]:
                     matched = comp
                     w += a
-                    rho = a / w
+                    rho = a / w if w > a else f32(1.0)
                     comp[2] = comp[2] + rho * (x - comp[2])
                     var = comp[1] + rho * (d2 * f32(1.0 / n_channels) - comp[1])
                     comp[1] = min(max(var, f32(p.var_min)), f32(p.var_max))
