@@ -1,0 +1,24 @@
+"""The end-to-end benchmark keeps working: a tiny clip through both commands (timings not checked)."""
+
+import importlib.util
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_both_commands_run_on_a_tiny_clip(capsys, tmp_path):
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    try:
+        spec = importlib.util.spec_from_file_location("end_to_end", REPO / "benchmarks" / "end_to_end.py")
+        bench = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(bench)
+    finally:
+        sys.path.remove(str(REPO / "benchmarks"))
+    seconds = bench.main(["--size", "64x48", "--frames", "6", "--repeats", "1",
+                          "--data", str(tmp_path / "missing")])
+    assert len(seconds["bgsub"]) == len(seconds["opencv"]) == 1
+    assert all(s > 0 for s in seconds["bgsub"] + seconds["opencv"])
+    out = capsys.readouterr().out
+    assert "6 frames of" in out and "at 64x48" in out
+    assert "| bgsub run (defaults) |" in out and "| OpenCV loop" in out
