@@ -17,10 +17,12 @@ The pure parts — tiling, status text, key bindings, trackbar scales — are pl
 from __future__ import annotations
 
 import collections
+import contextlib
 import ctypes
 import ctypes.util
 import math
 import os
+import signal
 import sys
 import threading
 import time
@@ -703,7 +705,8 @@ def run_live(source, session: LiveSession, *, realtime: bool = True,
         raise
     reader.start()
     try:
-        reason = _loop(reader, session, window, max_frames, snapshot_after, say)
+        with _signals_between_frames() as stop:
+            reason = _loop(reader, session, window, max_frames, snapshot_after, say, stop)
     except KeyboardInterrupt:
         _stop(reader, window)
         session.close_outputs()
@@ -724,9 +727,39 @@ def _stop(reader: FrameReader, window: Window) -> None:
     window.close()
 
 
-def _loop(reader, session, window, max_frames, snapshot_after, say) -> str:
+@contextlib.contextmanager
+def _signals_between_frames():
+    """Hold Ctrl-C and SIGTERM until the loop is between two frames, so a recording never holds
+    a frame in one file and not in another; yields a callable the loop calls at safe points."""
+    if threading.current_thread() is not threading.main_thread():
+        yield lambda: None
+        return
+    pending = []
+    previous = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
+
+    def hold(signum, frame):
+        pending.append(signum)
+
+    def deliver():
+        if pending:
+            handler = previous[pending[0]]
+            if callable(handler) and handler is not signal.default_int_handler:
+                handler(pending[0], None)  # e.g. the CLI's SIGTERM handler
+            raise KeyboardInterrupt
+
+    for signum in previous:
+        signal.signal(signum, hold)
+    try:
+        yield deliver
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+def _loop(reader, session, window, max_frames, snapshot_after, say, stop=lambda: None) -> str:
     dirty = shown = False
     while True:
+        stop()
         frame = None if session.paused else reader.take(timeout=0.005)
         if frame is not None:
             session.process(frame)
