@@ -64,7 +64,9 @@ class FeedbackMixture(BackgroundModel):
         np.copyto(self._previous, labels)
 
     def _background(self, out):
-        kernels.feedback_background(self.mixture, self.n_components, self.params.background_ratio, out)
+        # The mixture kernel's planes are [K, N, 2 + C]: the same formula over a transposed view.
+        planes = self.mixture.transpose(1, 0, 2)
+        kernels.mixture_background(planes, self.n_components, self.params.background_ratio, out)
 
     def _state_arrays(self):
         return {

@@ -713,24 +713,3 @@ def feedback_apply(
         labels[i] = label
         if label == BACKGROUND and a > 0 and _feedback_quiet(previous, i, width, n_pixels):
             dynamics[i] += rate * (np.sqrt(nearest2 * inv_c) - dynamics[i])
-
-
-@njit(parallel=True, cache=True)
-def feedback_background(mixture, n_components, background_ratio, out):
-    """Weighted mean of each pixel's background components, for the (N, K, 2 + C) layout."""
-    n_pixels, n_channels = out.shape
-    ratio = np.float32(background_ratio)
-    for i in prange(n_pixels):
-        total = np.float32(0.0)
-        n_background = 0
-        for m in range(n_components[i]):
-            total += mixture[i, m, WEIGHT]
-            n_background += 1
-            if total >= ratio:
-                break
-        for c in range(n_channels):
-            acc = np.float32(0.0)
-            for m in range(n_background):
-                acc += mixture[i, m, WEIGHT] * mixture[i, m, MEAN + c]
-            v = acc / total if total > 0 else np.float32(0.0)
-            out[i, c] = np.uint8(min(max(v + np.float32(0.5), np.float32(0.0)), np.float32(255.0)))
