@@ -169,7 +169,7 @@ def test_job_config_is_defaults_merged_with_the_job(tmp_path):
 
 def test_relative_paths_resolve_against_the_job_file_folder(tmp_path, monkeypatch):
     cv2.imwrite(str(tmp_path / "roi.png"), np.full((48, 64), 255, np.uint8))
-    path = write_jobs(tmp_path, """
+    write_jobs(tmp_path, """
         summary_dir: reports
         defaults:
           postprocess: {roi: roi.png}

@@ -39,7 +39,6 @@ class MixtureReference:
         ]
 
     def apply(self, frame, alpha):
-        p = self.p
         pixels = frame.reshape(len(self.pixels), -1).astype(np.float32)
         labels = np.zeros(len(self.pixels), dtype=np.uint8)
         for i, x in enumerate(pixels):
