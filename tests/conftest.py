@@ -7,6 +7,7 @@ foreground of each frame.
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import cv2
@@ -92,3 +93,16 @@ def highway_excerpt():
     """The shipped CDnet highway excerpt (frames 470-484): a folder with input/, groundtruth/,
     ROI.bmp and temporalROI.txt."""
     return FIXTURES / "highway_excerpt"
+
+
+@pytest.fixture
+def tiny_filesystem(tmp_path):
+    """A 256 kB tmpfs, where the machine allows mounting one."""
+    mount_point = tmp_path / "tiny"
+    mount_point.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs",
+                              str(mount_point)], capture_output=True)
+    if mounted.returncode != 0:
+        pytest.skip("cannot mount a tmpfs here")
+    yield mount_point
+    subprocess.run(["umount", str(mount_point)], check=True)

@@ -214,19 +214,6 @@ def test_parents_are_created(tmp_path, scene):
     assert (tmp_path / "a" / "b" / "mask.mkv").exists()
 
 
-@pytest.fixture
-def tiny_filesystem(tmp_path):
-    """A 256 kB tmpfs, where the machine allows mounting one."""
-    mount_point = tmp_path / "tiny"
-    mount_point.mkdir()
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs",
-                              str(mount_point)], capture_output=True)
-    if mounted.returncode != 0:
-        pytest.skip("cannot mount a tmpfs here")
-    yield mount_point
-    subprocess.run(["umount", str(mount_point)], check=True)
-
-
 def test_disk_full_is_a_sink_error(tiny_filesystem):
     noise = np.random.default_rng(0).integers(0, 256, (120, 160, 3), dtype=np.uint8)
     with pytest.raises(SinkError) as err, VideoSink(tiny_filesystem / "v.mkv", 25) as sink:

@@ -256,19 +256,6 @@ def test_unwritable_output_places_are_one_line_before_any_work(tmp_path, video_f
         assert "done:" not in result.stderr
 
 
-@pytest.fixture
-def tiny_filesystem(tmp_path):
-    """A 256 kB tmpfs, where the machine allows mounting one."""
-    mount_point = tmp_path / "tiny"
-    mount_point.mkdir()
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs",
-                              str(mount_point)], capture_output=True)
-    if mounted.returncode != 0:
-        pytest.skip("cannot mount a tmpfs here")
-    yield mount_point
-    subprocess.run(["umount", str(mount_point)], check=True)
-
-
 def test_running_out_of_disk_is_one_line_and_leaves_nothing_that_looks_complete(
         tmp_path, tiny_filesystem, write_video):
     rng = np.random.default_rng(0)
