@@ -271,12 +271,16 @@ def run(source, model, postprocess, outputs=(), *, gray=False, max_frames=None, 
             stats.foreground_sum += float(np.count_nonzero(result.mask)) / result.mask.size
             for output in outputs:
                 output.write(result)
+            # Counted here, where the frame is in every output: a Ctrl-C between the model
+            # handing a frame over and counting it must not make the summary disagree with files.
+            stats.frames += 1
             if on_result is not None:
                 on_result(result)
 
     reader = _Worker(read, "bgsub-reader")
     writer = _Worker(write, "bgsub-writer")
     start = time.perf_counter()
+    modelled = 0
     try:
         reader.start()
         writer.start()
@@ -295,9 +299,9 @@ def run(source, model, postprocess, outputs=(), *, gray=False, max_frames=None, 
             background = model.background_image() if need_background else None
             if not _put_checked(results_q, FrameResult(frame, mask, labels, background), writer):
                 break
-            stats.frames += 1
+            modelled += 1
             if progress is not None:
-                progress.update(stats.frames)
+                progress.update(modelled)
         _put_checked(results_q, _DONE, writer)
         writer.join()
         _raise_from(reader, writer)
