@@ -43,6 +43,13 @@ def test_video_frames_are_numbered_from_one_with_timestamps(video_file, scene):
     assert all(np.array_equal(f.image, s) for f, s in zip(frames, scene[0]))
 
 
+def test_video_is_decoded_on_one_ffmpeg_thread(video_file):
+    # The pipeline's reader thread is the decoder's parallelism; FFmpeg's own frame threads
+    # would take CPU time from the model's cores.
+    with open_source(video_file) as source:
+        assert source._capture.get(cv2.CAP_PROP_N_THREADS) == 1
+
+
 def test_video_spec_can_be_a_path_object_or_string(video_file):
     assert open_source(str(video_file)).frame_count == open_source(video_file).frame_count
 
