@@ -7,7 +7,13 @@ Without ``--video`` it first encodes a test clip: CDnet highway frames (``../sha
 or the bundled clip when that is absent) resized to ``--size``, MPEG-4 Part 2, 25 fps. Both sides
 run as fresh processes, timed as whole commands (start-up included; bgsub's Numba cache is warmed
 by one untimed run), taking turns, ``--repeats`` times; the table gives the medians. bgsub runs with
-its defaults (Gaussian mixture, post-processing on), MOG2 with OpenCV's (shadow detection off).
+its defaults (Gaussian mixture, post-processing on), MOG2 with OpenCV's (shadow detection off);
+a third command, ``bgsub run --model gaussian``, shows what a cheaper model gains.
+
+A second table, the CPU budget, times each stage alone on one core over the clip's frames
+(``time.process_time``, one thread): decoding, each model's ``apply``, post-processing and the
+FFV1 mask encoding. Their sum is the CPU time one frame costs a whole command, and dividing the
+cores by it bounds the frame rate any scheduling of the stages could reach on this machine.
 """
 
 from __future__ import annotations
@@ -25,6 +31,12 @@ import cv2
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import throughput  # noqa: E402  (frame loading is shared with the throughput benchmark)
+
+import numba  # noqa: E402
+
+import bgsub  # noqa: E402  (importable: throughput put the checkout on the path)
+from bgsub.config import DEFAULTS  # noqa: E402
+from bgsub.postprocess import PostProcessor  # noqa: E402
 
 REPO = throughput.REPO
 
@@ -61,10 +73,17 @@ def _timed(command, **kwargs):
     return time.perf_counter() - start
 
 
-def run_bgsub(video, outdir):
-    """Seconds for ``bgsub run VIDEO -o OUTDIR`` as a fresh process."""
+COMMANDS = {  # name -> extra ``bgsub run`` arguments
+    "bgsub": [],
+    "bgsub-gaussian": ["--model", "gaussian"],
+}
+
+
+def run_bgsub(video, outdir, extra=()):
+    """Seconds for ``bgsub run VIDEO -o OUTDIR [extra]`` as a fresh process."""
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    return _timed([sys.executable, "-m", "bgsub", "run", str(video), "-o", str(outdir), "-q"], env=env)
+    command = [sys.executable, "-m", "bgsub", "run", str(video), "-o", str(outdir), "-q", *extra]
+    return _timed(command, env=env)
 
 
 def run_opencv(video, target):
@@ -73,17 +92,77 @@ def run_opencv(video, target):
 
 
 def measure(video, repeats, workdir):
-    """Interleaved whole-command timings: ``{"bgsub": [s, ...], "opencv": [s, ...]}``."""
+    """Interleaved whole-command timings: ``{"opencv": [s, ...], "bgsub": [...], ...}``."""
     workdir = Path(workdir)
     run_bgsub(video, workdir / "warm-up")  # compiles or loads the kernels once
-    seconds = {"bgsub": [], "opencv": []}
+    run_bgsub(video, workdir / "warm-up", COMMANDS["bgsub-gaussian"])
+    seconds = {"opencv": [], **{name: [] for name in COMMANDS}}
     for i in range(repeats):
         seconds["opencv"].append(run_opencv(video, workdir / f"opencv{i}.mkv"))
-        seconds["bgsub"].append(run_bgsub(video, workdir / f"bgsub{i}"))
-    for i in range(repeats):  # both wrote a mask video of every frame
-        assert (workdir / f"bgsub{i}" / "mask.mkv").stat().st_size > 0
+        for name, extra in COMMANDS.items():
+            seconds[name].append(run_bgsub(video, workdir / f"{name}{i}", extra))
+    for i in range(repeats):  # every command wrote a mask video of every frame
         assert (workdir / f"opencv{i}.mkv").stat().st_size > 0
+        for name in COMMANDS:
+            assert (workdir / f"{name}{i}" / "mask.mkv").stat().st_size > 0
     return seconds
+
+
+def _cpu_ms(step, items, untimed=2):
+    """Mean CPU ms of ``step(item)`` over ``items`` and every result. The first ``untimed``
+    calls are left out: a model's first frame only initialises it, its second loads the kernel."""
+    results = [step(item) for item in items[:untimed]]
+    start = time.process_time()
+    results += [step(item) for item in items[untimed:]]
+    return (time.process_time() - start) * 1000 / max(len(items) - untimed, 1), results
+
+
+def cpu_budget(video, workdir):
+    """CPU ms per frame of each stage alone on one thread: ``{stage: ms}``."""
+    threads = cv2.getNumThreads(), numba.get_num_threads()
+    cv2.setNumThreads(1)
+    numba.set_num_threads(1)
+    try:
+        capture = cv2.VideoCapture(str(video), cv2.CAP_FFMPEG, [cv2.CAP_PROP_N_THREADS, 1])
+        start = time.process_time()
+        frames = []
+        while (frame := capture.read()[1]) is not None:
+            frames.append(frame)
+        capture.release()
+        stages = {"decode (FFmpeg, 1 thread)": (time.process_time() - start) * 1000 / len(frames)}
+        stages["MOG2.apply"], _ = _cpu_ms(cv2.createBackgroundSubtractorMOG2(detectShadows=False).apply, frames)
+        stages["GaussianMixture.apply"], masks = _cpu_ms(bgsub.GaussianMixture().apply, frames)
+        stages["SingleGaussian.apply"], _ = _cpu_ms(bgsub.SingleGaussian().apply, frames)
+        stages["post-processing (defaults)"], masks = _cpu_ms(PostProcessor(DEFAULTS["postprocess"]), masks)
+        height, width = masks[0].shape
+        writer = cv2.VideoWriter(str(Path(workdir) / "budget.mkv"), cv2.CAP_FFMPEG,
+                                 cv2.VideoWriter_fourcc(*"FFV1"), 25.0, (width, height), False)
+        stages["FFV1 mask encoding"], _ = _cpu_ms(writer.write, masks)
+        writer.release()
+    finally:
+        cv2.setNumThreads(threads[0])
+        numba.set_num_threads(threads[1])
+    return stages
+
+
+def format_budget(stages, frames_per_second):
+    """The CPU budget table: per-stage ms and, for each command, its sum and the fps bound."""
+    cores = os.cpu_count()
+    common = stages["decode (FFmpeg, 1 thread)"] + stages["FFV1 mask encoding"]
+    totals = {
+        "OpenCV loop": common + stages["MOG2.apply"],
+        "bgsub run (defaults)": common + stages["GaussianMixture.apply"]
+        + stages["post-processing (defaults)"],
+        "bgsub run --model gaussian": common + stages["SingleGaussian.apply"]
+        + stages["post-processing (defaults)"],
+    }
+    lines = ["| stage, one thread | CPU ms/frame |", "|---|---|"]
+    lines += [f"| {name} | {ms:.1f} |" for name, ms in stages.items()]
+    lines += ["", f"| command | CPU ms/frame (sum) | fps bound on {cores} cores | measured fps |",
+              "|---|---|---|---|"]
+    lines += [f"| {name} | {ms:.1f} | {cores * 1000 / ms:.1f} | {frames_per_second[name]:.1f} |"
+              for name, ms in totals.items()]
+    return "\n".join(lines)
 
 
 def main(argv=None):
@@ -106,13 +185,21 @@ def main(argv=None):
         frames = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
         capture.release()
         seconds = measure(video, args.repeats, tmp)
-    opencv, ours = statistics.median(seconds["opencv"]), statistics.median(seconds["bgsub"])
+        stages = cpu_budget(video, tmp)
+    medians = {name: statistics.median(runs) for name, runs in seconds.items()}
+    opencv = medians["opencv"]
+    labels = {"opencv": "OpenCV loop", "bgsub": "bgsub run (defaults)",
+              "bgsub-gaussian": "bgsub run --model gaussian"}
     print(f"input: {description}; whole commands, median of {args.repeats}; {os.cpu_count()} CPUs")
     print()
     print("| command | seconds | fps | x OpenCV loop |")
     print("|---|---|---|---|")
     print(f"| OpenCV loop (read, MOG2.apply, write FFV1) | {opencv:.2f} | {frames / opencv:.1f} | 1.00 |")
-    print(f"| bgsub run (defaults) | {ours:.2f} | {frames / ours:.1f} | {opencv / ours:.2f} |")
+    for name in COMMANDS:
+        print(f"| {labels[name]} | {medians[name]:.2f} | {frames / medians[name]:.1f} "
+              f"| {opencv / medians[name]:.2f} |")
+    print()
+    print(format_budget(stages, {labels[name]: frames / t for name, t in medians.items()}))
     return seconds
 
 
