@@ -6,6 +6,7 @@ on stderr and exit code 2; Ctrl-C exits with 130 and SIGTERM with 143, both afte
 outputs; Python warnings print as one ``bgsub: warning:`` line.
 """
 
+import importlib
 import signal
 import sys
 import warnings
@@ -16,25 +17,33 @@ from bgsub import __version__
 from bgsub.errors import BgsubError
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+# name -> (module, attribute). Imported when used: ``bgsub run`` starts faster for not
+# loading the batch, live and eval machinery (about 0.15 s).
+_COMMANDS = {
+    "run": ("bgsub.cli.run", "run_command"),
+    "eval": ("bgsub.cli.eval", "eval_command"),
+    "live": ("bgsub.cli.live", "live_command"),
+    "batch": ("bgsub.cli.batch", "batch_command"),
+}
+
+
+class _LazyGroup(click.Group):
+    """A group whose subcommands are imported on first use."""
+
+    def list_commands(self, ctx):
+        return list(_COMMANDS)
+
+    def get_command(self, ctx, cmd_name):
+        if cmd_name not in _COMMANDS:
+            return None
+        module, attribute = _COMMANDS[cmd_name]
+        return getattr(importlib.import_module(module), attribute)
+
+
+@click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="bgsub")
 def cli():
     """Background subtraction for video surveillance."""
-
-
-def _register():
-    from bgsub.cli.batch import batch_command
-    from bgsub.cli.eval import eval_command
-    from bgsub.cli.live import live_command
-    from bgsub.cli.run import run_command
-
-    cli.add_command(run_command)
-    cli.add_command(eval_command)
-    cli.add_command(live_command)
-    cli.add_command(batch_command)
-
-
-_register()
 
 
 _signals = []

@@ -98,6 +98,22 @@ def test_version_and_help():
     assert result.returncode == 0 and "--learning-rate" in result.stdout
 
 
+def test_top_level_help_lists_every_command():
+    result = bgsub("--help")
+    assert result.returncode == 0
+    commands = result.stdout.split("Commands:")[1].split()
+    assert {"run", "live", "batch", "eval"} <= set(commands)
+
+
+def test_run_does_not_import_the_other_commands():
+    # Start-up time: `bgsub run` loads neither the batch, live nor eval machinery.
+    code = ("import sys; from bgsub.cli import cli; cli.get_command(None, 'run'); "
+            "print(sorted(m for m in ('bgsub.batch', 'bgsub.live', 'bgsub.evaluate', "
+            "'bgsub.pipeline') if m in sys.modules))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert result.stdout.strip() == "['bgsub.pipeline']", result.stderr
+
+
 def test_console_script_is_installed():
     script = Path(sys.executable).parent / "bgsub"
     result = subprocess.run([str(script), "--version"], capture_output=True, text=True, timeout=60)
