@@ -166,7 +166,8 @@ def format_budget(stages, frames_per_second):
 
 
 def main(argv=None):
-    """Run the comparison and print a Markdown table; returns the timings."""
+    """Run the comparison and print Markdown tables; returns ``{"seconds": whole-command
+    timings per command, "budget": CPU ms per frame per stage}``."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--size", default="1920x1080", help="frame size of the test clip")
     parser.add_argument("--frames", type=int, default=200, help="frames in the test clip")
@@ -200,7 +201,7 @@ def main(argv=None):
               f"| {opencv / medians[name]:.2f} |")
     print()
     print(format_budget(stages, {labels[name]: frames / t for name, t in medians.items()}))
-    return seconds
+    return {"seconds": seconds, "budget": stages}
 
 
 if __name__ == "__main__":

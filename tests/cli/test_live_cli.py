@@ -24,12 +24,15 @@ WAIT = 120  # seconds: generous, a loaded CI machine may be slow to start Numba 
 
 @pytest.fixture(scope="module")
 def display():
-    """A private Xvfb display (":N", a free number chosen by Xvfb itself)."""
+    """A private Xvfb display (":N", a free number chosen by Xvfb itself). ``-noreset``: by
+    default Xvfb resets when its last client leaves, and a ``bgsub live`` started during the
+    reset cannot connect (seen on a loaded CI machine)."""
     if shutil.which("Xvfb") is None:
         pytest.skip("Xvfb is not installed (apt-get install xvfb)")
     read_end, write_end = os.pipe()
     server = subprocess.Popen(
-        ["Xvfb", "-displayfd", str(write_end), "-screen", "0", "1280x1024x24", "-nolisten", "tcp"],
+        ["Xvfb", "-displayfd", str(write_end), "-screen", "0", "1280x1024x24", "-nolisten", "tcp",
+         "-noreset"],
         pass_fds=(write_end,), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     os.close(write_end)
     with os.fdopen(read_end) as numbers:

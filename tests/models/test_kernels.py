@@ -74,6 +74,38 @@ def test_mixture_kernel_matches_reference(shape, k, alpha, shadow_tau):
         assert counts.max() > 1
 
 
+@pytest.mark.parametrize("channels", [1, 3], ids=["gray", "colour"])
+def test_a_matched_top_component_that_widens_moves_down_the_ranking(channels):
+    # Pixel 0: its top component matches a value 8 levels off, so its variance grows until its
+    # w / sigma falls below the second component's and the two must swap. Pixel 1: a lone
+    # component that matches. Kernel and reference start from the same hand-set mixtures.
+    shape = (1, 2, channels) if channels > 1 else (1, 2)
+    model = bgsub.GaussianMixture(k=3, var_min=4.0, var_init=15.0)
+    model.apply(np.full(shape, 100, np.uint8))
+    ref = MixtureReference(np.full(shape, 100, np.uint8), model.params)
+    start = [[(0.5, 10.0, 100.0), (0.5, 11.0, 160.0)], [(1.0, 10.0, 100.0)]]
+    model.n_components[:] = [len(comps) for comps in start]
+    for i, comps in enumerate(start):
+        ref.pixels[i] = [[np.float32(w), np.float32(v), np.full(channels, mu, np.float32)]
+                         for w, v, mu in comps]
+        for m, (w, v, mu) in enumerate(comps):
+            model.mixture[i, m] = [w, v] + [mu] * channels
+    values = np.array([[108, 101]], np.uint8)
+    frame = values if channels == 1 else np.repeat(values[..., None], channels, axis=2)
+    model.apply(frame, learning_rate=0.1)
+    expected = ref.apply(frame, 0.1)
+    np.testing.assert_array_equal(model.labels.reshape(-1), expected)
+    weights, variances, means, counts = model.components()
+    rw, rv, rm, rc = ref.canonical()
+    np.testing.assert_array_equal(counts, rc)
+    np.testing.assert_allclose(weights[0, :2], rw[0, :2], rtol=1e-6)
+    np.testing.assert_allclose(variances[0, :2], rv[0, :2], rtol=1e-6)
+    np.testing.assert_allclose(means[0, :2], rm[0, :2], rtol=1e-6)
+    assert means[0, 0, 0] == pytest.approx(160.0)  # the second component now ranks first
+    assert variances[0, 1] > 15.0  # the widened one
+    np.testing.assert_allclose(means[1, 0], rm[1, 0], rtol=1e-6)
+
+
 def test_mixture_shadow_label_appears_on_darkened_background():
     rng = np.random.default_rng(0)
     base = rng.integers(100, 200, size=(8, 8, 3)).astype(np.uint8)
