@@ -50,6 +50,22 @@ def write_video(path: Path, frames, fps: float = 25.0, codec: str = "FFV1") -> P
     return path
 
 
+def read_video(path: Path) -> list[np.ndarray]:
+    """Every frame of the video at ``path`` as OpenCV decodes it (BGR)."""
+    capture = cv2.VideoCapture(str(path), cv2.CAP_FFMPEG)
+    assert capture.isOpened(), f"cannot read back {path}"
+    frames = []
+    while (read := capture.read())[0]:
+        frames.append(read[1])
+    capture.release()
+    return frames
+
+
+def read_masks(path: Path) -> list[np.ndarray]:
+    """Every frame of a mask video as a 2-D uint8 array (the first channel of OpenCV's BGR)."""
+    return [frame[:, :, 0] for frame in read_video(path)]
+
+
 def write_images(folder: Path, frames, pattern: str = "in{:06d}.png", start: int = 1) -> Path:
     """Write ``frames`` as ``pattern.format(start + i)`` files in ``folder``; returns it."""
     folder.mkdir(parents=True, exist_ok=True)

@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 import pytest
 import yaml
-from conftest import make_scene, write_video
+from conftest import make_scene, read_masks, write_video
 
 from bgsub.batch import (
     BATCH_KEYS,
@@ -41,18 +41,6 @@ def make_video(path, count=24):
     """A lossless 64x48 video of the moving-square scene."""
     path.parent.mkdir(parents=True, exist_ok=True)
     return write_video(path, make_scene(count, width=64, height=48)[0])
-
-
-def read_masks(path):
-    capture = cv2.VideoCapture(str(path))
-    frames = []
-    while True:
-        ok, image = capture.read()
-        if not ok:
-            break
-        frames.append(image[:, :, 0])
-    capture.release()
-    return frames
 
 
 def error_of(path, **kwargs):

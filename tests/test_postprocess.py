@@ -9,6 +9,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from conftest import read_masks
+
 from bgsub.config import load_config, resolve
 from bgsub.errors import ConfigError
 from bgsub.postprocess import (Blob, PostProcessor, binary_median, find_blobs, remove_small_blobs,
@@ -22,16 +24,6 @@ def post(**settings):
     """A PostProcessor with every filter off except those given (independent of the defaults)."""
     explicit = {"median": 0, "open": 0, "close": 0, "min_area": 0, "roi": None, **settings}
     return PostProcessor(resolve({"postprocess": explicit})["postprocess"])
-
-
-def read_video(path):
-    capture = cv2.VideoCapture(str(path), cv2.CAP_FFMPEG)
-    frames = []
-    while True:
-        ok, image = capture.read()
-        if not ok:
-            return frames
-        frames.append(image[:, :, 0])
 
 
 # --- region of interest -------------------------------------------------------------------------
@@ -131,7 +123,7 @@ def test_bgsub_run_with_a_yaml_polygon_never_marks_outside_pixels(tmp_path, scen
         [sys.executable, "-m", "bgsub", "run", str(video), "-o", str(tmp_path / "out"), "-q",
          "--config", str(config)], capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
-    masks = read_video(tmp_path / "out" / "mask.mkv")
+    masks = read_masks(tmp_path / "out" / "mask.mkv")
     assert len(masks) == len(scene[0])
     assert not any(m[:, 48:].any() for m in masks)
     assert any(m[:, :48].any() for m in masks)  # the square is still found inside

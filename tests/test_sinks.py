@@ -11,19 +11,10 @@ import cv2
 import numpy as np
 import pytest
 
+from conftest import read_video
+
 from bgsub.errors import SinkError
 from bgsub.sinks import ImageSequenceSink, VideoSink
-
-
-def read_video(path: Path) -> list[np.ndarray]:
-    capture = cv2.VideoCapture(str(path), cv2.CAP_FFMPEG)
-    assert capture.isOpened(), f"cannot read back {path}"
-    frames = []
-    while True:
-        ok, frame = capture.read()
-        if not ok:
-            return frames
-        frames.append(frame)
 
 
 def _one_line(err: pytest.ExceptionInfo) -> str:

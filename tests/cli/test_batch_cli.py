@@ -11,10 +11,9 @@ import textwrap
 import time
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pytest
-from conftest import make_scene, write_video
+from conftest import make_scene, read_masks, write_video
 
 
 def bgsub(*args, cwd=None):
@@ -25,18 +24,6 @@ def bgsub(*args, cwd=None):
 def make_video(path, count=24, width=64, height=48, codec="FFV1"):
     path.parent.mkdir(parents=True, exist_ok=True)
     return write_video(path, make_scene(count, width=width, height=height)[0], codec=codec)
-
-
-def read_masks(path):
-    capture = cv2.VideoCapture(str(path))
-    frames = []
-    while True:
-        ok, image = capture.read()
-        if not ok:
-            break
-        frames.append(image[:, :, 0].copy())
-    capture.release()
-    return frames
 
 
 def write_jobs(path, text):

@@ -17,6 +17,8 @@ import cv2
 import numpy as np
 import pytest
 
+from conftest import read_video
+
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "sample_videos" / "highway_320x240.mp4"
 WAIT = 120  # seconds: generous, a loaded CI machine may be slow to start Numba and Qt
@@ -156,15 +158,6 @@ def send_close_request(display, window):
     assert x11.XSendEvent(connection, int(window), 0, 0, ctypes.byref(event))
     x11.XFlush(connection)
     x11.XCloseDisplay(connection)
-
-
-def read_video(path):
-    capture = cv2.VideoCapture(str(path))
-    frames = []
-    while (read := capture.read())[0]:
-        frames.append(read[1])
-    capture.release()
-    return frames
 
 
 def frames_shown(stderr):

@@ -7,6 +7,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from conftest import read_masks
+
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "sample_videos" / "highway_320x240.mp4"
 
@@ -16,28 +18,16 @@ def bgsub(*args, cwd=None):
                           text=True, timeout=300, cwd=cwd)
 
 
-def count_frames(path):
-    capture = cv2.VideoCapture(str(path))
-    frames = []
-    while True:
-        ok, image = capture.read()
-        if not ok:
-            break
-        frames.append(image[:, :, 0])
-    capture.release()
-    return frames
-
-
 def test_sample_clip_gives_a_mask_video_with_every_frame(tmp_path):
     result = bgsub("run", SAMPLE, "-o", tmp_path / "out", "--overlay")
     assert result.returncode == 0, result.stderr
     expected = int(cv2.VideoCapture(str(SAMPLE)).get(cv2.CAP_PROP_FRAME_COUNT))
-    masks = count_frames(tmp_path / "out" / "mask.mkv")
+    masks = read_masks(tmp_path / "out" / "mask.mkv")
     assert len(masks) == expected == 400
     assert set(np.unique(np.stack(masks))) <= {0, 255}
     moving = np.mean([m.mean() / 255 for m in masks[100:]])
     assert 0.005 < moving < 0.3  # cars are found, the road is not
-    assert len(count_frames(tmp_path / "out" / "overlay.mp4")) == expected
+    assert len(read_masks(tmp_path / "out" / "overlay.mp4")) == expected
     assert f"done: {expected} frames" in result.stderr
     assert not list((tmp_path / "out").glob(".*partial*"))
 
@@ -66,7 +56,7 @@ def test_gray_gaussian_run_with_flags(tmp_path, video_file):
     result = bgsub("run", video_file, "-o", tmp_path / "o", "--model", "gaussian", "--gray",
                    "--threshold", "3", "--learning-rate", "0.05", "--median", "0")
     assert result.returncode == 0, result.stderr
-    assert len(count_frames(tmp_path / "o" / "mask.mkv")) == 20
+    assert len(read_masks(tmp_path / "o" / "mask.mkv")) == 20
 
 
 def test_config_file_and_flag_override(tmp_path, video_file):
@@ -74,7 +64,7 @@ def test_config_file_and_flag_override(tmp_path, video_file):
     config.write_text("model:\n  k: 3\noutputs:\n  background_video: true\n")
     result = bgsub("run", video_file, "-o", tmp_path / "o", "--config", config, "--k", "2")
     assert result.returncode == 0, result.stderr
-    assert len(count_frames(tmp_path / "o" / "background.mp4")) == 20
+    assert len(read_masks(tmp_path / "o" / "background.mp4")) == 20
 
 
 def test_user_errors_are_one_line_exit_2(tmp_path):

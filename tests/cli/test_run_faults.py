@@ -20,6 +20,8 @@ import cv2
 import numpy as np
 import pytest
 
+from conftest import read_video
+
 import bgsub
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -37,17 +39,6 @@ def error_line(result):
     assert len(lines) == 1, result.stderr
     assert lines[0].startswith("bgsub: error: "), result.stderr
     return lines[0][len("bgsub: error: "):]
-
-
-def read_video(path):
-    capture = cv2.VideoCapture(str(path), cv2.CAP_FFMPEG)
-    assert capture.isOpened(), f"cannot read back {path}"
-    frames = []
-    while True:
-        ok, image = capture.read()
-        if not ok:
-            return frames
-        frames.append(image)
 
 
 def final_outputs(folder):

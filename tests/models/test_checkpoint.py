@@ -4,9 +4,10 @@ import json
 import subprocess
 import sys
 
-import cv2
 import numpy as np
 import pytest
+
+from conftest import read_masks
 
 import bgsub
 from bgsub.errors import BgsubError
@@ -203,16 +204,6 @@ def street(count, parked_until=0, seed=0):
 def bgsub_run(*args):
     return subprocess.run([sys.executable, "-m", "bgsub", "run", "-q", *map(str, args)],
                           capture_output=True, text=True, timeout=300)
-
-
-def read_masks(path):
-    capture = cv2.VideoCapture(str(path), cv2.CAP_FFMPEG)
-    masks = []
-    while True:
-        ok, image = capture.read()
-        if not ok:
-            return masks
-        masks.append(image[:, :, 0])
 
 
 def ghost(masks, first, last):
