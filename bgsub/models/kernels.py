@@ -131,6 +131,16 @@ def _prefetch(typingctx, array, index):
 
 
 @njit(inline="always")
+def _prefetch_lower_ranks(mixture, n_components, pixel, slots, step):
+    """Ask for the lower-ranked components of ``pixel``: they live in sparse planes that the
+    hardware prefetcher follows poorly (the top-ranked plane it streams well)."""
+    o = pixel * slots + step
+    for _ in range(1, n_components[pixel]):
+        _prefetch(mixture, o)
+        o += step
+
+
+@njit(inline="always")
 def _channels(array, o, n_channels):
     """``array[o : o + n_channels]`` as four float32 locals (channels past ``n_channels`` read 0).
 
@@ -302,7 +312,7 @@ def mixture_kernel(n_channels):
 
     Runs of pixels whose lone component matches again (two thirds of a 1080p highway frame) go
     through a tight loop of the same steps that keeps its few values in registers; the general
-    update takes the rest, and the lone-component case once more when it needs the shadow test.
+    update takes every other pixel (a lone match that needs the shadow test included).
     The components after the match only decay, so they get a loop of their own; the rank keys of
     the matched component and its two neighbours are computed as they pass, so the usual outcome
     (nothing moves) costs no further reads.
@@ -369,11 +379,7 @@ def mixture_kernel(n_channels):
                 if not background and tau > 0:
                     break
                 if i + PREFETCH_AHEAD < stop:
-                    ahead = p + _u(PREFETCH_AHEAD)
-                    o = ahead * slots + step
-                    for _ in range(1, n_components[ahead]):
-                        _prefetch(mixture, o)
-                        o += step
+                    _prefetch_lower_ranks(mixture, n_components, p + _u(PREFETCH_AHEAD), slots, step)
                 w += a
                 if w == w_lone:
                     rho, norm = rho_lone, norm_lone
@@ -389,14 +395,8 @@ def mixture_kernel(n_channels):
             first = p * slots
             x = _channels(frame, p * _u(channels), channels)
             n = _u(n_components[p])
-            # Lower-ranked components live in sparse planes that the hardware prefetcher follows
-            # poorly: ask for those of a pixel further on.
             if i + PREFETCH_AHEAD < stop:
-                ahead = p + _u(PREFETCH_AHEAD)
-                o = ahead * slots + step
-                for _ in range(1, n_components[ahead]):
-                    _prefetch(mixture, o)
-                    o += step
+                _prefetch_lower_ranks(mixture, n_components, p + _u(PREFETCH_AHEAD), slots, step)
             m = _u(0)
             o = first  # the component being read
             oa = first  # where the next survivor goes
@@ -407,66 +407,51 @@ def mixture_kernel(n_channels):
             matched = _NONE
             keys_known = False  # key_matched, key_before and key_after describe the result
             key_matched = key_before = key_after = np.float32(0.0)
-            w = mixture[first] * decay + prune
-            var = mixture[first + _u(VARIANCE)]
-            mu = _channels(mixture, first + _u(MEAN), channels)
-            d2 = _distance2(x, mu, channels)
-            if n == 1 and d2 < g2 * var and w + a > 0:
-                # The most common case, a lone component that matches again, in short.
-                background = d2 < t2 * var
-                w += a
-                _learn(mixture, first, mu, var, x, d2, _rho(a, w), inv_c, lo, hi, channels)
-                # Renormalised at once (the weight plays no part in labelling a lone component).
-                mixture[first] = w * (np.float32(1.0) / w)
-                matched = _u(0)
-                keys_known = True  # no neighbours: nothing moves
-            else:
-                # Components up to and including the first match (the top one is read already).
-                while m < n:
-                    if m > 0:
-                        w = mixture[o] * decay + prune
-                        var = mixture[o + _u(VARIANCE)]
-                        mu = _channels(mixture, o + _u(MEAN), channels)
-                        d2 = _distance2(x, mu, channels)
-                    if cumulative < ratio and d2 < t2 * var:
-                        background = True
-                    m += _u(1)
-                    if d2 < g2 * var:
-                        w += a
-                        var = _learn(mixture, o, mu, var, x, d2, _rho(a, w), inv_c, lo, hi, channels)
-                        matched = alive
-                        if w > 0:
-                            _keep(mixture, o, oa, w, n_slots)
-                            total += w
-                            alive += _u(1)
-                            oa += step
-                            key_matched = _rank_key(w, var)
-                            keys_known = True
-                        o += step
-                        break
-                    cumulative += w
+            # Components up to and including the first match.
+            while m < n:
+                w = mixture[o] * decay + prune
+                var = mixture[o + _u(VARIANCE)]
+                mu = _channels(mixture, o + _u(MEAN), channels)
+                d2 = _distance2(x, mu, channels)
+                if cumulative < ratio and d2 < t2 * var:
+                    background = True
+                m += _u(1)
+                if d2 < g2 * var:
+                    w += a
+                    var = _learn(mixture, o, mu, var, x, d2, _rho(a, w), inv_c, lo, hi, channels)
+                    matched = alive
                     if w > 0:
                         _keep(mixture, o, oa, w, n_slots)
                         total += w
                         alive += _u(1)
                         oa += step
-                        key_before = _rank_key(w, var)
+                        key_matched = _rank_key(w, var)
+                        keys_known = True
                     o += step
-                # After the match, weights only decay.
-                after_known = False
-                while m < n:
-                    w = mixture[o] * decay + prune
-                    m += _u(1)
-                    if w > 0:
-                        if not after_known:
-                            key_after = _rank_key(w, mixture[o + _u(VARIANCE)])
-                            after_known = True
-                        _keep(mixture, o, oa, w, n_slots)
-                        total += w
-                        alive += _u(1)
-                        oa += step
-                    o += step
-                n = alive
+                    break
+                cumulative += w
+                if w > 0:
+                    _keep(mixture, o, oa, w, n_slots)
+                    total += w
+                    alive += _u(1)
+                    oa += step
+                    key_before = _rank_key(w, var)
+                o += step
+            # After the match, weights only decay.
+            after_known = False
+            while m < n:
+                w = mixture[o] * decay + prune
+                m += _u(1)
+                if w > 0:
+                    if not after_known:
+                        key_after = _rank_key(w, mixture[o + _u(VARIANCE)])
+                        after_known = True
+                    _keep(mixture, o, oa, w, n_slots)
+                    total += w
+                    alive += _u(1)
+                    oa += step
+                o += step
+            n = alive
             # Label before a new component exists: the pixel must not explain itself as a shadow.
             if background:
                 mask[p] = BACKGROUND
@@ -495,7 +480,7 @@ def mixture_kernel(n_channels):
                     moves = up or down
                 if moves:
                     _rerank(mixture, first + matched * step, matched, n, step, n_slots)
-            if total > 0:  # (still 0 after the short path, which renormalised already)
+            if total > 0:
                 inv_total = np.float32(1.0) / total
                 o = first
                 for _ in range(n):
