@@ -4,10 +4,11 @@ import numpy as np
 
 from bgsub.models import kernels, stripes
 from bgsub.models.base import BackgroundModel
+from bgsub.models.mixture import MixtureComponents
 from bgsub.models.params import FeedbackParams
 
 
-class FeedbackMixture(BackgroundModel):
+class FeedbackMixture(MixtureComponents, BackgroundModel):
     """The adaptive Gaussian mixture of :class:`~bgsub.GaussianMixture` plus per-pixel feedback
     (after SuBSENSE, St-Charles et al. 2015, on the mixture's own quantities):
 
@@ -35,10 +36,7 @@ class FeedbackMixture(BackgroundModel):
         self._previous = np.zeros(n_pixels, dtype=np.uint8)
 
     def _initialise(self, pixels):
-        self.mixture[:, 0, kernels.WEIGHT] = 1.0
-        self.mixture[:, 0, kernels.VARIANCE] = self.params.var_init
-        self.mixture[:, 0, kernels.MEAN :] = pixels
-        self.n_components[:] = 1
+        self._start_components(pixels)
         self.dynamics[:] = 0.0
 
     def _update(self, pixels, alpha, labels):
@@ -63,11 +61,6 @@ class FeedbackMixture(BackgroundModel):
         )
         np.copyto(self._previous, labels)
 
-    def _background(self, out):
-        # The mixture kernel's planes are [K, N, 2 + C]: the same formula over a transposed view.
-        planes = self.mixture.transpose(1, 0, 2)
-        kernels.mixture_background(planes, self.n_components, self.params.background_ratio, out)
-
     def _state_arrays(self):
         return {
             "mixture": self.mixture,
@@ -75,16 +68,6 @@ class FeedbackMixture(BackgroundModel):
             "dynamics": self.dynamics,
             "previous_labels": self._previous,
         }
-
-    def components(self):
-        """``(weights, variances, means, counts)`` as :meth:`GaussianMixture.components`."""
-        m = self.mixture
-        return (
-            m[:, :, kernels.WEIGHT].copy(),
-            m[:, :, kernels.VARIANCE].copy(),
-            m[:, :, kernels.MEAN :].copy(),
-            self.n_components.astype(np.int64),
-        )
 
     def threshold_scale(self):
         """Each pixel's current threshold factor (H x W float32, 1 on still background, up to

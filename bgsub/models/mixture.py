@@ -7,7 +7,38 @@ from bgsub.models.base import BackgroundModel
 from bgsub.models.params import MixtureParams
 
 
-class GaussianMixture(BackgroundModel):
+class MixtureComponents:
+    """What the mixture models share, over ``self.mixture`` (N, K, 2 + C: each pixel's components
+    in rank order, whatever the memory layout behind it) and ``self.n_components``."""
+
+    def _start_components(self, pixels):
+        """One component per pixel: weight 1, the initial variance, the pixel as its mean."""
+        self.mixture[:, 0, kernels.WEIGHT] = 1.0
+        self.mixture[:, 0, kernels.VARIANCE] = self.params.var_init
+        self.mixture[:, 0, kernels.MEAN :] = pixels
+        self.n_components[:] = 1
+
+    def _background(self, out):
+        # The kernel takes component-major planes [K, N, 2 + C]: a transposed view of ``mixture``.
+        planes = self.mixture.transpose(1, 0, 2)
+        kernels.mixture_background(planes, self.n_components, self.params.background_ratio, out)
+
+    def components(self):
+        """The learned mixture in rank order, independent of the memory layout.
+
+        Returns ``(weights, variances, means, counts)`` with shapes (N, K), (N, K), (N, K, C) and
+        (N,) for the N pixels in row-major order; slots at and beyond ``counts[i]`` are unused.
+        """
+        m = self.mixture
+        return (
+            m[:, :, kernels.WEIGHT].copy(),
+            m[:, :, kernels.VARIANCE].copy(),
+            m[:, :, kernels.MEAN :].copy(),
+            self.n_components.astype(np.int64),
+        )
+
+
+class GaussianMixture(MixtureComponents, BackgroundModel):
     """K weighted Gaussian components per pixel, updated online every frame.
 
     Covariance is spherical (one variance per component for all channels): it keeps a colour
@@ -32,10 +63,7 @@ class GaussianMixture(BackgroundModel):
         self._kernel = kernels.mixture_kernel(n_channels)
 
     def _initialise(self, pixels):
-        self._planes[0, :, kernels.WEIGHT] = 1.0
-        self._planes[0, :, kernels.VARIANCE] = self.params.var_init
-        self._planes[0, :, kernels.MEAN :] = pixels
-        self.n_components[:] = 1
+        self._start_components(pixels)
 
     def _update(self, pixels, alpha, labels):
         p = self.params
@@ -58,27 +86,8 @@ class GaussianMixture(BackgroundModel):
             p.shadow_tau if pixels.shape[1] > 1 else 0.0,
         )
 
-    def _background(self, out):
-        kernels.mixture_background(
-            self._planes, self.n_components, self.params.background_ratio, out
-        )
-
     def _state_arrays(self):
         return {"mixture": self.mixture, "n_components": self.n_components}
-
-    def components(self):
-        """The learned mixture in rank order, independent of the memory layout.
-
-        Returns ``(weights, variances, means, counts)`` with shapes (N, K), (N, K), (N, K, C) and
-        (N,) for the N pixels in row-major order; slots at and beyond ``counts[i]`` are unused.
-        """
-        m = self.mixture
-        return (
-            m[:, :, kernels.WEIGHT].copy(),
-            m[:, :, kernels.VARIANCE].copy(),
-            m[:, :, kernels.MEAN :].copy(),
-            self.n_components.astype(np.int64),
-        )
 
     def bytes_per_pixel(self, n_channels=3):
         """Bytes of learned state per pixel for ``n_channels`` channels."""
