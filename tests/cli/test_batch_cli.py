@@ -114,7 +114,9 @@ def test_a_bad_job_file_exits_2_with_line_and_key_and_processes_nothing(tmp_path
     assert not (tmp_path / "out").exists()
 
 
-def test_a_run_killed_mid_way_leaves_no_manifest_for_the_unfinished_and_resumes(tmp_path):
+def three_recordings_one_worker(tmp_path):
+    """Recordings a, b, c of 150 frames in one job on one worker: the jobs file and the three
+    output folders, in the order they are processed."""
     for name in "abc":
         make_video(tmp_path / "rec" / f"{name}.mkv", count=150)
     jobs = write_jobs(tmp_path / "jobs.yaml", """
@@ -122,7 +124,11 @@ def test_a_run_killed_mid_way_leaves_no_manifest_for_the_unfinished_and_resumes(
         jobs:
           - {input: "rec/*.mkv", output: out}
         """)
-    folders = [tmp_path / "out" / name for name in "abc"]
+    return jobs, [tmp_path / "out" / name for name in "abc"]
+
+
+def test_a_run_killed_mid_way_leaves_no_manifest_for_the_unfinished_and_resumes(tmp_path):
+    jobs, folders = three_recordings_one_worker(tmp_path)
     manifests = [f / ".bgsub-manifest.json" for f in folders]
     run = subprocess.Popen([sys.executable, "-m", "bgsub", "batch", str(jobs)],
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
@@ -182,14 +188,7 @@ def test_a_dask_cluster_gives_the_same_masks_as_local_processes(tmp_path):
 
 
 def test_ctrl_c_stops_the_running_recording_cleanly_and_exits_130(tmp_path):
-    for name in "abc":
-        make_video(tmp_path / "rec" / f"{name}.mkv", count=150)
-    jobs = write_jobs(tmp_path / "jobs.yaml", """
-        workers: 1
-        jobs:
-          - {input: "rec/*.mkv", output: out}
-        """)
-    folders = [tmp_path / "out" / name for name in "abc"]
+    jobs, folders = three_recordings_one_worker(tmp_path)
     # A shell may start background jobs with SIGINT ignored, and children inherit that.
     saved = signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
