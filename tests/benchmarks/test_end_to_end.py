@@ -27,3 +27,4 @@ def test_both_commands_run_on_a_tiny_clip(capsys, tmp_path):
     assert "| bgsub run (defaults) |" in out and "| OpenCV loop" in out
     assert "| bgsub run --model gaussian |" in out
     assert "| FFV1 mask encoding |" in out and "fps bound on" in out
+    assert "2x the OpenCV loop is" in out and "even if writing the mask cost nothing" in out
