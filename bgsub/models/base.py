@@ -12,6 +12,7 @@ import numpy as np
 from bgsub.errors import BgsubError, ConfigError
 
 CHECKPOINT_FORMAT = 1
+_FLOAT32_TINY = float(np.finfo(np.float32).tiny)  # 1.2e-38
 
 
 class BackgroundModel:
@@ -71,8 +72,9 @@ class BackgroundModel:
         Args:
             frame: uint8 image, H x W (gray) or H x W x C (C <= 4, e.g. BGR).
             learning_rate: alpha for this frame only, exactly as given (0 freezes the model,
-                1 relearns from this frame). ``None`` follows the model's schedule. A model's
-                very first frame always initialises it, whatever the rate.
+                1 relearns from this frame; rates below 1.2e-38, float32's smallest normal
+                number, count as 0). ``None`` follows the model's schedule. A model's very first
+                frame always initialises it, whatever the rate.
 
         Returns:
             uint8 mask of the frame's size: 255 foreground, 0 background (shadows are background;
@@ -126,10 +128,14 @@ class BackgroundModel:
 
     def _alpha(self, learning_rate):
         if learning_rate is None:
-            return self.learning_rate_at(self.frames_seen)
-        if not 0.0 <= learning_rate <= 1.0:
+            alpha = self.learning_rate_at(self.frames_seen)
+        elif not 0.0 <= learning_rate <= 1.0:
             raise ConfigError(f"learning_rate: must be in [0, 1], got {learning_rate!r}")
-        return float(learning_rate)
+        else:
+            alpha = float(learning_rate)
+        # The kernels compute in float32. Below its smallest normal number a new component's
+        # weight alpha, when it is all a pixel has left, has no finite reciprocal to renormalise by.
+        return alpha if alpha >= _FLOAT32_TINY else 0.0
 
     def _check_frame(self, frame):
         if not isinstance(frame, np.ndarray) or frame.dtype != np.uint8:

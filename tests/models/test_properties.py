@@ -143,6 +143,19 @@ def test_complexity_prior_is_refused_where_a_matched_weight_could_vanish():
         bgsub.GaussianMixture(k=1, history=1, complexity_prior=1.0)
 
 
+@pytest.mark.parametrize("name", ["gmm", "feedback"])
+def test_a_denormal_learning_rate_leaves_no_nan_weight(name):
+    # Found by the thread comparison below: at alpha = 1.4e-45 the pixel's only component was
+    # replaced by a new one of weight alpha, and renormalising by 1 / alpha (inf) gave NaN.
+    model = bgsub.make_model(name, k=1, var_min=1.0, var_max=1.0, var_init=1.0, threshold=1.0,
+                             match_threshold=1.0, history=2, complexity_prior=0.0)
+    model.apply(np.full((1, 1, 3), 1, np.uint8))
+    model.apply(np.zeros((1, 1, 3), np.uint8), learning_rate=1.401298464324817e-45)
+    model.apply(np.zeros((1, 1, 3), np.uint8))
+    weights, variances, means, counts = model.components()
+    assert counts[0] == 1 and weights[0, 0] == 1.0
+
+
 def run_with_threads(threads, name, params, frames, rates):
     saved = numba.get_num_threads()
     numba.set_num_threads(threads)
