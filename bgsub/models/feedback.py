@@ -2,7 +2,6 @@
 
 import numpy as np
 
-from bgsub.models import kernels, stripes
 from bgsub.models.base import BackgroundModel
 from bgsub.models.mixture import MixtureComponents
 from bgsub.models.params import FeedbackParams
@@ -25,40 +24,27 @@ class FeedbackMixture(MixtureComponents, BackgroundModel):
 
     name = "feedback"
     params_class = FeedbackParams
+    feedback = True
 
     def _allocate(self, n_pixels, n_channels):
-        # mixture[i, m] = (weight, variance, mean_0 .. mean_{C-1}) of rank m, live ones first.
-        self.mixture = np.zeros((n_pixels, self.params.k, 2 + n_channels), dtype=np.float32)
-        self.n_components = np.zeros(n_pixels, dtype=np.uint8)
+        super()._allocate(n_pixels, n_channels)
         self.dynamics = np.zeros(n_pixels, dtype=np.float32)
         # The last frame's labels: the feedback reads them around each pixel, so they are state
         # (checkpoints keep them) and a separate copy from the labels being written.
         self._previous = np.zeros(n_pixels, dtype=np.uint8)
 
     def _initialise(self, pixels):
-        self._start_components(pixels)
+        super()._initialise(pixels)
         self.dynamics[:] = 0.0
 
-    def _update(self, pixels, alpha, labels):
+    def _feedback_state(self):
         p = self.params
-        stripes.run(
-            kernels.feedback_apply,
-            len(pixels),
-            pixels,
-            self.mixture,
-            self.n_components,
-            self.dynamics,
-            self._previous,
-            labels,
-            self.shape[1],
-            # floats throughout: an integer from a config file would compile another signature
-            *(float(v) for v in (
-                alpha, p.threshold**2, p.match_threshold**2, p.background_ratio,
-                p.complexity_prior, p.var_init, p.var_min, p.var_max, p.shadow_tau,
-                p.foreground_rate, p.dynamics_floor, p.dynamics_gain, p.max_threshold_scale,
-                p.dynamics_rate,
-            )),
-        )
+        return (self.dynamics, self._previous, self.shape[1], float(p.foreground_rate),
+                float(p.dynamics_floor), float(p.dynamics_gain), float(p.max_threshold_scale),
+                float(p.dynamics_rate))
+
+    def _update(self, pixels, alpha, labels):
+        super()._update(pixels, alpha, labels)
         np.copyto(self._previous, labels)
 
     def _state_arrays(self):

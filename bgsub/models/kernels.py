@@ -27,7 +27,7 @@ Memory layout (the kernels are bound by memory traffic and instruction count, no
 
 Kernels are compiled once per channel count (``gaussian_kernel(C)``, ``mixture_kernel(C)``) so the
 channel loops unroll, and index with unsigned offsets, for which Numba emits no negative-index
-fix-up. Both are cached on disk (see :mod:`bgsub.models.numba_cache`).
+fix-up. All are cached on disk (see :mod:`bgsub.models.numba_cache`).
 
 Masks hold 255 (foreground), 127 (shadow: a darker copy of a background component) or 0.
 All arithmetic is float32 (scalars are cast at entry) in the operation order of the NumPy twins in
@@ -284,14 +284,18 @@ def _keep(mixture, o, oa, w, n_slots):
 
 
 @functools.cache
-def mixture_kernel(n_channels):
+def mixture_kernel(n_channels, feedback=False):
     """The adaptive Gaussian mixture kernel (Zivkovic 2004, spherical covariance) for
-    ``n_channels`` channels (1 to 4).
+    ``n_channels`` channels (1 to 4); with ``feedback``, the feedback mixture's (see the section
+    comment before ``NO_FEEDBACK``).
 
     ``apply(start, stop, frame, mixture, n_components, mask, alpha, threshold2,
-    match_threshold2, background_ratio, complexity_prior, var_init, var_min, var_max, shadow_tau)``
-    updates pixels ``start .. stop - 1`` (a stripe, see :mod:`bgsub.models.stripes`) with
+    match_threshold2, background_ratio, complexity_prior, var_init, var_min, var_max, shadow_tau,
+    fb)`` updates pixels ``start .. stop - 1`` (a stripe, see :mod:`bgsub.models.stripes`) with
     ``frame`` the N * C uint8 pixels and ``mixture`` the flat ``[K, N, 2 + C]`` float32 state.
+    ``fb`` is the feedback's state and parameters, ``(dynamics, previous, width,
+    foreground_rate, dynamics_floor, dynamics_gain, max_threshold_scale, dynamics_rate)``, or
+    ``NO_FEEDBACK`` for the plain kernel, which compiles the feedback away.
 
     For each pixel, in rank order over its live components:
 
@@ -312,10 +316,11 @@ def mixture_kernel(n_channels):
 
     Runs of pixels whose lone component matches again (two thirds of a 1080p highway frame) go
     through a tight loop of the same steps that keeps its few values in registers; the general
-    update takes every other pixel (a lone match that needs the shadow test included).
-    The components after the match only decay, so they get a loop of their own; the rank keys of
-    the matched component and its two neighbours are computed as they pass, so the usual outcome
-    (nothing moves) costs no further reads.
+    update takes every other pixel (a lone match that needs the shadow test included; every pixel
+    with ``feedback``, whose rate and threshold vary per pixel). The components after the match
+    only decay, so they get a loop of their own; the rank keys of the matched component and its
+    two neighbours are computed as they pass, so the usual outcome (nothing moves) costs no
+    further reads.
     """
     channels = n_channels
 
@@ -336,6 +341,7 @@ def mixture_kernel(n_channels):
         var_min,
         var_max,
         shadow_tau,
+        fb,
     ):
         n_slots = 2 + channels
         slots = _u(n_slots)
@@ -352,6 +358,9 @@ def mixture_kernel(n_channels):
         hi = np.float32(var_max)
         tau = np.float32(shadow_tau)
         inv_c = np.float32(1.0 / channels)
+        dynamics, previous, width, foreground_rate, floor, gain, s_max, dynamics_rate = fb
+        rate = np.float32(dynamics_rate)
+        n_pixels = n_components.shape[0]
         # A lone component's weight is renormalised to 1 every frame, so its updated weight is
         # nearly always this one: its rho and renormalised weight are computed once, not per pixel.
         w_lone = (np.float32(1.0) * decay + prune) + a
@@ -363,7 +372,7 @@ def mixture_kernel(n_channels):
             # in a loop with few live values. It stops, with nothing changed, at the first pixel
             # that needs the general update below: several components, no match, a dying
             # weight, or a shadow test.
-            while i < stop:
+            while not feedback and i < stop:
                 p = _u(i)
                 if n_components[p] != 1:
                     break
@@ -397,6 +406,12 @@ def mixture_kernel(n_channels):
             n = _u(n_components[p])
             if i + PREFETCH_AHEAD < stop:
                 _prefetch_lower_ranks(mixture, n_components, p + _u(PREFETCH_AHEAD), slots, step)
+            if feedback:
+                a, decay, prune, t2 = _feedback_rates(
+                    p, alpha, threshold2, complexity_prior, dynamics, previous, foreground_rate,
+                    floor, gain, s_max,
+                )
+            nearest2 = np.float32(np.inf)  # feedback: |x - mu|^2 to the nearest background one
             m = _u(0)
             o = first  # the component being read
             oa = first  # where the next survivor goes
@@ -415,6 +430,8 @@ def mixture_kernel(n_channels):
                 d2 = _distance2(x, mu, channels)
                 if cumulative < ratio and d2 < t2 * var:
                     background = True
+                if feedback and cumulative < ratio and d2 < nearest2:
+                    nearest2 = d2
                 m += _u(1)
                 if d2 < g2 * var:
                     w += a
@@ -427,6 +444,8 @@ def mixture_kernel(n_channels):
                         oa += step
                         key_matched = _rank_key(w, var)
                         keys_known = True
+                    if feedback:
+                        cumulative += w
                     o += step
                     break
                 cumulative += w
@@ -442,6 +461,12 @@ def mixture_kernel(n_channels):
             while m < n:
                 w = mixture[o] * decay + prune
                 m += _u(1)
+                if feedback:
+                    if cumulative < ratio:
+                        mu = _channels(mixture, o + _u(MEAN), channels)
+                        d2 = _distance2(x, mu, channels)
+                        nearest2 = d2 if d2 < nearest2 else nearest2
+                    cumulative += w
                 if w > 0:
                     if not after_known:
                         key_after = _rank_key(w, mixture[o + _u(VARIANCE)])
@@ -459,6 +484,8 @@ def mixture_kernel(n_channels):
                 mask[p] = SHADOW
             else:
                 mask[p] = FOREGROUND
+            if feedback and background and a > 0 and _feedback_quiet(previous, i, width, n_pixels):
+                dynamics[p] += rate * (np.sqrt(nearest2 * inv_c) - dynamics[p])
             if matched == _NONE and a > 0:
                 slot = n if n < k_max else k_max - _u(1)
                 o = first + slot * step
@@ -517,7 +544,7 @@ def mixture_background(planes, n_components, background_ratio, out):
 
 
 # ================================================================================================
-# Feedback mixture (the "accurate" preset): appended section, kept apart from the kernels above.
+# Feedback mixture (the "accurate" preset)
 #
 # The Gaussian mixture above with per-pixel feedback in the spirit of SuBSENSE (St-Charles et al.,
 # 2015), computed from the mixture's own quantities:
@@ -535,12 +562,30 @@ def mixture_background(planes, n_components, background_ratio, out):
 #   a stopped object is absorbed no faster than ~ ``(1 - background_ratio) / (alpha *
 #   foreground_rate)`` frames.
 #
-# State is per pixel and contiguous: ``mixture[i, m] = (w, var, mu_0 .. mu_{C-1})`` of rank ``m``,
-# ``n_components[i]`` live components ranked first, ``dynamics[i]`` D. Labels of the previous frame
-# are read from ``previous`` (a copy), the new ones written to ``labels``, so stripes on different
-# threads never see each other's writes. Its NumPy twin is ``FeedbackReference`` in
-# ``tests/models/reference.py``.
+# State: the mixture's component-major planes and ``n_components`` plus ``dynamics[i]`` D. Labels
+# of the previous frame are read from ``previous`` (a copy), the new ones written to the mask, so
+# stripes on different threads never see each other's writes. The kernel is ``mixture_kernel(C,
+# feedback=True)``: the same steps with the three additions above, compiled separately. Its NumPy
+# twin is ``FeedbackReference`` in ``tests/models/reference.py``.
 # ================================================================================================
+
+# ``fb`` of the plain mixture kernel: typed like the feedback's, never read.
+NO_FEEDBACK = (np.zeros(0, np.float32), np.zeros(0, np.uint8), 1, 0.0, 0.0, 0.0, 0.0, 0.0)
+
+
+@njit(inline="always")
+def _feedback_rates(p, alpha, threshold2, complexity_prior, dynamics, previous, foreground_rate,
+                    floor, gain, s_max):
+    """Pixel ``p``'s ``(a, 1 - a, -a c_T, threshold2 s^2)``: the learning rate slowed where the
+    pixel was foreground (selective update) and the threshold scaled by its dynamics D."""
+    a = np.float32(alpha)
+    if previous[p] == FOREGROUND:
+        a = a * np.float32(foreground_rate)
+    excess = dynamics[p] - np.float32(floor)
+    scale = np.float32(1.0) + np.float32(gain) * (excess if excess > 0 else np.float32(0.0))
+    scale = scale if scale < np.float32(s_max) else np.float32(s_max)
+    t2 = np.float32(threshold2) * (scale * scale)
+    return a, np.float32(1.0) - a, -a * np.float32(complexity_prior), t2
 
 
 @njit(inline="always")
@@ -558,188 +603,3 @@ def _feedback_quiet(previous, i, width, n_pixels):
     if x + 1 < width and previous[i + 1] == FOREGROUND:
         return False
     return True
-
-
-@njit(inline="always")
-def _feedback_shadow(frame, mixture, i, n, threshold2, background_ratio, tau):
-    """A darker copy ``x ~ a mu`` (``tau <= a <= 1``) of a background component, as ``_is_shadow``."""
-    n_channels = frame.shape[1]
-    cumulative = np.float32(0.0)
-    for m in range(n):
-        if cumulative >= background_ratio:
-            break
-        dot = np.float32(0.0)
-        norm2 = np.float32(0.0)
-        for c in range(n_channels):
-            mu = mixture[i, m, MEAN + c]
-            dot += np.float32(frame[i, c]) * mu
-            norm2 += mu * mu
-        if norm2 > 0:
-            a = dot / norm2
-            if tau <= a <= 1:
-                dist2 = np.float32(0.0)
-                for c in range(n_channels):
-                    diff = np.float32(frame[i, c]) - a * mixture[i, m, MEAN + c]
-                    dist2 += diff * diff
-                if dist2 < threshold2 * mixture[i, m, VARIANCE] * (a * a):
-                    return True
-        cumulative += mixture[i, m, WEIGHT]
-    return False
-
-
-@njit(inline="always")
-def _feedback_key(mixture, i, m):
-    # Rank by w / sigma, compared as w^2 / var.
-    w = mixture[i, m, WEIGHT]
-    return w * w / mixture[i, m, VARIANCE]
-
-
-@njit(inline="always")
-def _feedback_swap(mixture, i, a, b):
-    for s in range(mixture.shape[2]):
-        tmp = mixture[i, a, s]
-        mixture[i, a, s] = mixture[i, b, s]
-        mixture[i, b, s] = tmp
-
-
-@njit(cache=True, nogil=True)
-def feedback_apply(
-    start,
-    stop,
-    frame,
-    mixture,
-    n_components,
-    dynamics,
-    previous,
-    labels,
-    width,
-    alpha,
-    threshold2,
-    match_threshold2,
-    background_ratio,
-    complexity_prior,
-    var_init,
-    var_min,
-    var_max,
-    shadow_tau,
-    foreground_rate,
-    dynamics_floor,
-    dynamics_gain,
-    max_threshold_scale,
-    dynamics_rate,
-):
-    """One frame through the feedback mixture for pixels ``start .. stop - 1`` (a stripe).
-
-    ``frame`` is (N, C) uint8, ``mixture`` (N, K, 2 + C) float32. Per pixel:
-
-    1. ``a = alpha * foreground_rate`` if the pixel was foreground in ``previous``, else ``alpha``;
-       ``threshold2`` is scaled by ``s^2`` from the pixel's dynamics D (see the section comment);
-    2. the mixture steps exactly as ``mixture_apply`` with ``a`` and the scaled threshold (decay,
-       background test before the first match, first match learns with ``rho = min(a / w, 1)``,
-       dead components go, a new component if nothing matched, re-rank, renormalise);
-    3. the label is background, shadow (``shadow_tau > 0``) or foreground;
-    4. in a quiet frame (background now, no foreground around before) D moves towards the RMS
-       distance to the nearest background component: ``D += dynamics_rate (dist - D)`` (not
-       while the model is frozen, ``alpha = 0``).
-    """
-    n_pixels, n_channels = frame.shape
-    k_max = mixture.shape[1]
-    n_slots = mixture.shape[2]
-    ratio = np.float32(background_ratio)
-    g2 = np.float32(match_threshold2)
-    v0 = np.float32(var_init)
-    lo = np.float32(var_min)
-    hi = np.float32(var_max)
-    tau = np.float32(shadow_tau)
-    floor = np.float32(dynamics_floor)
-    gain = np.float32(dynamics_gain)
-    s_max = np.float32(max_threshold_scale)
-    rate = np.float32(dynamics_rate)
-    inv_c = np.float32(1.0 / n_channels)
-    for i in range(start, stop):
-        a = np.float32(alpha)
-        if previous[i] == FOREGROUND:
-            a = a * np.float32(foreground_rate)
-        decay = np.float32(1.0) - a
-        prune = -a * np.float32(complexity_prior)
-        excess = dynamics[i] - floor
-        scale = np.float32(1.0) + gain * (excess if excess > 0 else np.float32(0.0))
-        scale = scale if scale < s_max else s_max
-        t2 = np.float32(threshold2) * (scale * scale)
-        n = np.int64(n_components[i])
-        searching = True
-        matched = -1
-        background = False
-        cumulative = np.float32(0.0)
-        total = np.float32(0.0)
-        nearest2 = np.float32(np.inf)
-        alive = 0
-        for m in range(n):
-            w = mixture[i, m, WEIGHT] * decay + prune
-            var = mixture[i, m, VARIANCE]
-            d2 = np.float32(0.0)
-            for c in range(n_channels):
-                diff = np.float32(frame[i, c]) - mixture[i, m, MEAN + c]
-                d2 += diff * diff
-            in_background = cumulative < ratio
-            if in_background and d2 < nearest2:
-                nearest2 = d2
-            hit = False
-            if searching:
-                if in_background and d2 < t2 * var:
-                    background = True
-                if d2 < g2 * var:
-                    searching = False
-                    hit = True
-                    w += a
-                    rho = a / w if w > a else np.float32(1.0)
-                    for c in range(n_channels):
-                        mu = mixture[i, m, MEAN + c]
-                        mixture[i, m, MEAN + c] = mu + rho * (np.float32(frame[i, c]) - mu)
-                    var = var + rho * (d2 * inv_c - var)
-                    mixture[i, m, VARIANCE] = min(max(var, lo), hi)
-            cumulative += w
-            if w > 0:
-                if alive != m:
-                    for s in range(n_slots):
-                        mixture[i, alive, s] = mixture[i, m, s]
-                mixture[i, alive, WEIGHT] = w
-                if hit:
-                    matched = alive
-                total += w
-                alive += 1
-        n = alive
-        if background:
-            label = BACKGROUND
-        elif tau > 0 and n_channels > 1 and _feedback_shadow(frame, mixture, i, n, t2, ratio, tau):
-            label = SHADOW
-        else:
-            label = FOREGROUND
-        if matched < 0 and a > 0:
-            slot = n if n < k_max else k_max - 1
-            if slot < n:
-                total -= mixture[i, slot, WEIGHT]
-            mixture[i, slot, WEIGHT] = a
-            mixture[i, slot, VARIANCE] = v0
-            for c in range(n_channels):
-                mixture[i, slot, MEAN + c] = np.float32(frame[i, c])
-            total += a
-            if slot == n:
-                n += 1
-            matched = slot
-        if matched >= 0:
-            m = matched
-            while m > 0 and _feedback_key(mixture, i, m) > _feedback_key(mixture, i, m - 1):
-                _feedback_swap(mixture, i, m, m - 1)
-                m -= 1
-            while m < n - 1 and _feedback_key(mixture, i, m) < _feedback_key(mixture, i, m + 1):
-                _feedback_swap(mixture, i, m, m + 1)
-                m += 1
-        if total > 0:
-            inv_total = np.float32(1.0) / total
-            for m in range(n):
-                mixture[i, m, WEIGHT] *= inv_total
-        n_components[i] = n
-        labels[i] = label
-        if label == BACKGROUND and a > 0 and _feedback_quiet(previous, i, width, n_pixels):
-            dynamics[i] += rate * (np.sqrt(nearest2 * inv_c) - dynamics[i])

@@ -11,7 +11,42 @@ class MixtureComponents:
     """What the mixture models share, over ``self.mixture`` (N, K, 2 + C: each pixel's components
     in rank order, whatever the memory layout behind it) and ``self.n_components``."""
 
-    def _start_components(self, pixels):
+    feedback = False  # whether the kernel is the feedback mixture's
+
+    def _allocate(self, n_pixels, n_channels):
+        # Memory is component-major, planes[m, i] = (weight, variance, mean_0 .. mean_{C-1}) of
+        # rank m (live components ranked first), so a pixel with few live components touches few
+        # planes. ``mixture`` is the same memory seen per pixel, (N, K, 2 + C): the layout that
+        # checkpoints and callers use, independent of the kernel's.
+        self._planes = np.zeros((self.params.k, n_pixels, 2 + n_channels), dtype=np.float32)
+        self.mixture = self._planes.transpose(1, 0, 2)
+        self.n_components = np.zeros(n_pixels, dtype=np.uint8)
+        self._kernel = kernels.mixture_kernel(n_channels, feedback=self.feedback)
+
+    def _feedback_state(self):
+        """The kernel's ``fb`` argument: the feedback's state and parameters, or none."""
+        return kernels.NO_FEEDBACK
+
+    def _update(self, pixels, alpha, labels):
+        p = self.params
+        stripes.run(
+            self._kernel,
+            len(pixels),
+            pixels.reshape(-1),
+            self._planes.reshape(-1),
+            self.n_components,
+            labels,
+            # floats throughout: an integer from a config file would compile another signature
+            *(float(v) for v in (
+                alpha, p.threshold**2, p.match_threshold**2, p.background_ratio,
+                p.complexity_prior, p.var_init, p.var_min, p.var_max,
+                # One channel has no chromaticity: every darkening would pass as a shadow.
+                p.shadow_tau if pixels.shape[1] > 1 else 0.0,
+            )),
+            self._feedback_state(),
+        )
+
+    def _initialise(self, pixels):
         """One component per pixel: weight 1, the initial variance, the pixel as its mean."""
         self.mixture[:, 0, kernels.WEIGHT] = 1.0
         self.mixture[:, 0, kernels.VARIANCE] = self.params.var_init
@@ -19,9 +54,8 @@ class MixtureComponents:
         self.n_components[:] = 1
 
     def _background(self, out):
-        # The kernel takes component-major planes [K, N, 2 + C]: a transposed view of ``mixture``.
-        planes = self.mixture.transpose(1, 0, 2)
-        kernels.mixture_background(planes, self.n_components, self.params.background_ratio, out)
+        ratio = self.params.background_ratio
+        kernels.mixture_background(self._planes, self.n_components, ratio, out)
 
     def components(self):
         """The learned mixture in rank order, independent of the memory layout.
@@ -50,41 +84,6 @@ class GaussianMixture(MixtureComponents, BackgroundModel):
 
     name = "gmm"
     params_class = MixtureParams
-
-    def _allocate(self, n_pixels, n_channels):
-        k = self.params.k
-        # Memory is component-major, planes[m, i] = (weight, variance, mean_0 .. mean_{C-1}) of
-        # rank m (live components ranked first), so a pixel with few live components touches few
-        # planes. ``mixture`` is the same memory seen per pixel, (N, K, 2 + C): the layout that
-        # checkpoints and callers use, independent of the kernel's.
-        self._planes = np.zeros((k, n_pixels, 2 + n_channels), dtype=np.float32)
-        self.mixture = self._planes.transpose(1, 0, 2)
-        self.n_components = np.zeros(n_pixels, dtype=np.uint8)
-        self._kernel = kernels.mixture_kernel(n_channels)
-
-    def _initialise(self, pixels):
-        self._start_components(pixels)
-
-    def _update(self, pixels, alpha, labels):
-        p = self.params
-        stripes.run(
-            self._kernel,
-            len(pixels),
-            pixels.reshape(-1),
-            self._planes.reshape(-1),
-            self.n_components,
-            labels,
-            alpha,
-            p.threshold**2,
-            p.match_threshold**2,
-            p.background_ratio,
-            p.complexity_prior,
-            p.var_init,
-            p.var_min,
-            p.var_max,
-            # One channel has no chromaticity: every darkening would pass as a shadow.
-            p.shadow_tau if pixels.shape[1] > 1 else 0.0,
-        )
 
     def _state_arrays(self):
         return {"mixture": self.mixture, "n_components": self.n_components}

@@ -28,6 +28,106 @@ class GaussianReference:
         return np.where(d2 > f32(threshold2), 255, 0).astype(np.uint8)
 
 
+def update_components(p, comps, x, a, t2):
+    """One pixel's mixture update (``kernels.mixture_kernel``, steps 1 to 5) at learning rate ``a``
+    with background threshold ``t2``, on ``comps``, a list of [w, var, mean] in rank order.
+
+    Returns ``(label, nearest2)``: nearest2 is the smallest ``|x - mu|^2`` over the background
+    components before learning (what the feedback mixture measures its dynamics by).
+    """
+    g2, ratio = f32(p.match_threshold**2), f32(p.background_ratio)
+    decay, prune = f32(1.0) - a, -a * f32(p.complexity_prior)
+    n_channels = len(x)
+    inv_c = f32(1.0 / n_channels)
+    matched, background = None, False
+    cumulative, nearest2 = f32(0.0), f32(np.inf)
+    for comp in comps:
+        w, var = comp[0] * decay + prune, comp[1]
+        d2 = f32(0.0)
+        for c in range(n_channels):
+            diff = x[c] - comp[2][c]
+            d2 += diff * diff
+        in_background = cumulative < ratio
+        if in_background and d2 < nearest2:
+            nearest2 = d2
+        if matched is None:
+            if in_background and d2 < t2 * var:
+                background = True
+            if d2 < g2 * var:
+                matched = comp
+                w += a
+                rho = a / w if w > a else f32(1.0)
+                comp[2] = comp[2] + rho * (x - comp[2])
+                var = var + rho * (d2 * inv_c - var)
+                comp[1] = min(max(var, f32(p.var_min)), f32(p.var_max))
+        cumulative += w
+        comp[0] = w
+    comps[:] = [c for c in comps if c[0] > 0]  # a matched weight never dies: c_T <= 0.5
+    total = f32(0.0)
+    for c in comps:
+        total += c[0]
+    if background:
+        label = 0
+    elif p.shadow_tau > 0 and n_channels > 1 and _is_shadow(p, comps, x, t2):
+        label = 127
+    else:
+        label = 255
+    if matched is None and a > 0:
+        new = [a, f32(p.var_init), x.copy()]
+        if len(comps) == p.k:
+            total -= comps[-1][0]
+            comps[-1] = new
+        else:
+            comps.append(new)
+        total += a
+        matched = new
+    if matched is not None:
+        _rerank(comps, matched)
+    if total > 0:
+        inv_total = f32(1.0) / total
+        for c in comps:
+            c[0] = c[0] * inv_total
+    return label, nearest2
+
+
+def _rerank(comps, comp):
+    # Move the one changed component to its place in the order by w / sigma.
+    def key(c):
+        return c[0] * c[0] / c[1]
+
+    m = next(j for j, c in enumerate(comps) if c is comp)
+    while m > 0 and key(comps[m]) > key(comps[m - 1]):
+        comps[m - 1], comps[m] = comps[m], comps[m - 1]
+        m -= 1
+    while m < len(comps) - 1 and key(comps[m]) < key(comps[m + 1]):
+        comps[m + 1], comps[m] = comps[m], comps[m + 1]
+        m += 1
+
+
+def _is_shadow(p, comps, x, t2):
+    # A darker copy x ~ s mu (tau <= s <= 1) of a background component.
+    ratio, tau = f32(p.background_ratio), f32(p.shadow_tau)
+    cumulative = f32(0.0)
+    for w, var, mu in comps:
+        if cumulative >= ratio:
+            break
+        dot, norm2 = f32(0.0), f32(0.0)
+        for c in range(len(x)):
+            dot += x[c] * mu[c]
+            norm2 += mu[c] * mu[c]
+        if norm2 > 0:
+            scale = dot / norm2
+            if tau <= scale <= 1:
+                dist2 = f32(0.0)
+                for c in range(len(x)):
+                    diff = x[c] - scale * mu[c]
+                    dist2 += diff * diff
+                if dist2 < t2 * var * scale * scale:
+                    return True
+        cumulative += w
+    return False
+
+
 class MixtureReference:
     """Adaptive Gaussian mixture, each pixel a Python list of [w, var, mean] components."""
 
@@ -41,92 +141,10 @@ class MixtureReference:
     def apply(self, frame, alpha):
         pixels = frame.reshape(len(self.pixels), -1).astype(np.float32)
         labels = np.zeros(len(self.pixels), dtype=np.uint8)
+        t2 = f32(self.p.threshold**2)
         for i, x in enumerate(pixels):
-            labels[i] = self._apply_pixel(self.pixels[i], x, f32(alpha))
+            labels[i] = update_components(self.p, self.pixels[i], x, f32(alpha), t2)[0]
         return labels
-
-    def _apply_pixel(self, comps, x, a):
-        p = self.p
-        t2, g2 = f32(p.threshold**2), f32(p.match_threshold**2)
-        ratio, prune = f32(p.background_ratio), -a * f32(p.complexity_prior)
-        n_channels = len(x)
-        matched, background, cumulative = None, False, f32(0.0)
-        for comp in comps:
-            w = comp[0] * (f32(1.0) - a) + prune
-            if matched is None:
-                d2 = f32(0.0)
-                for c in range(n_channels):
-                    diff = x[c] - comp[2][c]
-                    d2 += diff * diff
-                if cumulative < ratio and d2 < t2 * comp[1]:
-                    background = True
-                if d2 < g2 * comp[1]:
-                    matched = comp
-                    w += a
-                    rho = a / w if w > a else f32(1.0)
-                    comp[2] = comp[2] + rho * (x - comp[2])
-                    var = comp[1] + rho * (d2 * f32(1.0 / n_channels) - comp[1])
-                    comp[1] = min(max(var, f32(p.var_min)), f32(p.var_max))
-                cumulative += w
-            comp[0] = w
-        comps[:] = [c for c in comps if c[0] > 0]
-        if background:
-            label = 0
-        elif p.shadow_tau > 0 and n_channels > 1 and self._is_shadow(comps, x):
-            label = 127
-        else:
-            label = 255
-        if matched is None and a > 0:
-            new = [a, f32(p.var_init), x.copy()]
-            if len(comps) == p.k:
-                comps[-1] = new
-            else:
-                comps.append(new)
-            matched = new
-        if matched is not None:
-            self._rerank(comps, matched)
-        total = f32(sum(c[0] for c in comps)) if comps else f32(0.0)
-        if total > 0:
-            for c in comps:
-                c[0] = c[0] * (f32(1.0) / total)
-        return label
-
-    @staticmethod
-    def _rerank(comps, comp):
-        # Move the one changed component to its place in the order by w / sigma.
-        def key(c):
-            return c[0] * c[0] / c[1]
-
-        m = next(j for j, c in enumerate(comps) if c is comp)
-        while m > 0 and key(comps[m]) > key(comps[m - 1]):
-            comps[m - 1], comps[m] = comps[m], comps[m - 1]
-            m -= 1
-        while m < len(comps) - 1 and key(comps[m]) < key(comps[m + 1]):
-            comps[m + 1], comps[m] = comps[m], comps[m + 1]
-            m += 1
-
-    def _is_shadow(self, comps, x):
-        p = self.p
-        t2, ratio, tau = f32(p.threshold**2), f32(p.background_ratio), f32(p.shadow_tau)
-        cumulative = f32(0.0)
-        for w, var, mu in comps:
-            if cumulative >= ratio:
-                break
-            dot, norm2 = f32(0.0), f32(0.0)
-            for c in range(len(x)):
-                dot += x[c] * mu[c]
-                norm2 += mu[c] * mu[c]
-            if norm2 > 0:
-                a = dot / norm2
-                if tau <= a <= 1:
-                    dist2 = f32(0.0)
-                    for c in range(len(x)):
-                        diff = x[c] - a * mu[c]
-                        dist2 += diff * diff
-                    if dist2 < t2 * var * a * a:
-                        return True
-            cumulative += w
-        return False
 
     def canonical(self):
         """(weights, variances, means, counts) padded to K like the model's ``components()``."""
@@ -142,7 +160,7 @@ class MixtureReference:
 
 
 # ------------------------------------------------------------------------------------------------
-# Feedback mixture (the "accurate" preset): twin of kernels.feedback_apply
+# Feedback mixture (the "accurate" preset): twin of kernels.mixture_kernel(C, feedback=True)
 # ------------------------------------------------------------------------------------------------
 
 
@@ -185,88 +203,36 @@ class FeedbackReference:
         return all(previous[j] != 255 for j in around)
 
     def _apply_pixel(self, i, x, previous, alpha):
-        p, comps = self.p, self.pixels[i]
+        p = self.p
         a = alpha * f32(p.foreground_rate) if previous[i] == 255 else alpha
-        decay, prune = f32(1.0) - a, -a * f32(p.complexity_prior)
         scale = self._scale(i)
-        t2, g2 = f32(p.threshold**2) * (scale * scale), f32(p.match_threshold**2)
-        ratio, n_channels = f32(p.background_ratio), len(x)
-        inv_c = f32(1.0 / n_channels)
-        searching, matched, background = True, None, False
-        cumulative, nearest2 = f32(0.0), f32(np.inf)
-        for comp in comps:
-            w, var = comp[0] * decay + prune, comp[1]
-            d2 = f32(0.0)
-            for c in range(n_channels):
-                diff = x[c] - comp[2][c]
-                d2 += diff * diff
-            in_background = cumulative < ratio
-            if in_background and d2 < nearest2:
-                nearest2 = d2
-            if searching:
-                if in_background and d2 < t2 * var:
-                    background = True
-                if d2 < g2 * var:
-                    searching, matched = False, comp
-                    w += a
-                    rho = a / w if w > a else f32(1.0)
-                    comp[2] = comp[2] + rho * (x - comp[2])
-                    var = var + rho * (d2 * inv_c - var)
-                    comp[1] = min(max(var, f32(p.var_min)), f32(p.var_max))
-            cumulative += w
-            comp[0] = w
-        comps[:] = [c for c in comps if c[0] > 0]
-        if matched is not None and matched[0] <= 0:
-            matched = None  # it matched but its weight died: a new component takes over
-        total = f32(0.0)
-        for c in comps:
-            total += c[0]
-        if background:
-            label = 0
-        elif p.shadow_tau > 0 and n_channels > 1 and self._is_shadow(comps, x, t2):
-            label = 127
-        else:
-            label = 255
-        if matched is None and a > 0:
-            new = [a, f32(p.var_init), x.copy()]
-            if len(comps) == p.k:
-                total -= comps[-1][0]
-                comps[-1] = new
-            else:
-                comps.append(new)
-            total += a
-            matched = new
-        if matched is not None:
-            MixtureReference._rerank(comps, matched)
-        if total > 0:
-            inv_total = f32(1.0) / total
-            for c in comps:
-                c[0] = c[0] * inv_total
+        t2 = f32(p.threshold**2) * (scale * scale)
+        label, nearest2 = update_components(p, self.pixels[i], x, a, t2)
         if label == 0 and a > 0 and self._quiet(previous, i):
-            self.dynamics[i] += f32(p.dynamics_rate) * (np.sqrt(nearest2 * inv_c) - self.dynamics[i])
+            dist = np.sqrt(nearest2 * f32(1.0 / len(x)))
+            self.dynamics[i] += f32(p.dynamics_rate) * (dist - self.dynamics[i])
         return label
 
-    def _is_shadow(self, comps, x, t2):
-        p = self.p
-        ratio, tau = f32(p.background_ratio), f32(p.shadow_tau)
-        cumulative = f32(0.0)
-        for w, var, mu in comps:
-            if cumulative >= ratio:
-                break
-            dot, norm2 = f32(0.0), f32(0.0)
-            for c in range(len(x)):
-                dot += x[c] * mu[c]
-                norm2 += mu[c] * mu[c]
-            if norm2 > 0:
-                a = dot / norm2
-                if tau <= a <= 1:
-                    dist2 = f32(0.0)
-                    for c in range(len(x)):
-                        diff = x[c] - a * mu[c]
-                        dist2 += diff * diff
-                    if dist2 < t2 * var * (a * a):
-                        return True
-            cumulative += w
-        return False
-
     canonical = MixtureReference.canonical
+
+
+def follow(model, ref, frames, alpha):
+    """Feed ``frames[1:]`` (the model and ``ref`` started from ``frames[0]``) to both at rate
+    ``alpha``: every label, the live components and the feedback's dynamics (where there are any)
+    must be bit-identical. Returns the set of labels seen."""
+    labels_seen = set()
+    for frame in frames[1:]:
+        mask = model.apply(frame, learning_rate=alpha)
+        expected = ref.apply(frame, alpha)
+        np.testing.assert_array_equal(model.labels.reshape(-1), expected)
+        np.testing.assert_array_equal(mask.reshape(-1), np.where(expected == 255, 255, 0))
+        labels_seen.update(np.unique(expected).tolist())
+    weights, variances, means, counts = model.components()
+    rw, rv, rm, rc = ref.canonical()
+    np.testing.assert_array_equal(counts, rc)
+    live = np.arange(model.params.k)[None, :] < counts[:, None]  # slots past the count are stale
+    for got, want in ((weights, rw), (variances, rv), (means, rm)):
+        np.testing.assert_array_equal(got[live], want[live])
+    if hasattr(ref, "dynamics"):
+        np.testing.assert_array_equal(model.dynamics, ref.dynamics)
+    return labels_seen
