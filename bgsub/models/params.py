@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass, fields
 from bgsub.errors import ConfigError
 
 
-def _check_range(name, value, lo, hi, *, integer=False, lo_open=False):
+def _check_range(name, value, lo, hi, integer, lo_open):
     kind = "an integer" if integer else "a number"
     ok_type = isinstance(value, int) if integer else isinstance(value, (int, float))
     if isinstance(value, bool) or not ok_type:
@@ -44,14 +44,23 @@ class GaussianParams:
     var_min: float = 4.0
     var_max: float = 75.0
 
+    # name: (low, high, whether low itself is refused); a subclass lists only its own parameters.
+    RANGES = {
+        "learning_rate": (0.0, 1.0, True),  # or None: the schedule
+        "history": (1, 10**7, False),
+        "threshold": (0.0, 100.0, True),
+        "var_min": (0.0, 65025.0, True),
+        "var_max": (0.0, 65025.0, True),
+        "var_init": (0.0, 65025.0, True),
+    }
+
     def __post_init__(self):
-        if self.learning_rate is not None:
-            _check_range("learning_rate", self.learning_rate, 0.0, 1.0, lo_open=True)
-        _check_range("history", self.history, 1, 10**7, integer=True)
-        _check_range("threshold", self.threshold, 0.0, 100.0, lo_open=True)
-        _check_range("var_min", self.var_min, 0.0, 65025.0, lo_open=True)
-        _check_range("var_max", self.var_max, 0.0, 65025.0, lo_open=True)
-        _check_range("var_init", self.var_init, 0.0, 65025.0, lo_open=True)
+        types = {f.name: f.type for f in fields(self)}
+        for cls in reversed(type(self).__mro__):
+            for name, (lo, hi, lo_open) in vars(cls).get("RANGES", {}).items():
+                value = getattr(self, name)
+                if value is not None or name != "learning_rate":
+                    _check_range(name, value, lo, hi, types[name] is int, lo_open)
         if self.var_min > self.var_max:
             raise ConfigError(f"var_min ({self.var_min}) must not exceed var_max ({self.var_max})")
         if not self.var_min <= self.var_init <= self.var_max:
@@ -102,13 +111,13 @@ class MixtureParams(GaussianParams):
     complexity_prior: float = 0.05
     shadow_tau: float = 0.0
 
-    def __post_init__(self):
-        super().__post_init__()
-        _check_range("k", self.k, 1, 8, integer=True)
-        _check_range("match_threshold", self.match_threshold, 0.0, 100.0, lo_open=True)
-        _check_range("background_ratio", self.background_ratio, 0.0, 1.0, lo_open=True)
-        _check_range("complexity_prior", self.complexity_prior, 0.0, 0.5)
-        _check_range("shadow_tau", self.shadow_tau, 0.0, 1.0)
+    RANGES = {
+        "k": (1, 8, False),
+        "match_threshold": (0.0, 100.0, True),
+        "background_ratio": (0.0, 1.0, True),
+        "complexity_prior": (0.0, 0.5, False),  # above, a matched weight could reach 0
+        "shadow_tau": (0.0, 1.0, False),
+    }
 
 
 @dataclass(frozen=True)
@@ -141,10 +150,10 @@ class FeedbackParams(MixtureParams):
     max_threshold_scale: float = 1.6
     dynamics_rate: float = 0.02
 
-    def __post_init__(self):
-        super().__post_init__()
-        _check_range("foreground_rate", self.foreground_rate, 0.0, 1.0)
-        _check_range("dynamics_floor", self.dynamics_floor, 0.0, 255.0)
-        _check_range("dynamics_gain", self.dynamics_gain, 0.0, 100.0)
-        _check_range("max_threshold_scale", self.max_threshold_scale, 1.0, 100.0)
-        _check_range("dynamics_rate", self.dynamics_rate, 0.0, 1.0)
+    RANGES = {
+        "foreground_rate": (0.0, 1.0, False),
+        "dynamics_floor": (0.0, 255.0, False),
+        "dynamics_gain": (0.0, 100.0, False),
+        "max_threshold_scale": (1.0, 100.0, False),
+        "dynamics_rate": (0.0, 1.0, False),
+    }
