@@ -8,8 +8,9 @@ from bgsub.models.params import MixtureParams
 
 
 class MixtureComponents:
-    """What the mixture models share, over ``self.mixture`` (N, K, 2 + C: each pixel's components
-    in rank order, whatever the memory layout behind it) and ``self.n_components``."""
+    """What the mixture models share: their state, ``self.mixture`` (N, K, 2 + C: each pixel's
+    components in rank order, whatever the memory layout behind it) and ``self.n_components``,
+    and the one mixture kernel that updates it (with the feedback compiled in or out)."""
 
     feedback = False  # whether the kernel is the feedback mixture's
 
