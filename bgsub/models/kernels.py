@@ -428,34 +428,31 @@ def mixture_kernel(n_channels, feedback=False):
                 var = mixture[o + _u(VARIANCE)]
                 mu = _channels(mixture, o + _u(MEAN), channels)
                 d2 = _distance2(x, mu, channels)
-                if cumulative < ratio and d2 < t2 * var:
-                    background = True
-                if feedback and cumulative < ratio and d2 < nearest2:
-                    nearest2 = d2
+                if cumulative < ratio:
+                    if d2 < t2 * var:
+                        background = True
+                    if feedback and d2 < nearest2:
+                        nearest2 = d2
                 m += _u(1)
-                if d2 < g2 * var:
+                hit = d2 < g2 * var
+                if hit:
                     w += a
                     var = _learn(mixture, o, mu, var, x, d2, _rho(a, w), inv_c, lo, hi, channels)
                     matched = alive
-                    if w > 0:
-                        _keep(mixture, o, oa, w, n_slots)
-                        total += w
-                        alive += _u(1)
-                        oa += step
-                        key_matched = _rank_key(w, var)
-                        keys_known = True
-                    if feedback:
-                        cumulative += w
-                    o += step
-                    break
-                cumulative += w
                 if w > 0:
                     _keep(mixture, o, oa, w, n_slots)
                     total += w
                     alive += _u(1)
                     oa += step
-                    key_before = _rank_key(w, var)
+                    if hit:
+                        key_matched = _rank_key(w, var)
+                        keys_known = True
+                    else:
+                        key_before = _rank_key(w, var)
+                cumulative += w
                 o += step
+                if hit:
+                    break
             # After the match, weights only decay.
             after_known = False
             while m < n:
