@@ -46,7 +46,7 @@ class GaussianParams:
 
     # name: (low, high, whether low itself is refused); a subclass lists only its own parameters.
     RANGES = {
-        "learning_rate": (0.0, 1.0, True),  # or None: the schedule
+        "learning_rate": (0.0, 1.0, True),
         "history": (1, 10**7, False),
         "threshold": (0.0, 100.0, True),
         "var_min": (0.0, 65025.0, True),
@@ -55,12 +55,13 @@ class GaussianParams:
     }
 
     def __post_init__(self):
-        types = {f.name: f.type for f in fields(self)}
+        # A parameter whose default is None (learning_rate: the schedule) may stay None.
+        fields_by_name = {f.name: f for f in fields(self)}
         for cls in reversed(type(self).__mro__):
             for name, (lo, hi, lo_open) in vars(cls).get("RANGES", {}).items():
-                value = getattr(self, name)
-                if value is not None or name != "learning_rate":
-                    _check_range(name, value, lo, hi, types[name] is int, lo_open)
+                value, field = getattr(self, name), fields_by_name[name]
+                if value is not None or field.default is not None:
+                    _check_range(name, value, lo, hi, field.type is int, lo_open)
         if self.var_min > self.var_max:
             raise ConfigError(f"var_min ({self.var_min}) must not exceed var_max ({self.var_max})")
         if not self.var_min <= self.var_init <= self.var_max:
