@@ -70,9 +70,13 @@ class Sequence:
     gt_paths: dict[int, Path] = field(repr=False)
 
     def frames(self) -> Iterator[tuple[int, np.ndarray]]:
-        """Yield ``(frame number, BGR uint8 image)`` for every frame, in order."""
-        for number, path in zip(self.frame_numbers, self.frame_paths):
-            yield number, _read_image(path, cv2.IMREAD_COLOR)
+        """Yield ``(frame number, image)`` for every frame, in order, read exactly as ``bgsub run``
+        reads an image folder (:class:`~bgsub.sources.ImageSource`): gray files stay gray."""
+        from bgsub.sources import ImageSource
+
+        with ImageSource([str(p) for p in self.frame_paths], str(self.path)) as source:
+            for number, frame in zip(self.frame_numbers, source):
+                yield number, frame.image
 
     def ground_truth(self, number: int) -> np.ndarray:
         """The CDnet-style label image (0 static, 50 shadow, 85/170 unscored, 255 motion) of a frame."""
@@ -442,9 +446,9 @@ class BgsubSubtractor:
 
     def apply(self, frame: np.ndarray) -> np.ndarray:
         """The post-processed 0/255 mask of ``frame`` (a BGR or gray uint8 image)."""
-        if self.gray and frame.ndim == 3:
-            frame = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
-        return self.postprocess(self.model.apply(frame))
+        from bgsub.pipeline import model_input
+
+        return self.postprocess(self.model.apply(model_input(frame, self.model, self.gray)))
 
     def warm_up(self, channels: int = 3) -> None:
         """Compile the model's kernels on a tiny frame, then forget it, so that timing a sequence

@@ -33,7 +33,7 @@ import cv2
 import numpy as np
 
 from bgsub.errors import BgsubError, SinkError
-from bgsub.pipeline import FrameResult, overlay
+from bgsub.pipeline import FrameResult, model_input, overlay
 from bgsub.postprocess import find_blobs
 
 WINDOW = "bgsub live"
@@ -422,10 +422,7 @@ class LiveSession:
     # per frame
     def process(self, frame) -> FrameResult:
         """Run one frame through the model and post-processing, and record it."""
-        image = frame.image
-        if self.gray and image.ndim == 3:
-            image = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
-        mask = self.postprocess(self.model.apply(image))
+        mask = self.postprocess(self.model.apply(model_input(frame.image, self.model, self.gray)))
         background = (self.model.background_image()
                       if self.show_background or self._need_background else None)
         self.result = FrameResult(frame, mask, self.model.labels.copy(), background)

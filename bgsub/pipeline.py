@@ -80,6 +80,17 @@ def overlay(image, mask, color=(0, 0, 255), strength=0.5):
     return out
 
 
+def model_input(image, model, gray):
+    """``image`` as ``model`` takes it: gray when ``gray`` is asked for, and colour (the gray
+    repeated) when the model learned colour frames (from a checkpoint, say) and this one is gray.
+    Every command feeds its models through this, so a model sees the same frames in all of them."""
+    if gray and image.ndim == 3:
+        return cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+    if image.ndim == 2 and len(getattr(model, "shape", None) or ()) == 3:
+        return cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
+    return image
+
+
 class SinkOutput:
     """Feeds one view of each :class:`FrameResult` (mask, overlay, ...) to a sink.
 
@@ -288,13 +299,7 @@ def run(source, model, postprocess, outputs=(), *, gray=False, max_frames=None, 
             frame = _get(frames_q, reader)
             if frame is _DONE:
                 break
-            image = frame.image
-            if gray and image.ndim == 3:
-                image = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
-            elif image.ndim == 2 and len(getattr(model, "shape", None) or ()) == 3:
-                # A colour model (e.g. from a checkpoint) fed gray frames: keep its state.
-                image = cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
-            mask = model.apply(image)
+            mask = model.apply(model_input(frame.image, model, gray))
             labels = model.labels.copy()
             background = model.background_image() if need_background else None
             if not _put_checked(results_q, FrameResult(frame, mask, labels, background), writer):

@@ -12,13 +12,17 @@ import numpy as np
 from bgsub.errors import BgsubError, ConfigError
 
 CHECKPOINT_FORMAT = 1
+# Thresholds are stated for colour: a C-channel pixel is tested against threshold^2 * C / 3, so a
+# change of the same size in every channel is the same evidence on gray and colour frames.
+REFERENCE_CHANNELS = 3
 _FLOAT32_TINY = float(np.finfo(np.float32).tiny)  # 1.2e-38
 
 
 class BackgroundModel:
     """Base class of the per-pixel models; subclasses own a params class and the kernel calls.
 
-    Subclasses define ``name``, ``params_class``, ``_allocate(n_pixels, n_channels)``,
+    Subclasses define ``name``, ``params_class``, ``_allocate(n_pixels, n_channels)`` (the
+    labels, ``self._labels``, exist by then),
     ``_initialise(frame2d)``, ``_update(frame2d, alpha, labels)``, ``_background(out)`` and
     ``_state_arrays()`` (a dict of the float/int arrays that make up the learned state).
     """
@@ -53,6 +57,7 @@ class BackgroundModel:
         if self.shape is None:
             return clone
         channels = self.shape[2] if len(self.shape) == 3 else 1
+        clone._labels = self._labels.copy()
         clone._allocate(self.shape[0] * self.shape[1], channels)
         for key, target in clone._state_arrays().items():
             source = self._state_arrays()[key]
@@ -62,7 +67,6 @@ class BackgroundModel:
             target[...] = source
         clone.shape = self.shape
         clone.frames_seen = self.frames_seen
-        clone._labels = self._labels.copy()
         return clone
 
     # -- the public per-frame API -------------------------------------------------------------
@@ -90,8 +94,8 @@ class BackgroundModel:
             self.reset()
         if self.shape is None:
             self.shape = frame.shape
-            self._allocate(pixels.shape[0], pixels.shape[1])
             self._labels = np.empty(frame.shape[:2], dtype=np.uint8)
+            self._allocate(pixels.shape[0], pixels.shape[1])
         self.frames_seen += 1
         alpha = self._alpha(learning_rate)
         labels = self._labels.reshape(-1)
@@ -118,6 +122,12 @@ class BackgroundModel:
         out = np.empty((self.shape[0] * self.shape[1], channels), dtype=np.uint8)
         self._background(out)
         return out.reshape(self.shape)
+
+    @staticmethod
+    def distance2_bound(threshold, n_channels):
+        """The bound on the squared Mahalanobis distance, summed over ``n_channels`` channels,
+        that ``threshold`` (in sigmas, stated for three channels) sets."""
+        return float(threshold) ** 2 * n_channels / REFERENCE_CHANNELS
 
     def learning_rate_at(self, n):
         """The scheduled learning rate for the n-th frame (1-based)."""
@@ -173,15 +183,22 @@ class BackgroundModel:
             os.unlink(tmp)
             raise
 
+    def _optional_state(self):
+        """Names of state arrays a checkpoint may lack (they start from zero)."""
+        return ()
+
     def _restore(self, meta, arrays):
         self.frames_seen = int(meta["frames_seen"])
         if meta["shape"] is None:
             return
         self.shape = tuple(meta["shape"])
         channels = self.shape[2] if len(self.shape) == 3 else 1
-        self._allocate(self.shape[0] * self.shape[1], channels)
         self._labels = np.zeros(self.shape[:2], dtype=np.uint8)
+        self._allocate(self.shape[0] * self.shape[1], channels)
+        optional = self._optional_state()
         for key, target in self._state_arrays().items():
+            if key in optional and key not in arrays:
+                continue
             if key not in arrays or arrays[key].shape != target.shape:
                 raise BgsubError(f"checkpoint state {key!r} is missing or has the wrong shape")
             target[...] = arrays[key]

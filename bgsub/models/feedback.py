@@ -7,6 +7,15 @@ from bgsub.models.mixture import MixtureComponents
 from bgsub.models.params import FeedbackParams
 
 
+def foreground_rate_factor(alpha, stationary_frames, background_ratio):
+    """The factor of ``alpha`` at which foreground pixels learn (the kernel's ``foreground_rate``):
+    the rate ``1 - background_ratio ** (1 / stationary_frames)`` over ``alpha``; 0 when either
+    is 0 (a frozen model stays frozen; ``stationary_frames`` 0 never absorbs)."""
+    if alpha <= 0 or stationary_frames == 0:
+        return 0.0
+    return (1.0 - background_ratio ** (1.0 / stationary_frames)) / alpha
+
+
 class FeedbackMixture(MixtureComponents, BackgroundModel):
     """The adaptive Gaussian mixture of :class:`~bgsub.GaussianMixture` plus per-pixel feedback
     (after SuBSENSE, St-Charles et al. 2015, on the mixture's own quantities):
@@ -14,8 +23,8 @@ class FeedbackMixture(MixtureComponents, BackgroundModel):
     * each pixel's threshold rises with how much its background moves (swaying leaves and their
       shadows, water), measured as the running distance to its nearest background component in
       quiet frames, and stays low on still background, where camouflaged objects are then found;
-    * selective update: pixels that were foreground learn at ``foreground_rate`` times the rate,
-      which bounds how fast a stopped object is absorbed and keeps traffic out of the model.
+    * selective update: pixels that were foreground learn at a rate that absorbs a stopped object
+      in ``stationary_frames`` frames, and keeps traffic out of the model.
 
     State per pixel: K components of (weight, variance, C means), their count, D (4 bytes) and
     the last label.
@@ -37,14 +46,18 @@ class FeedbackMixture(MixtureComponents, BackgroundModel):
         super()._initialise(pixels)
         self.dynamics[:] = 0.0
 
+    def _update(self, pixels, alpha, labels):
+        self._alpha_now = alpha
+        super()._update(pixels, alpha, labels)
+
     def _feedback_state(self):
         p = self.params
-        return (self.dynamics, self._previous, self.shape[1], float(p.foreground_rate),
+        return (self.dynamics, self._previous, self.shape[1],
+                foreground_rate_factor(self._alpha_now, p.stationary_frames, p.background_ratio),
                 float(p.dynamics_floor), float(p.dynamics_gain), float(p.max_threshold_scale),
                 float(p.dynamics_rate))
 
-    def _update(self, pixels, alpha, labels):
-        super()._update(pixels, alpha, labels)
+    def _learned(self, labels):
         np.copyto(self._previous, labels)
 
     def _state_arrays(self):
@@ -53,6 +66,7 @@ class FeedbackMixture(MixtureComponents, BackgroundModel):
             "n_components": self.n_components,
             "dynamics": self.dynamics,
             "previous_labels": self._previous,
+            **self._stage_state(),
         }
 
     def threshold_scale(self):
@@ -68,4 +82,4 @@ class FeedbackMixture(MixtureComponents, BackgroundModel):
 
     def bytes_per_pixel(self, n_channels=3):
         """Bytes of learned state per pixel for ``n_channels`` channels."""
-        return self.params.k * (2 + n_channels) * 4 + 1 + 4 + 1
+        return super().bytes_per_pixel(n_channels) + 4 + 1

@@ -40,7 +40,7 @@ class SingleGaussian(BackgroundModel):
             self._planes.reshape(-1),
             labels,
             alpha,
-            p.threshold**2,
+            self.distance2_bound(p.threshold, pixels.shape[1]),
             p.var_min,
             p.var_max,
         )

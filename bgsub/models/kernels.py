@@ -555,9 +555,9 @@ def mixture_background(planes, n_components, background_ratio, out):
 #   static pixels keep the low base threshold (camouflaged objects are found), dynamic ones demand
 #   more evidence (the background's own motion is not reported).
 # * Selective update: a pixel that was foreground in the previous frame learns at
-#   ``alpha * foreground_rate``, so objects in busy scenes do not teach the model their colours and
-#   a stopped object is absorbed no faster than ~ ``(1 - background_ratio) / (alpha *
-#   foreground_rate)`` frames.
+#   ``alpha * foreground_rate``, so objects in busy scenes do not teach the model their colours;
+#   the model sets the factor each frame so that a stopped object is absorbed in
+#   ``stationary_frames`` frames (``feedback.foreground_rate_factor``).
 #
 # State: the mixture's component-major planes and ``n_components`` plus ``dynamics[i]`` D. Labels
 # of the previous frame are read from ``previous`` (a copy), the new ones written to the mask, so
@@ -600,3 +600,92 @@ def _feedback_quiet(previous, i, width, n_pixels):
     if x + 1 < width and previous[i + 1] == FOREGROUND:
         return False
     return True
+
+
+# ================================================================================================
+# Ghost absorption
+#
+# A region that stays foreground while its pixels do not change is either an object that stopped
+# or a *ghost*: background uncovered by an object that the model had learned as background (one
+# present in the first frame, or one that stood long enough to be absorbed) and that has left.
+# What tells them apart is their surroundings: a ghost shows what the background next to it
+# shows. So a foreground pixel that has been still for ``ghost_frames`` frames, and that would be
+# background under the model of a background pixel within ``GHOST_RADIUS``, starts its mixture
+# over from its current value. A ghost then erodes from its border inwards, a few pixels a frame;
+# a stopped object whose colours differ from the background around it stays foreground.
+# ================================================================================================
+
+GHOST_RADIUS = 2  # pixels: how far a ghost's border may reach into the background beside it
+
+
+@njit(inline="always")
+def _explained_by(x, planes, q, n_components, threshold2, background_ratio):
+    """True when ``x`` lies within ``threshold2`` of a background component of pixel ``q``."""
+    cumulative = np.float32(0.0)
+    for m in range(n_components[q]):
+        if cumulative >= background_ratio:
+            break
+        d2 = np.float32(0.0)
+        for c in range(x.shape[0]):
+            diff = x[c] - planes[m, q, MEAN + c]
+            d2 += diff * diff
+        if d2 < threshold2 * planes[m, q, VARIANCE]:
+            return True
+        cumulative += planes[m, q, WEIGHT]
+    return False
+
+
+@njit(inline="always")
+def _is_ghost(x, i, width, labels, planes, n_components, threshold2, background_ratio):
+    """True when a background pixel within ``GHOST_RADIUS`` of pixel ``i`` explains ``x``."""
+    n_pixels = labels.shape[0]
+    row, col = i // width, i % width
+    height = n_pixels // width
+    for q_row in range(max(row - GHOST_RADIUS, 0), min(row + GHOST_RADIUS + 1, height)):
+        for q_col in range(max(col - GHOST_RADIUS, 0), min(col + GHOST_RADIUS + 1, width)):
+            q = q_row * width + q_col
+            if labels[q] != FOREGROUND and _explained_by(
+                x, planes, q, n_components, threshold2, background_ratio
+            ):
+                return True
+    return False
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def ghost_absorb(start, stop, frame, previous_frame, labels, still, planes, n_components, width,
+                 still2, threshold2, background_ratio, var_init, ghost_frames):
+    """Absorb the ghost pixels among ``start .. stop - 1``, after the mixture update of a frame.
+
+    ``frame`` and ``previous_frame`` are (N, C) uint8 (the latter becomes ``frame``), ``labels``
+    the frame's N labels, ``still[i]`` the frames pixel ``i`` has been foreground with
+    ``|x - x_previous|^2 < still2`` (saturating at 255), ``planes`` the mixture's ``[K, N, 2 + C]``
+    state. A pixel still for ``ghost_frames`` frames that a background neighbour explains
+    (``_is_ghost``) is reset to one component ``(1, var_init, x)``. Only foreground pixels are
+    written and only non-foreground ones read, so stripes may run on several threads.
+    """
+    n_channels = frame.shape[1]
+    t2 = np.float32(threshold2)
+    s2 = np.float32(still2)
+    ratio = np.float32(background_ratio)
+    x = np.empty(n_channels, dtype=np.float32)
+    for i in range(start, stop):
+        d2 = np.float32(0.0)
+        for c in range(n_channels):
+            x[c] = np.float32(frame[i, c])
+            diff = x[c] - np.float32(previous_frame[i, c])
+            d2 += diff * diff
+            previous_frame[i, c] = frame[i, c]
+        if labels[i] != FOREGROUND or not d2 < s2:
+            still[i] = 0
+            continue
+        if still[i] < 255:
+            still[i] += 1
+        if still[i] >= ghost_frames and _is_ghost(
+            x, i, width, labels, planes, n_components, t2, ratio
+        ):
+            planes[0, i, WEIGHT] = 1.0
+            planes[0, i, VARIANCE] = var_init
+            for c in range(n_channels):
+                planes[0, i, MEAN + c] = x[c]
+            n_components[i] = 1
+            still[i] = 0

@@ -1,5 +1,6 @@
 """Adaptive Gaussian mixture per pixel (Stauffer-Grimson with Zivkovic's adaptive K)."""
 
+import cv2
 import numpy as np
 
 from bgsub.models import kernels, stripes
@@ -7,12 +8,22 @@ from bgsub.models.base import BackgroundModel
 from bgsub.models.params import MixtureParams
 
 
+GAIN_SAMPLES = 4096  # pixels sampled to estimate the exposure gain: its median to ~1/64 of a level
+GAIN_MIN_SAMPLES = 64  # fewer usable background samples than this: the frame is left as it is
+SHIFT_WIDTH = 160  # pixels: width of the reduced images whose phase correlation finds the shift
+MAX_SHIFT = 1 / 16  # of the frame's smaller side: camera shake, not a pan
+SHAKE_FRAMES = 25  # shake averages out over this many frames; a pan or a bump does not
+
+
 class MixtureComponents:
     """What the mixture models share: their state, ``self.mixture`` (N, K, 2 + C: each pixel's
     components in rank order, whatever the memory layout behind it) and ``self.n_components``,
-    and the one mixture kernel that updates it (with the feedback compiled in or out)."""
+    the one mixture kernel that updates it (with the feedback compiled in or out), and the
+    stages around it: exposure compensation before, ghost absorption after."""
 
     feedback = False  # whether the kernel is the feedback mixture's
+    exposure_gain = None  # per channel: the last frame's gain (1 where none was measured)
+    shift = (0, 0)  # the last frame's camera shift (dx, dy) in pixels, undone before matching
 
     def _allocate(self, n_pixels, n_channels):
         # Memory is component-major, planes[m, i] = (weight, variance, mean_0 .. mean_{C-1}) of
@@ -23,6 +34,12 @@ class MixtureComponents:
         self.mixture = self._planes.transpose(1, 0, 2)
         self.n_components = np.zeros(n_pixels, dtype=np.uint8)
         self._kernel = kernels.mixture_kernel(n_channels, feedback=self.feedback)
+        # Ghost absorption: frames each pixel has been still and foreground, and the last frame.
+        self._still = np.zeros(n_pixels, dtype=np.uint8)
+        self._previous_frame = np.zeros((n_pixels, n_channels), dtype=np.uint8)
+        # The shifts of the last SHAKE_FRAMES frames, a ring indexed by the frame count.
+        self._recent_shifts = np.zeros((SHAKE_FRAMES, 2), dtype=np.int32)
+        self.exposure_gain = np.ones(n_channels, dtype=np.float32)
 
     def _feedback_state(self):
         """The kernel's ``fb`` argument: the feedback's state and parameters, or none."""
@@ -30,6 +47,12 @@ class MixtureComponents:
 
     def _update(self, pixels, alpha, labels):
         p = self.params
+        channels = pixels.shape[1]
+        if p.exposure_compensation:
+            pixels = self._compensate_exposure(pixels, labels)
+        self.shift = (0, 0)
+        if p.jitter_compensation:
+            pixels = self._compensate_shift(pixels)
         stripes.run(
             self._kernel,
             len(pixels),
@@ -39,13 +62,119 @@ class MixtureComponents:
             labels,
             # floats throughout: an integer from a config file would compile another signature
             *(float(v) for v in (
-                alpha, p.threshold**2, p.match_threshold**2, p.background_ratio,
+                alpha, self.distance2_bound(p.threshold, channels),
+                self.distance2_bound(p.match_threshold, channels), p.background_ratio,
                 p.complexity_prior, p.var_init, p.var_min, p.var_max,
                 # One channel has no chromaticity: every darkening would pass as a shadow.
-                p.shadow_tau if pixels.shape[1] > 1 else 0.0,
+                p.shadow_tau if channels > 1 else 0.0,
             )),
             self._feedback_state(),
         )
+        if p.ghost_frames:
+            stripes.run(
+                kernels.ghost_absorb, len(pixels), pixels, self._previous_frame, labels,
+                self._still, self._planes, self.n_components, self.shape[1],
+                self.distance2_bound(p.still_threshold, channels) * p.var_min,
+                self.distance2_bound(p.threshold, channels), float(p.background_ratio),
+                float(p.var_init), p.ghost_frames,
+            )
+        self._learned(labels)
+        if self.shift != (0, 0):
+            self._shift_labels(labels)
+
+    def _stage_state(self):
+        """The state of the stages around the kernel, for checkpoints (optional in them: a
+        checkpoint without it resumes with the last labels background and the still counts and
+        shifts at zero)."""
+        return {"labels": self._labels, "still": self._still,
+                "previous_frame": self._previous_frame, "recent_shifts": self._recent_shifts}
+
+    def _optional_state(self):
+        return tuple(self._stage_state())
+
+    def _learned(self, labels):
+        """Called with the frame's labels, in the model's own coordinates, after learning."""
+
+    def _shift_labels(self, labels):
+        """Move ``labels`` from the model's coordinates to the frame's, by :attr:`shift`;
+        where the frame shows what the model never saw, they are background."""
+        sx, sy = self.shift
+        height, width = self.shape[:2]
+        image = labels.reshape(height, width)
+        moved = cv2.warpAffine(image, np.float32([[1, 0, sx], [0, 1, sy]]), (width, height),
+                               flags=cv2.INTER_NEAREST, borderValue=kernels.BACKGROUND)
+        np.copyto(image, moved)
+
+    def _compensate_exposure(self, pixels, previous_labels):
+        """``pixels`` divided by the exposure gain, per channel: the median of ``x / mu`` (``mu``
+        the top component's mean) over a sample of the pixels that were background in the
+        previous frame and are neither black nor saturated. Stores the gain in
+        :attr:`exposure_gain`; returns ``pixels`` itself when no value would move by half a level.
+        """
+        n_pixels, channels = pixels.shape
+        stride = max(n_pixels // GAIN_SAMPLES, 1)
+        x = pixels[::stride].astype(np.float32)
+        mu = self._planes[0, ::stride, kernels.MEAN:]
+        usable = (previous_labels[::stride, None] == kernels.BACKGROUND) & (x > 0) & (x < 255) & (mu >= 1)
+        gain = self.exposure_gain
+        for c in range(channels):
+            ok = usable[:, c]
+            gain[c] = np.median(x[ok, c] / mu[ok, c]) if ok.sum() >= GAIN_MIN_SAMPLES else 1.0
+        if np.all(np.abs(1.0 / gain - 1.0) * 255 < 0.5):
+            return pixels
+        scale = tuple(float(v) for v in 1.0 / gain) + (0.0,) * (4 - channels)
+        return cv2.multiply(pixels.reshape(n_pixels, 1, channels), scale).reshape(n_pixels, channels)
+
+    def _compensate_shift(self, pixels):
+        """``pixels`` moved back by the camera's shake against the top components' means.
+
+        The shift comes from the phase correlation of reduced gray images, rounded to whole
+        pixels; it counts only when it explains the frame better than no shift (fewer pixels of
+        a grid beyond the threshold of their top component). Shake moves the camera back and
+        forth around where the model learned it; when the mean shift of the last
+        ``SHAKE_FRAMES`` frames is a pixel or more the camera has moved instead (a pan, a bump),
+        and the model relearns the new view rather than being matched against the old one. Stores the shift undone in
+        :attr:`shift` as ``(dx, dy)``; returns ``pixels`` itself when there is none.
+        """
+        sx, sy = self._estimate_shift(pixels)
+        self._recent_shifts[self.frames_seen % SHAKE_FRAMES] = sx, sy
+        if (sx, sy) == (0, 0) or np.any(np.abs(self._recent_shifts.mean(axis=0)) >= 1):
+            return pixels
+        self.shift = (sx, sy)
+        height, width = self.shape[:2]
+        back = np.float32([[1, 0, -sx], [0, 1, -sy]])
+        image = cv2.warpAffine(pixels.reshape(height, width, -1), back, (width, height),
+                               flags=cv2.INTER_NEAREST, borderMode=cv2.BORDER_REPLICATE)
+        return image.reshape(pixels.shape)
+
+    def _estimate_shift(self, pixels):
+        """The frame's shift ``(dx, dy)`` against the top components' means, or ``(0, 0)``."""
+        height, width = self.shape[:2]
+        if MAX_SHIFT * min(height, width) < 1:
+            return 0, 0  # too small a frame to tell shake from noise
+        channels = pixels.shape[1]
+        means = self._planes[0, :, kernels.MEAN:].reshape(height, width, channels)
+        image = pixels.reshape(height, width, channels)
+        f = max(width // SHIFT_WIDTH, 1)
+        reduced_means = means[::f, ::f].mean(axis=2, dtype=np.float32)
+        window = cv2.createHanningWindow(reduced_means.shape[::-1], cv2.CV_32F)
+        (dx, dy), _ = cv2.phaseCorrelate(
+            reduced_means, image[::f, ::f].mean(axis=2, dtype=np.float32), window)
+        sx, sy = round(dx * f), round(dy * f)
+        m = max(abs(sx), abs(sy))
+        if m == 0 or m > MAX_SHIFT * min(height, width):
+            return 0, 0
+        # frame(y, x) ~ means(y - sy, x - sx): count the misfits on a grid inside both
+        inside = image[m : height - m : f, m : width - m : f].astype(np.float32)
+        variances = self._planes[0, :, kernels.VARIANCE].reshape(height, width)
+        bound = self.distance2_bound(self.params.threshold, channels)
+
+        def misfits(y, x):
+            rows, cols = slice(m - y, height - m - y, f), slice(m - x, width - m - x, f)
+            d2 = ((inside - means[rows, cols]) ** 2).sum(axis=2)
+            return np.count_nonzero(d2 > bound * variances[rows, cols])
+
+        return (sx, sy) if misfits(sy, sx) < misfits(0, 0) else (0, 0)
 
     def _initialise(self, pixels):
         """One component per pixel: weight 1, the initial variance, the pixel as its mean."""
@@ -53,6 +182,10 @@ class MixtureComponents:
         self.mixture[:, 0, kernels.VARIANCE] = self.params.var_init
         self.mixture[:, 0, kernels.MEAN :] = pixels
         self.n_components[:] = 1
+        self._still[:] = 0
+        self._previous_frame[...] = pixels
+        self._recent_shifts[...] = 0
+        self.exposure_gain[:] = 1.0
 
     def _background(self, out):
         ratio = self.params.background_ratio
@@ -87,8 +220,9 @@ class GaussianMixture(MixtureComponents, BackgroundModel):
     params_class = MixtureParams
 
     def _state_arrays(self):
-        return {"mixture": self.mixture, "n_components": self.n_components}
+        return {"mixture": self.mixture, "n_components": self.n_components, **self._stage_state()}
 
     def bytes_per_pixel(self, n_channels=3):
-        """Bytes of learned state per pixel for ``n_channels`` channels."""
-        return self.params.k * (2 + n_channels) * 4 + 1
+        """Bytes of learned state per pixel for ``n_channels`` channels: the components, their
+        count, the still count and the last frame."""
+        return self.params.k * (2 + n_channels) * 4 + 1 + 1 + n_channels

@@ -10,6 +10,11 @@ from dataclasses import asdict, dataclass, fields
 from bgsub.errors import ConfigError
 
 
+def _check_bool(name, value):
+    if not isinstance(value, bool):
+        raise ConfigError(f"{name}: must be true or false, got {value!r}")
+
+
 def _check_range(name, value, lo, hi, integer, lo_open):
     kind = "an integer" if integer else "a number"
     ok_type = isinstance(value, int) if integer else isinstance(value, (int, float))
@@ -57,6 +62,9 @@ class GaussianParams:
     def __post_init__(self):
         # A parameter whose default is None (learning_rate: the schedule) may stay None.
         fields_by_name = {f.name: f for f in fields(self)}
+        for field in fields_by_name.values():
+            if field.type is bool:
+                _check_bool(field.name, getattr(self, field.name))
         for cls in reversed(type(self).__mro__):
             for name, (lo, hi, lo_open) in vars(cls).get("RANGES", {}).items():
                 value, field = getattr(self, name), fields_by_name[name]
@@ -97,6 +105,16 @@ class MixtureParams(GaussianParams):
             of a background component (shadows are background in the mask, 127 in the labels);
             0 (the default) turns shadow detection off, 0.5 catches soft shadows; it is always
             off for gray frames, where brightness alone cannot tell a shadow from a dark object.
+        exposure_compensation: divide each frame by the camera's exposure gain, per channel,
+            before matching: the median ratio of the frame to the top components' means over
+            the pixels that were background in the previous frame. Auto-exposure then no longer
+            turns the whole frame foreground when a bright object enters.
+        ghost_frames: a foreground pixel that has not changed for this many frames and that
+            the model of a background pixel within two pixels would call background is a
+            ghost (background that a departed object uncovered) and relearns from its current
+            value; 0 turns ghost absorption off.
+        still_threshold: a pixel counts as unchanged when its RMS change per channel from the
+            previous frame is below this many ``sqrt(var_min)``.
     """
 
     # Defaults measured with `bgsub eval` (docs/quality.md): the variance floor of 10 (sigma ~3
@@ -111,9 +129,15 @@ class MixtureParams(GaussianParams):
     background_ratio: float = 0.9
     complexity_prior: float = 0.05
     shadow_tau: float = 0.0
+    exposure_compensation: bool = True
+    jitter_compensation: bool = True
+    ghost_frames: int = 10
+    still_threshold: float = 3.0
 
     RANGES = {
         "k": (1, 8, False),
+        "ghost_frames": (0, 255, False),  # counted in a byte per pixel
+        "still_threshold": (0.0, 100.0, True),
         "match_threshold": (0.0, 100.0, True),
         "background_ratio": (0.0, 1.0, True),
         "complexity_prior": (0.0, 0.5, False),  # above, a matched weight could reach 0
@@ -129,12 +153,13 @@ class FeedbackParams(MixtureParams):
 
     Attributes (in addition to :class:`MixtureParams`; ``threshold`` is the base threshold of a
     still pixel):
-        foreground_rate: a pixel that was foreground in the previous frame learns at
-            ``alpha * foreground_rate`` (selective update). Objects in busy scenes then do not
-            teach the model their colours, and a stopped object turns background no sooner than
-            about ``(1 - background_ratio) / (alpha * foreground_rate)`` frames (500 frames, 20 s
-            at 25 fps, with the defaults). 1 learns like ``gmm``; 0 never absorbs a stopped object
-            (nor a ghost left by a departed one).
+        stationary_frames: N, how long a stopped object stays foreground (selective update): a
+            pixel that was foreground in the previous frame learns at the rate
+            ``1 - background_ratio ** (1 / N)``, at which a component new to it reaches the
+            weight ``1 - background_ratio`` of a background one in exactly N frames, whatever the
+            learning rate. Objects in busy scenes then do not teach the model their colours.
+            Frames are seconds times the frame rate (500: 20 s at 25 fps); 0 never absorbs a
+            stopped object (nor a ghost that ghost absorption leaves).
         dynamics_floor: D below this (intensity levels, RMS over channels) is camera noise: the
             pixel keeps the base threshold. D is the running average of the distance between the
             pixel and its nearest background component in quiet frames (the pixel and its four
@@ -145,14 +170,14 @@ class FeedbackParams(MixtureParams):
     """
 
     threshold: float = 5.5
-    foreground_rate: float = 0.1
+    stationary_frames: int = 500
     dynamics_floor: float = 3.0
     dynamics_gain: float = 0.15
     max_threshold_scale: float = 1.6
     dynamics_rate: float = 0.02
 
     RANGES = {
-        "foreground_rate": (0.0, 1.0, False),
+        "stationary_frames": (0, 10**7, False),
         "dynamics_floor": (0.0, 255.0, False),
         "dynamics_gain": (0.0, 100.0, False),
         "max_threshold_scale": (1.0, 100.0, False),

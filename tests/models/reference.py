@@ -6,7 +6,17 @@ kernels must reproduce them exactly on small inputs.
 
 import numpy as np
 
+from bgsub.models.feedback import foreground_rate_factor
+
 f32 = np.float32
+
+# The kernels alone: none of the stages around them (they have tests of their own).
+KERNEL_ONLY = dict(exposure_compensation=False, jitter_compensation=False, ghost_frames=0)
+
+
+def bound2(threshold, n_channels):
+    """The squared-distance bound a threshold sets for ``n_channels`` (stated for three)."""
+    return f32(float(threshold) ** 2 * n_channels / 3)
 
 
 class GaussianReference:
@@ -35,9 +45,9 @@ def update_components(p, comps, x, a, t2):
     Returns ``(label, nearest2)``: nearest2 is the smallest ``|x - mu|^2`` over the background
     components before learning (what the feedback mixture measures its dynamics by).
     """
-    g2, ratio = f32(p.match_threshold**2), f32(p.background_ratio)
-    decay, prune = f32(1.0) - a, -a * f32(p.complexity_prior)
     n_channels = len(x)
+    g2, ratio = bound2(p.match_threshold, n_channels), f32(p.background_ratio)
+    decay, prune = f32(1.0) - a, -a * f32(p.complexity_prior)
     inv_c = f32(1.0 / n_channels)
     matched, background = None, False
     cumulative, nearest2 = f32(0.0), f32(np.inf)
@@ -141,7 +151,7 @@ class MixtureReference:
     def apply(self, frame, alpha):
         pixels = frame.reshape(len(self.pixels), -1).astype(np.float32)
         labels = np.zeros(len(self.pixels), dtype=np.uint8)
-        t2 = f32(self.p.threshold**2)
+        t2 = bound2(self.p.threshold, pixels.shape[1])
         for i, x in enumerate(pixels):
             labels[i] = update_components(self.p, self.pixels[i], x, f32(alpha), t2)[0]
         return labels
@@ -179,6 +189,8 @@ class FeedbackReference:
     def apply(self, frame, alpha):
         pixels = frame.reshape(len(self.pixels), -1).astype(np.float32)
         previous = self.labels.copy()
+        p = self.p
+        self.factor = f32(foreground_rate_factor(alpha, p.stationary_frames, p.background_ratio))
         for i, x in enumerate(pixels):
             self.labels[i] = self._apply_pixel(i, x, previous, f32(alpha))
         return self.labels.copy()
@@ -204,9 +216,9 @@ class FeedbackReference:
 
     def _apply_pixel(self, i, x, previous, alpha):
         p = self.p
-        a = alpha * f32(p.foreground_rate) if previous[i] == 255 else alpha
+        a = alpha * self.factor if previous[i] == 255 else alpha
         scale = self._scale(i)
-        t2 = f32(p.threshold**2) * (scale * scale)
+        t2 = bound2(p.threshold, len(x)) * (scale * scale)
         label, nearest2 = update_components(p, self.pixels[i], x, a, t2)
         if label == 0 and a > 0 and self._quiet(previous, i):
             dist = np.sqrt(nearest2 * f32(1.0 / len(x)))
@@ -236,3 +248,49 @@ def follow(model, ref, frames, alpha):
     if hasattr(ref, "dynamics"):
         np.testing.assert_array_equal(model.dynamics, ref.dynamics)
     return labels_seen
+
+
+# ------------------------------------------------------------------------------------------------
+# Ghost absorption: brute-force twin of kernels.ghost_absorb
+# ------------------------------------------------------------------------------------------------
+
+
+def ghost_absorb_reference(frame, previous_frame, labels, still, weights, variances, means, counts,
+                           width, still2, threshold2, background_ratio, var_init, ghost_frames):
+    """Whole-image NumPy statement of ghost absorption on the pixel-major layout of
+    ``components()``: returns the new ``(still, weights, variances, means, counts, ghosts)``.
+
+    Still counts come from one vectorised comparison; each candidate then tries every pixel of
+    its (2 * GHOST_RADIUS + 1)^2 window and every background component by brute force.
+    """
+    from bgsub.models.kernels import FOREGROUND, GHOST_RADIUS
+
+    x = frame.astype(np.float32)
+    change2 = ((x - previous_frame.astype(np.float32)) ** 2).sum(axis=1)
+    held = (labels == FOREGROUND) & (change2 < f32(still2))
+    still = np.where(held, np.minimum(still.astype(np.int64) + 1, 255), 0).astype(np.uint8)
+    weights, variances, means, counts = weights.copy(), variances.copy(), means.copy(), counts.copy()
+    height = len(labels) // width
+    ghosts = []
+    for i in np.flatnonzero(held & (still >= ghost_frames)):
+        row, col = divmod(i, width)
+        window = [(r, c) for r in range(row - GHOST_RADIUS, row + GHOST_RADIUS + 1)
+                  for c in range(col - GHOST_RADIUS, col + GHOST_RADIUS + 1)
+                  if 0 <= r < height and 0 <= c < width]
+        if any(_background_explains(x[i], q, labels, weights, variances, means, counts,
+                                    threshold2, background_ratio)
+               for q in (r * width + c for r, c in window)):
+            ghosts.append(i)
+    for i in ghosts:
+        weights[i, 0], variances[i, 0], means[i, 0], counts[i] = 1.0, var_init, x[i], 1
+        still[i] = 0
+    return still, weights, variances, means, counts, ghosts
+
+
+def _background_explains(x, q, labels, weights, variances, means, counts, threshold2, ratio):
+    if labels[q] == 255:
+        return False
+    before = np.concatenate([[0.0], np.cumsum(weights[q, : counts[q]], dtype=np.float32)[:-1]])
+    background = np.flatnonzero(before < f32(ratio))
+    d2 = ((x - means[q, background]) ** 2).sum(axis=1)
+    return bool(np.any(d2 < f32(threshold2) * variances[q, background]))

@@ -7,7 +7,7 @@ import pytest
 
 import bgsub
 from bgsub.models import FeedbackMixture, load_model, make_model
-from reference import FeedbackReference, follow
+from reference import KERNEL_ONLY, FeedbackReference, follow
 
 
 def _frames(shape, n, seed):
@@ -39,10 +39,11 @@ PARAMS = dict(threshold=2.5, match_threshold=2.0, dynamics_floor=1.0, dynamics_g
 @pytest.mark.parametrize("shape", [(9, 7), (9, 7, 3)], ids=["gray", "colour"])
 @pytest.mark.parametrize("k", [1, 3, 5])
 @pytest.mark.parametrize("alpha", [0.03, 0.3])
-@pytest.mark.parametrize("foreground_rate, shadow_tau", [(0.1, 0.0), (0.0, 0.5), (1.0, 0.5)])
-def test_feedback_kernel_matches_reference(shape, k, alpha, foreground_rate, shadow_tau):
+@pytest.mark.parametrize("stationary_frames, shadow_tau", [(20, 0.0), (0, 0.5), (1, 0.5)])
+def test_feedback_kernel_matches_reference(shape, k, alpha, stationary_frames, shadow_tau):
     frames = _frames(shape, 30, seed=k)
-    model = FeedbackMixture(k=k, foreground_rate=foreground_rate, shadow_tau=shadow_tau, **PARAMS)
+    model = FeedbackMixture(k=k, stationary_frames=stationary_frames, shadow_tau=shadow_tau, **PARAMS,
+                            **KERNEL_ONLY)
     model.apply(frames[0])
     labels_seen = follow(model, FeedbackReference(frames[0], model.params), frames, alpha)
     assert {0, 255} <= labels_seen
@@ -64,11 +65,11 @@ def test_threshold_rises_where_the_background_moves_and_not_where_it_is_still():
     assert scale.max() <= model.params.max_threshold_scale
 
 
-def _frames_until_absorbed(foreground_rate, limit=400):
+def _frames_until_absorbed(stationary_frames, limit=400):
     """Frames a grey square that stops on a textured scene stays foreground (at its centre)."""
     rng = np.random.default_rng(3)
     background = rng.integers(60, 190, size=(20, 20, 3)).astype(np.uint8)
-    model = FeedbackMixture(foreground_rate=foreground_rate, history=100)
+    model = FeedbackMixture(stationary_frames=stationary_frames, history=100)
     for _ in range(150):
         model.apply(np.clip(background + rng.normal(0, 2, background.shape), 0, 255).astype(np.uint8))
     for n in range(limit):
@@ -79,12 +80,16 @@ def _frames_until_absorbed(foreground_rate, limit=400):
     return limit
 
 
-def test_selective_update_bounds_how_fast_a_stopped_object_is_absorbed():
-    classic, slow, never = (_frames_until_absorbed(rate) for rate in (1.0, 0.1, 0.0))
-    # (1 - background_ratio) / alpha = 10 frames at history 100; ten times slower at rate 0.1
-    assert 5 <= classic <= 20
-    assert slow >= 5 * classic and slow < 400
-    assert never == 400
+@pytest.mark.parametrize("stationary_frames", [30, 120])
+def test_a_stopped_object_is_absorbed_after_stationary_frames(stationary_frames):
+    # Its component starts at the weight alpha and then grows at the foreground rate, so it
+    # turns background a few frames before N, never after.
+    n = _frames_until_absorbed(stationary_frames)
+    assert 0.85 * stationary_frames <= n <= stationary_frames
+
+
+def test_a_stopped_object_is_never_absorbed_with_stationary_frames_zero():
+    assert _frames_until_absorbed(0) == 400
 
 
 def test_learning_rate_zero_freezes_everything():
@@ -143,7 +148,7 @@ def test_background_image_is_the_learned_scene():
     np.testing.assert_array_equal(model.background_image(), scene)
 
 
-@pytest.mark.parametrize("key, value", [("foreground_rate", 1.5), ("max_threshold_scale", 0.5),
+@pytest.mark.parametrize("key, value", [("stationary_frames", -1), ("max_threshold_scale", 0.5),
                                         ("dynamics_rate", -0.1)])
 def test_bad_parameters_are_one_line_errors(key, value):
     with pytest.raises(bgsub.ConfigError, match=f"^{key}: must be in"):
