@@ -3,7 +3,7 @@
 import click
 import yaml
 
-from bgsub.config import load_config, merge, resolve
+from bgsub.config import PRESETS, load_config, merge, resolve
 from bgsub.errors import ConfigError
 from bgsub.models import MODELS
 
@@ -13,12 +13,14 @@ def model_options(fn):
     options = [
         click.option("--config", "config_path", type=click.Path(dir_okay=False),
                      help="YAML config (see configs/default.yaml); flags override it."),
-        click.option("--preset", type=click.Choice(["default", "accurate"]),
-                     help="Named starting point for the model and post-processing."),
+        click.option("--preset", type=click.Choice(list(PRESETS)),
+                     help="Named starting point for the model and post-processing: default, or "
+                          "fast (the plain mixture, about half the CPU)."),
         click.option("--model", "model_name", type=click.Choice(sorted(MODELS)),
-                     help="gmm: Gaussian mixture per pixel (default); gaussian: one Gaussian; "
-                          "feedback: the mixture with per-pixel feedback (--preset accurate)."),
-        click.option("--k", type=int, help="Most mixture components per pixel (gmm, 1..8)."),
+                     help="feedback: Gaussian mixture per pixel with per-pixel feedback "
+                          "(default); gmm: the plain mixture (--preset fast); gaussian: one "
+                          "Gaussian."),
+        click.option("--k", type=int, help="Most mixture components per pixel (1..8)."),
         click.option("--threshold", type=float,
                      help="Mahalanobis threshold in standard deviations for foreground."),
         click.option("--learning-rate", type=float,

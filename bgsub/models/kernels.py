@@ -275,6 +275,16 @@ def _is_shadow(x, mixture, o, step, n, n_channels, threshold2, background_ratio,
 
 
 @njit(inline="always")
+def _count_still(still, p, held):
+    """One more still frame for pixel ``p`` while ``held``, else back to 0 (stored only if not 0)."""
+    if held:
+        if still[p] < 255:
+            still[p] += 1
+    elif still[p] != 0:
+        still[p] = 0
+
+
+@njit(inline="always")
 def _keep(mixture, o, oa, w, n_slots):
     """Store the surviving component read at ``o`` with weight ``w`` at ``oa`` (compaction)."""
     if oa != o:
@@ -291,11 +301,13 @@ def mixture_kernel(n_channels, feedback=False):
 
     ``apply(start, stop, frame, mixture, n_components, mask, alpha, threshold2,
     match_threshold2, background_ratio, complexity_prior, var_init, var_min, var_max, shadow_tau,
-    fb)`` updates pixels ``start .. stop - 1`` (a stripe, see :mod:`bgsub.models.stripes`) with
+    still, still2, fb)`` updates pixels ``start .. stop - 1`` (a stripe, see :mod:`bgsub.models.stripes`) with
     ``frame`` the N * C uint8 pixels and ``mixture`` the flat ``[K, N, 2 + C]`` float32 state.
     ``fb`` is the feedback's state and parameters, ``(dynamics, previous, width,
     foreground_rate, dynamics_floor, dynamics_gain, max_threshold_scale, dynamics_rate)``, or
-    ``NO_FEEDBACK`` for the plain kernel, which compiles the feedback away.
+    ``NO_FEEDBACK`` for the plain kernel, which compiles the feedback away. ``still`` counts, per
+    pixel, the frames it has been foreground while matching a component within ``still2`` of it
+    (for ghost absorption, saturating at 255); an empty array turns the count off.
 
     For each pixel, in rank order over its live components:
 
@@ -316,8 +328,8 @@ def mixture_kernel(n_channels, feedback=False):
 
     Runs of pixels whose lone component matches again (two thirds of a 1080p highway frame) go
     through a tight loop of the same steps that keeps its few values in registers; the general
-    update takes every other pixel (a lone match that needs the shadow test included; every pixel
-    with ``feedback``, whose rate and threshold vary per pixel). The components after the match
+    update takes every other pixel (a lone match that needs the shadow test included; with
+    ``feedback``, a pixel that was foreground, whose rate differs). The components after the match
     only decay, so they get a loop of their own; the rank keys of the matched component and its
     two neighbours are computed as they pass, so the usual outcome (nothing moves) costs no
     further reads.
@@ -341,62 +353,78 @@ def mixture_kernel(n_channels, feedback=False):
         var_min,
         var_max,
         shadow_tau,
+        still,
+        still2,
         fb,
     ):
         n_slots = 2 + channels
         slots = _u(n_slots)
         step = _u(n_components.shape[0]) * slots  # from one rank's plane to the next
         k_max = _u(mixture.shape[0]) // step
-        a = np.float32(alpha)
-        decay = np.float32(1.0) - a
-        prune = -a * np.float32(complexity_prior)
-        t2 = np.float32(threshold2)
+        # The frame's rate and threshold; the feedback changes them per pixel in the general update.
+        a0 = np.float32(alpha)
+        decay0 = np.float32(1.0) - a0
+        prune0 = -a0 * np.float32(complexity_prior)
+        t20 = np.float32(threshold2)
         g2 = np.float32(match_threshold2)
         ratio = np.float32(background_ratio)
         v0 = np.float32(var_init)
         lo = np.float32(var_min)
         hi = np.float32(var_max)
         tau = np.float32(shadow_tau)
+        track_still = still.shape[0] > 0
+        s2 = np.float32(still2)
         inv_c = np.float32(1.0 / channels)
         dynamics, previous, width, foreground_rate, floor, gain, s_max, dynamics_rate = fb
         rate = np.float32(dynamics_rate)
-        n_pixels = n_components.shape[0]
+        n_pixels = _u(n_components.shape[0])
+        row = _u(width)
         # A lone component's weight is renormalised to 1 every frame, so its updated weight is
         # nearly always this one: its rho and renormalised weight are computed once, not per pixel.
-        w_lone = (np.float32(1.0) * decay + prune) + a
-        rho_lone = _rho(a, w_lone)
+        w_lone = (np.float32(1.0) * decay0 + prune0) + a0
+        rho_lone = _rho(a0, w_lone)
         norm_lone = w_lone * (np.float32(1.0) / w_lone)
         i = start
         while i < stop:
             # Fast run: pixels whose lone component matches again (most pixels of most scenes),
             # in a loop with few live values. It stops, with nothing changed, at the first pixel
             # that needs the general update below: several components, no match, a dying
-            # weight, or a shadow test.
-            while not feedback and i < stop:
+            # weight, a shadow test, or (feedback) a pixel that was foreground, whose rate differs.
+            while i < stop:
                 p = _u(i)
                 if n_components[p] != 1:
                     break
+                if feedback and previous[p] == FOREGROUND:
+                    break
                 first = p * slots
                 x = _channels(frame, p * _u(channels), channels)
-                w = mixture[first] * decay + prune
+                w = mixture[first] * decay0 + prune0
                 var = mixture[first + _u(VARIANCE)]
                 mu = _channels(mixture, first + _u(MEAN), channels)
                 d2 = _distance2(x, mu, channels)
-                if not (d2 < g2 * var and w + a > 0):
+                if not (d2 < g2 * var and w + a0 > 0):
                     break
+                t2 = t20
+                if feedback:
+                    t2 = _feedback_threshold2(threshold2, dynamics[p], floor, gain, s_max)
                 background = d2 < t2 * var
                 if not background and tau > 0:
                     break
                 if i + PREFETCH_AHEAD < stop:
                     _prefetch_lower_ranks(mixture, n_components, p + _u(PREFETCH_AHEAD), slots, step)
-                w += a
+                w += a0
                 if w == w_lone:
                     rho, norm = rho_lone, norm_lone
                 else:
-                    rho, norm = _rho(a, w), w * (np.float32(1.0) / w)
+                    rho, norm = _rho(a0, w), w * (np.float32(1.0) / w)
                 _learn(mixture, first, mu, var, x, d2, rho, inv_c, lo, hi, channels)
                 mixture[first] = norm
                 mask[p] = BACKGROUND if background else FOREGROUND
+                if track_still:
+                    _count_still(still, p, not background and d2 < s2)
+                if feedback and background and a0 > 0 and _feedback_quiet(previous, p, row, n_pixels):
+                    # the lone component is the nearest background one
+                    dynamics[p] += rate * (np.sqrt(d2 * inv_c) - dynamics[p])
                 i += 1
             if i >= stop:
                 break
@@ -406,6 +434,7 @@ def mixture_kernel(n_channels, feedback=False):
             n = _u(n_components[p])
             if i + PREFETCH_AHEAD < stop:
                 _prefetch_lower_ranks(mixture, n_components, p + _u(PREFETCH_AHEAD), slots, step)
+            a, decay, prune, t2 = a0, decay0, prune0, t20
             if feedback:
                 a, decay, prune, t2 = _feedback_rates(
                     p, alpha, threshold2, complexity_prior, dynamics, previous, foreground_rate,
@@ -420,6 +449,7 @@ def mixture_kernel(n_channels, feedback=False):
             cumulative = np.float32(0.0)
             background = False
             matched = _NONE
+            matched2 = np.float32(np.inf)  # |x - mu|^2 to the matched component
             keys_known = False  # key_matched, key_before and key_after describe the result
             key_matched = key_before = key_after = np.float32(0.0)
             # Components up to and including the first match.
@@ -439,6 +469,7 @@ def mixture_kernel(n_channels, feedback=False):
                     w += a
                     var = _learn(mixture, o, mu, var, x, d2, _rho(a, w), inv_c, lo, hi, channels)
                     matched = alive
+                    matched2 = d2
                 if w > 0:
                     _keep(mixture, o, oa, w, n_slots)
                     total += w
@@ -481,7 +512,9 @@ def mixture_kernel(n_channels, feedback=False):
                 mask[p] = SHADOW
             else:
                 mask[p] = FOREGROUND
-            if feedback and background and a > 0 and _feedback_quiet(previous, i, width, n_pixels):
+            if track_still:
+                _count_still(still, p, mask[p] == FOREGROUND and matched2 < s2)
+            if feedback and background and a > 0 and _feedback_quiet(previous, p, row, n_pixels):
                 dynamics[p] += rate * (np.sqrt(nearest2 * inv_c) - dynamics[p])
             if matched == _NONE and a > 0:
                 slot = n if n < k_max else k_max - _u(1)
@@ -578,26 +611,35 @@ def _feedback_rates(p, alpha, threshold2, complexity_prior, dynamics, previous, 
     a = np.float32(alpha)
     if previous[p] == FOREGROUND:
         a = a * np.float32(foreground_rate)
-    excess = dynamics[p] - np.float32(floor)
-    scale = np.float32(1.0) + np.float32(gain) * (excess if excess > 0 else np.float32(0.0))
-    scale = scale if scale < np.float32(s_max) else np.float32(s_max)
-    t2 = np.float32(threshold2) * (scale * scale)
+    t2 = _feedback_threshold2(threshold2, dynamics[p], floor, gain, s_max)
     return a, np.float32(1.0) - a, -a * np.float32(complexity_prior), t2
 
 
 @njit(inline="always")
+def _feedback_threshold2(threshold2, d, floor, gain, s_max):
+    """``threshold2 s^2``, with ``s`` the threshold's scale for the dynamics ``d``."""
+    excess = d - np.float32(floor)
+    scale = np.float32(1.0) + np.float32(gain) * (excess if excess > 0 else np.float32(0.0))
+    scale = scale if scale < np.float32(s_max) else np.float32(s_max)
+    return np.float32(threshold2) * (scale * scale)
+
+
+@njit(inline="always")
 def _feedback_quiet(previous, i, width, n_pixels):
-    """True when the pixel and its 4 neighbours were not foreground in the previous frame."""
+    """True when the pixel and its 4 neighbours were not foreground in the previous frame (all
+    indices unsigned, so no access pays for negative-index handling)."""
+    one = _u(1)
     if previous[i] == FOREGROUND:
         return False
-    x = i % width
     if i >= width and previous[i - width] == FOREGROUND:
         return False
     if i + width < n_pixels and previous[i + width] == FOREGROUND:
         return False
-    if x > 0 and previous[i - 1] == FOREGROUND:
+    # Left and right count only within the row; the division that tells is paid only when the
+    # neighbour was foreground, which is rare.
+    if i > 0 and previous[i - one] == FOREGROUND and i % width > 0:
         return False
-    if x + 1 < width and previous[i + 1] == FOREGROUND:
+    if i + one < n_pixels and previous[i + one] == FOREGROUND and (i + one) % width > 0:
         return False
     return True
 
@@ -609,10 +651,11 @@ def _feedback_quiet(previous, i, width, n_pixels):
 # or a *ghost*: background uncovered by an object that the model had learned as background (one
 # present in the first frame, or one that stood long enough to be absorbed) and that has left.
 # What tells them apart is their surroundings: a ghost shows what the background next to it
-# shows. So a foreground pixel that has been still for ``ghost_frames`` frames, and that would be
-# background under the model of a background pixel within ``GHOST_RADIUS``, starts its mixture
-# over from its current value. A ghost then erodes from its border inwards, a few pixels a frame;
-# a stopped object whose colours differ from the background around it stays foreground.
+# shows. The mixture kernel counts, per pixel, the frames it has been foreground while matching
+# the same component (``still``); a pixel still for ``ghost_frames`` frames that would be
+# background under the model of a non-foreground pixel within ``GHOST_RADIUS`` starts its mixture
+# over from its current value. A ghost then erodes from its border inwards, a few pixels a
+# frame; a stopped object whose colours differ from the background around it stays foreground.
 # ================================================================================================
 
 GHOST_RADIUS = 2  # pixels: how far a ghost's border may reach into the background beside it
@@ -637,7 +680,7 @@ def _explained_by(x, planes, q, n_components, threshold2, background_ratio):
 
 @njit(inline="always")
 def _is_ghost(x, i, width, labels, planes, n_components, threshold2, background_ratio):
-    """True when a background pixel within ``GHOST_RADIUS`` of pixel ``i`` explains ``x``."""
+    """True when a non-foreground pixel within ``GHOST_RADIUS`` of pixel ``i`` explains ``x``."""
     n_pixels = labels.shape[0]
     row, col = i // width, i % width
     height = n_pixels // width
@@ -652,40 +695,28 @@ def _is_ghost(x, i, width, labels, planes, n_components, threshold2, background_
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def ghost_absorb(start, stop, frame, previous_frame, labels, still, planes, n_components, width,
-                 still2, threshold2, background_ratio, var_init, ghost_frames):
+def ghost_absorb(start, stop, frame, labels, still, planes, n_components, width, threshold2,
+                 background_ratio, var_init, ghost_frames):
     """Absorb the ghost pixels among ``start .. stop - 1``, after the mixture update of a frame.
 
-    ``frame`` and ``previous_frame`` are (N, C) uint8 (the latter becomes ``frame``), ``labels``
-    the frame's N labels, ``still[i]`` the frames pixel ``i`` has been foreground with
-    ``|x - x_previous|^2 < still2`` (saturating at 255), ``planes`` the mixture's ``[K, N, 2 + C]``
-    state. A pixel still for ``ghost_frames`` frames that a background neighbour explains
-    (``_is_ghost``) is reset to one component ``(1, var_init, x)``. Only foreground pixels are
-    written and only non-foreground ones read, so stripes may run on several threads.
+    ``frame`` is (N, C) uint8, ``labels`` the frame's N labels, ``still`` the kernel's still
+    counts, ``planes`` the mixture's ``[K, N, 2 + C]`` state. A pixel still for ``ghost_frames``
+    frames that a non-foreground neighbour explains (``_is_ghost``) is reset to one component
+    ``(1, var_init, x)`` and its count to 0. Only such pixels (foreground) are written and only
+    non-foreground ones read, so stripes may run on several threads.
     """
-    n_channels = frame.shape[1]
     t2 = np.float32(threshold2)
-    s2 = np.float32(still2)
     ratio = np.float32(background_ratio)
-    x = np.empty(n_channels, dtype=np.float32)
+    x = np.empty(frame.shape[1], dtype=np.float32)
     for i in range(start, stop):
-        d2 = np.float32(0.0)
-        for c in range(n_channels):
-            x[c] = np.float32(frame[i, c])
-            diff = x[c] - np.float32(previous_frame[i, c])
-            d2 += diff * diff
-            previous_frame[i, c] = frame[i, c]
-        if labels[i] != FOREGROUND or not d2 < s2:
-            still[i] = 0
+        if still[i] < ghost_frames:
             continue
-        if still[i] < 255:
-            still[i] += 1
-        if still[i] >= ghost_frames and _is_ghost(
-            x, i, width, labels, planes, n_components, t2, ratio
-        ):
+        for c in range(x.shape[0]):
+            x[c] = np.float32(frame[i, c])
+        if _is_ghost(x, i, width, labels, planes, n_components, t2, ratio):
             planes[0, i, WEIGHT] = 1.0
             planes[0, i, VARIANCE] = var_init
-            for c in range(n_channels):
+            for c in range(x.shape[0]):
                 planes[0, i, MEAN + c] = x[c]
             n_components[i] = 1
             still[i] = 0

@@ -12,6 +12,7 @@ GAIN_SAMPLES = 4096  # pixels sampled to estimate the exposure gain: its median 
 GAIN_MIN_SAMPLES = 64  # fewer usable background samples than this: the frame is left as it is
 SHIFT_WIDTH = 160  # pixels: width of the reduced images whose phase correlation finds the shift
 MAX_SHIFT = 1 / 16  # of the frame's smaller side: camera shake, not a pan
+NO_STILL = np.zeros(0, dtype=np.uint8)  # the kernel's still counts when ghosts are not absorbed
 SHAKE_FRAMES = 25  # shake averages out over this many frames; a pan or a bump does not
 
 
@@ -34,9 +35,8 @@ class MixtureComponents:
         self.mixture = self._planes.transpose(1, 0, 2)
         self.n_components = np.zeros(n_pixels, dtype=np.uint8)
         self._kernel = kernels.mixture_kernel(n_channels, feedback=self.feedback)
-        # Ghost absorption: frames each pixel has been still and foreground, and the last frame.
+        # Ghost absorption: the frames each pixel has been foreground and still.
         self._still = np.zeros(n_pixels, dtype=np.uint8)
-        self._previous_frame = np.zeros((n_pixels, n_channels), dtype=np.uint8)
         # The shifts of the last SHAKE_FRAMES frames, a ring indexed by the frame count.
         self._recent_shifts = np.zeros((SHAKE_FRAMES, 2), dtype=np.int32)
         self.exposure_gain = np.ones(n_channels, dtype=np.float32)
@@ -68,15 +68,15 @@ class MixtureComponents:
                 # One channel has no chromaticity: every darkening would pass as a shadow.
                 p.shadow_tau if channels > 1 else 0.0,
             )),
+            self._still if p.ghost_frames else NO_STILL,
+            self.distance2_bound(p.still_threshold, channels) * p.var_min,
             self._feedback_state(),
         )
         if p.ghost_frames:
             stripes.run(
-                kernels.ghost_absorb, len(pixels), pixels, self._previous_frame, labels,
-                self._still, self._planes, self.n_components, self.shape[1],
-                self.distance2_bound(p.still_threshold, channels) * p.var_min,
-                self.distance2_bound(p.threshold, channels), float(p.background_ratio),
-                float(p.var_init), p.ghost_frames,
+                kernels.ghost_absorb, len(pixels), pixels, labels, self._still, self._planes,
+                self.n_components, self.shape[1], self.distance2_bound(p.threshold, channels),
+                float(p.background_ratio), float(p.var_init), p.ghost_frames,
             )
         self._learned(labels)
         if self.shift != (0, 0):
@@ -86,8 +86,7 @@ class MixtureComponents:
         """The state of the stages around the kernel, for checkpoints (optional in them: a
         checkpoint without it resumes with the last labels background and the still counts and
         shifts at zero)."""
-        return {"labels": self._labels, "still": self._still,
-                "previous_frame": self._previous_frame, "recent_shifts": self._recent_shifts}
+        return {"labels": self._labels, "still": self._still, "recent_shifts": self._recent_shifts}
 
     def _optional_state(self):
         return tuple(self._stage_state())
@@ -183,13 +182,17 @@ class MixtureComponents:
         self.mixture[:, 0, kernels.MEAN :] = pixels
         self.n_components[:] = 1
         self._still[:] = 0
-        self._previous_frame[...] = pixels
         self._recent_shifts[...] = 0
         self.exposure_gain[:] = 1.0
 
     def _background(self, out):
         ratio = self.params.background_ratio
         kernels.mixture_background(self._planes, self.n_components, ratio, out)
+
+    def bytes_per_pixel(self, n_channels=3):
+        """Bytes of learned state per pixel for ``n_channels`` channels: the components, their
+        count and the still count."""
+        return self.params.k * (2 + n_channels) * 4 + 1 + 1
 
     def components(self):
         """The learned mixture in rank order, independent of the memory layout.
@@ -221,8 +224,3 @@ class GaussianMixture(MixtureComponents, BackgroundModel):
 
     def _state_arrays(self):
         return {"mixture": self.mixture, "n_components": self.n_components, **self._stage_state()}
-
-    def bytes_per_pixel(self, n_channels=3):
-        """Bytes of learned state per pixel for ``n_channels`` channels: the components, their
-        count, the still count and the last frame."""
-        return self.params.k * (2 + n_channels) * 4 + 1 + 1 + n_channels

@@ -109,12 +109,13 @@ class MixtureParams(GaussianParams):
             before matching: the median ratio of the frame to the top components' means over
             the pixels that were background in the previous frame. Auto-exposure then no longer
             turns the whole frame foreground when a bright object enters.
-        ghost_frames: a foreground pixel that has not changed for this many frames and that
-            the model of a background pixel within two pixels would call background is a
-            ghost (background that a departed object uncovered) and relearns from its current
-            value; 0 turns ghost absorption off.
-        still_threshold: a pixel counts as unchanged when its RMS change per channel from the
-            previous frame is below this many ``sqrt(var_min)``.
+        ghost_frames: a foreground pixel that has been still for this many frames (see
+            ``still_threshold``) and that the model of a background pixel within two pixels would
+            call background is a ghost (background that a departed object uncovered) and
+            relearns from its current value; 0 turns ghost absorption off.
+        still_threshold: a foreground pixel counts as still while it matches a component within
+            this distance (in sigmas of ``var_min``, stated for three channels as ``threshold``
+            is): it keeps showing the same colour.
     """
 
     # Defaults measured with `bgsub eval` (docs/quality.md): the variance floor of 10 (sigma ~3
@@ -131,8 +132,8 @@ class MixtureParams(GaussianParams):
     shadow_tau: float = 0.0
     exposure_compensation: bool = True
     jitter_compensation: bool = True
-    ghost_frames: int = 10
-    still_threshold: float = 3.0
+    ghost_frames: int = 3
+    still_threshold: float = 2.0
 
     RANGES = {
         "k": (1, 8, False),
@@ -169,7 +170,7 @@ class FeedbackParams(MixtureParams):
         dynamics_rate: weight of the newest quiet frame in D (about 1 / frames of memory).
     """
 
-    threshold: float = 5.5
+    threshold: float = 4.5
     stationary_frames: int = 500
     dynamics_floor: float = 3.0
     dynamics_gain: float = 0.15

@@ -38,19 +38,37 @@ class GaussianReference:
         return np.where(d2 > f32(threshold2), 255, 0).astype(np.uint8)
 
 
+def ghost_scene(shape, n, seed):
+    """A smooth noisy scene; an object stands in it from frame 0 and leaves at frame 8 (a ghost
+    for the model that learned it), another stops at frame 4 and stays."""
+    rng = np.random.default_rng(seed)
+    base = np.linspace(60, 120, shape[0] * shape[1]).reshape(shape[:2])
+    base = np.stack([base] * shape[2], axis=2) if len(shape) == 3 else base
+    frames = []
+    for t in range(n):
+        img = base + rng.normal(0, 2, size=shape)
+        if t < 8:
+            img[1:4, 1:3] = 200
+        if t >= 4:
+            img[3:5, 4:6] = 10
+        frames.append(np.clip(img, 0, 255).astype(np.uint8))
+    return frames
+
+
 def update_components(p, comps, x, a, t2):
     """One pixel's mixture update (``kernels.mixture_kernel``, steps 1 to 5) at learning rate ``a``
     with background threshold ``t2``, on ``comps``, a list of [w, var, mean] in rank order.
 
-    Returns ``(label, nearest2)``: nearest2 is the smallest ``|x - mu|^2`` over the background
-    components before learning (what the feedback mixture measures its dynamics by).
+    Returns ``(label, nearest2, matched2)``: nearest2 is the smallest ``|x - mu|^2`` over the
+    background components before learning (what the feedback mixture measures its dynamics by),
+    matched2 the same distance to the component that matched (inf when none did).
     """
     n_channels = len(x)
     g2, ratio = bound2(p.match_threshold, n_channels), f32(p.background_ratio)
     decay, prune = f32(1.0) - a, -a * f32(p.complexity_prior)
     inv_c = f32(1.0 / n_channels)
     matched, background = None, False
-    cumulative, nearest2 = f32(0.0), f32(np.inf)
+    cumulative, nearest2, matched2 = f32(0.0), f32(np.inf), f32(np.inf)
     for comp in comps:
         w, var = comp[0] * decay + prune, comp[1]
         d2 = f32(0.0)
@@ -64,7 +82,7 @@ def update_components(p, comps, x, a, t2):
             if in_background and d2 < t2 * var:
                 background = True
             if d2 < g2 * var:
-                matched = comp
+                matched, matched2 = comp, d2
                 w += a
                 rho = a / w if w > a else f32(1.0)
                 comp[2] = comp[2] + rho * (x - comp[2])
@@ -97,7 +115,7 @@ def update_components(p, comps, x, a, t2):
         inv_total = f32(1.0) / total
         for c in comps:
             c[0] = c[0] * inv_total
-    return label, nearest2
+    return label, nearest2, matched2
 
 
 def _rerank(comps, comp):
@@ -144,16 +162,20 @@ class MixtureReference:
     def __init__(self, first_frame, params):
         self.p = params
         pixels = first_frame.reshape(first_frame.shape[0] * first_frame.shape[1], -1)
+        self.width = first_frame.shape[1]
         self.pixels = [
             [[f32(1.0), f32(params.var_init), x.astype(np.float32)]] for x in pixels
         ]
+        self.still = np.zeros(len(pixels), np.uint8)
 
     def apply(self, frame, alpha):
         pixels = frame.reshape(len(self.pixels), -1).astype(np.float32)
         labels = np.zeros(len(self.pixels), dtype=np.uint8)
+        matched2 = np.zeros(len(self.pixels), dtype=np.float32)
         t2 = bound2(self.p.threshold, pixels.shape[1])
         for i, x in enumerate(pixels):
-            labels[i] = update_components(self.p, self.pixels[i], x, f32(alpha), t2)[0]
+            labels[i], _, matched2[i] = update_components(self.p, self.pixels[i], x, f32(alpha), t2)
+        absorb_ghosts(self, pixels, labels, matched2)
         return labels
 
     def canonical(self):
@@ -185,14 +207,17 @@ class FeedbackReference:
         self.pixels = [[[f32(1.0), f32(params.var_init), x.astype(np.float32)]] for x in pixels]
         self.dynamics = np.zeros(len(pixels), np.float32)
         self.labels = np.zeros(len(pixels), np.uint8)
+        self.still = np.zeros(len(pixels), np.uint8)
 
     def apply(self, frame, alpha):
         pixels = frame.reshape(len(self.pixels), -1).astype(np.float32)
         previous = self.labels.copy()
+        matched2 = np.zeros(len(self.pixels), dtype=np.float32)
         p = self.p
         self.factor = f32(foreground_rate_factor(alpha, p.stationary_frames, p.background_ratio))
         for i, x in enumerate(pixels):
-            self.labels[i] = self._apply_pixel(i, x, previous, f32(alpha))
+            self.labels[i], matched2[i] = self._apply_pixel(i, x, previous, f32(alpha))
+        absorb_ghosts(self, pixels, self.labels, matched2)
         return self.labels.copy()
 
     def _scale(self, i):
@@ -219,11 +244,11 @@ class FeedbackReference:
         a = alpha * self.factor if previous[i] == 255 else alpha
         scale = self._scale(i)
         t2 = bound2(p.threshold, len(x)) * (scale * scale)
-        label, nearest2 = update_components(p, self.pixels[i], x, a, t2)
+        label, nearest2, matched2 = update_components(p, self.pixels[i], x, a, t2)
         if label == 0 and a > 0 and self._quiet(previous, i):
             dist = np.sqrt(nearest2 * f32(1.0 / len(x)))
             self.dynamics[i] += f32(p.dynamics_rate) * (dist - self.dynamics[i])
-        return label
+        return label, matched2
 
     canonical = MixtureReference.canonical
 
@@ -247,6 +272,8 @@ def follow(model, ref, frames, alpha):
         np.testing.assert_array_equal(got[live], want[live])
     if hasattr(ref, "dynamics"):
         np.testing.assert_array_equal(model.dynamics, ref.dynamics)
+    if model.params.ghost_frames:
+        np.testing.assert_array_equal(model._still, ref.still)
     return labels_seen
 
 
@@ -255,36 +282,25 @@ def follow(model, ref, frames, alpha):
 # ------------------------------------------------------------------------------------------------
 
 
-def ghost_absorb_reference(frame, previous_frame, labels, still, weights, variances, means, counts,
-                           width, still2, threshold2, background_ratio, var_init, ghost_frames):
-    """Whole-image NumPy statement of ghost absorption on the pixel-major layout of
-    ``components()``: returns the new ``(still, weights, variances, means, counts, ghosts)``.
-
-    Still counts come from one vectorised comparison; each candidate then tries every pixel of
-    its (2 * GHOST_RADIUS + 1)^2 window and every background component by brute force.
-    """
-    from bgsub.models.kernels import FOREGROUND, GHOST_RADIUS
+def ghost_pixels(frame, labels, still, weights, variances, means, counts, width, threshold2,
+                 background_ratio, ghost_frames):
+    """Brute-force statement of which pixels ``kernels.ghost_absorb`` absorbs, on the pixel-major
+    layout of ``components()``: those still for ``ghost_frames`` frames whose value a background
+    component of a non-foreground pixel in the (2 * GHOST_RADIUS + 1)^2 window explains."""
+    from bgsub.models.kernels import GHOST_RADIUS
 
     x = frame.astype(np.float32)
-    change2 = ((x - previous_frame.astype(np.float32)) ** 2).sum(axis=1)
-    held = (labels == FOREGROUND) & (change2 < f32(still2))
-    still = np.where(held, np.minimum(still.astype(np.int64) + 1, 255), 0).astype(np.uint8)
-    weights, variances, means, counts = weights.copy(), variances.copy(), means.copy(), counts.copy()
     height = len(labels) // width
     ghosts = []
-    for i in np.flatnonzero(held & (still >= ghost_frames)):
+    for i in np.flatnonzero(still >= ghost_frames):
         row, col = divmod(i, width)
-        window = [(r, c) for r in range(row - GHOST_RADIUS, row + GHOST_RADIUS + 1)
+        window = [r * width + c for r in range(row - GHOST_RADIUS, row + GHOST_RADIUS + 1)
                   for c in range(col - GHOST_RADIUS, col + GHOST_RADIUS + 1)
                   if 0 <= r < height and 0 <= c < width]
         if any(_background_explains(x[i], q, labels, weights, variances, means, counts,
-                                    threshold2, background_ratio)
-               for q in (r * width + c for r, c in window)):
+                                    threshold2, background_ratio) for q in window):
             ghosts.append(i)
-    for i in ghosts:
-        weights[i, 0], variances[i, 0], means[i, 0], counts[i] = 1.0, var_init, x[i], 1
-        still[i] = 0
-    return still, weights, variances, means, counts, ghosts
+    return ghosts
 
 
 def _background_explains(x, q, labels, weights, variances, means, counts, threshold2, ratio):
@@ -294,3 +310,24 @@ def _background_explains(x, q, labels, weights, variances, means, counts, thresh
     background = np.flatnonzero(before < f32(ratio))
     d2 = ((x - means[q, background]) ** 2).sum(axis=1)
     return bool(np.any(d2 < f32(threshold2) * variances[q, background]))
+
+
+def absorb_ghosts(ref, pixels, labels, matched2):
+    """The still counts and ghost absorption of a reference model after its update, when its
+    parameters ask for them: a foreground pixel whose matched component lay within the still
+    bound counts one more frame; each ghost restarts from one component at its value
+    (``ref.absorbed`` counts them)."""
+    p = ref.p
+    if not p.ghost_frames:
+        return
+    n_channels = pixels.shape[1]
+    still2 = f32(float(p.still_threshold) ** 2 * n_channels / 3 * p.var_min)
+    held = (labels == 255) & (matched2 < still2)
+    ref.still = np.where(held, np.minimum(ref.still.astype(np.int64) + 1, 255), 0).astype(np.uint8)
+    weights, variances, means, counts = ref.canonical()
+    ghosts = ghost_pixels(pixels, labels, ref.still, weights, variances, means, counts, ref.width,
+                          bound2(p.threshold, n_channels), p.background_ratio, p.ghost_frames)
+    for i in ghosts:
+        ref.pixels[i] = [[f32(1.0), f32(p.var_init), pixels[i].copy()]]
+        ref.still[i] = 0
+    ref.absorbed = getattr(ref, "absorbed", 0) + len(ghosts)

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 import bgsub
-from reference import KERNEL_ONLY, GaussianReference, MixtureReference, bound2, follow
+from reference import (KERNEL_ONLY, GaussianReference, MixtureReference, bound2, follow,
+                       ghost_scene)
 
 
 def _frames(shape, n, seed):
@@ -59,6 +60,18 @@ def test_mixture_kernel_matches_reference(shape, k, alpha, shadow_tau):
     assert {0, 255} <= labels_seen
     if k > 1:
         assert model.n_components.max() > 1
+
+
+@pytest.mark.parametrize("shape", SHAPES, ids=["gray", "colour"])
+@pytest.mark.parametrize("k", [2, 3])
+def test_mixture_kernel_with_ghost_absorption_matches_reference(shape, k):
+    frames = ghost_scene(shape, 40, seed=k)
+    params = {**KERNEL_ONLY, "ghost_frames": 2, "still_threshold": 3.0}
+    model = bgsub.GaussianMixture(k=k, threshold=3.0, match_threshold=2.5, **params)
+    model.apply(frames[0])
+    ref = MixtureReference(frames[0], model.params)
+    follow(model, ref, frames, 0.01)
+    assert ref.absorbed > 0  # the case exercised the absorption
 
 
 @pytest.mark.parametrize("channels", [1, 3], ids=["gray", "colour"])

@@ -7,7 +7,7 @@ import pytest
 
 import bgsub
 from bgsub.models import FeedbackMixture, load_model, make_model
-from reference import KERNEL_ONLY, FeedbackReference, follow
+from reference import KERNEL_ONLY, FeedbackReference, follow, ghost_scene
 
 
 def _frames(shape, n, seed):
@@ -50,6 +50,16 @@ def test_feedback_kernel_matches_reference(shape, k, alpha, stationary_frames, s
     assert model.dynamics.max() > PARAMS["dynamics_floor"]  # the feedback was exercised
     if shadow_tau and len(shape) == 3:
         assert 127 in labels_seen
+
+
+@pytest.mark.parametrize("shape", [(6, 7), (6, 7, 3)], ids=["gray", "colour"])
+def test_feedback_kernel_with_ghost_absorption_matches_reference(shape):
+    frames = ghost_scene(shape, 40, seed=1)
+    model = FeedbackMixture(k=3, **{**PARAMS, **KERNEL_ONLY, "ghost_frames": 2})
+    model.apply(frames[0])
+    ref = FeedbackReference(frames[0], model.params)
+    follow(model, ref, frames, 0.01)
+    assert ref.absorbed > 0  # the case exercised the absorption
 
 
 def test_threshold_rises_where_the_background_moves_and_not_where_it_is_still():

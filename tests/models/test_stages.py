@@ -9,7 +9,7 @@ import pytest
 
 import bgsub
 from bgsub.models import kernels
-from reference import ghost_absorb_reference
+from reference import ghost_pixels
 
 
 def _scene(shape, seed=0, grain=4):
@@ -36,38 +36,44 @@ def test_ghost_kernel_matches_its_brute_force_twin(channels, seed):
     height, width, k = 9, 11, 3
     n = height * width
     # Whole numbers everywhere, so float32 sums are exact and no comparison sits on a rounding.
-    frame = rng.integers(0, 40, size=(n, channels)).astype(np.uint8)
-    previous = np.clip(frame.astype(int) + rng.integers(-3, 4, size=frame.shape), 0, 255).astype(np.uint8)
-    labels = np.where(rng.random(n) < 0.5, kernels.FOREGROUND, kernels.BACKGROUND).astype(np.uint8)
+    frame = rng.integers(0, 100, size=(n, channels)).astype(np.uint8)
+    labels = np.where(rng.random(n) < 0.8, kernels.FOREGROUND, kernels.BACKGROUND).astype(np.uint8)
     labels[rng.random(n) < 0.1] = kernels.SHADOW
-    still = rng.integers(0, 6, size=n).astype(np.uint8)
-    still[0] = 255  # saturates rather than wrapping
+    still = np.where(labels == kernels.FOREGROUND, rng.integers(0, 6, size=n), 0).astype(np.uint8)
     counts = rng.integers(1, k + 1, size=n).astype(np.uint8)
     weights = rng.integers(1, 5, size=(n, k)).astype(np.float32) / 8
-    variances = rng.integers(2, 20, size=(n, k)).astype(np.float32)
-    means = rng.integers(0, 40, size=(n, k, channels)).astype(np.float32)
-    args = dict(width=width, still2=12.0, threshold2=4.0, background_ratio=0.5, var_init=15.0,
-                ghost_frames=3)
+    variances = rng.integers(1, 9, size=(n, k)).astype(np.float32)
+    means = rng.integers(0, 100, size=(n, k, channels)).astype(np.float32)
+    threshold2, ratio, var_init, ghost_frames = 2.0, 0.5, 15.0, 3
+    # Every other foreground pixel takes the top mean of a background pixel two columns away,
+    # so that some candidates are ghosts whatever the draw.
+    for i in np.flatnonzero(labels == kernels.FOREGROUND)[::2]:
+        q = i - 2 if i % width >= 2 else i + 2
+        if labels[q] != kernels.FOREGROUND:
+            frame[i] = means[q, 0]
 
     planes = np.zeros((k, n, 2 + channels), np.float32)
     planes[:, :, kernels.WEIGHT] = weights.T
     planes[:, :, kernels.VARIANCE] = variances.T
     planes[:, :, kernels.MEAN:] = means.transpose(1, 0, 2)
-    kernel_counts, kernel_still, kernel_previous = counts.copy(), still.copy(), previous.copy()
-    kernels.ghost_absorb(0, n, frame, kernel_previous, labels, kernel_still, planes, kernel_counts,
-                         *args.values())
+    kernel_counts, kernel_still = counts.copy(), still.copy()
+    kernels.ghost_absorb(0, n, frame, labels, kernel_still, planes, kernel_counts, width,
+                         threshold2, ratio, var_init, ghost_frames)
 
-    want_still, w, v, mu, want_counts, ghosts = ghost_absorb_reference(
-        frame, previous, labels, still, weights, variances, means, counts, *args.values())
-    assert ghosts, "the case must absorb some pixels"
+    ghosts = ghost_pixels(frame, labels, still, weights, variances, means, counts, width,
+                          threshold2, ratio, ghost_frames)
+    candidates = np.count_nonzero(still >= ghost_frames)
+    assert 0 < len(ghosts) < candidates, "the case must absorb some candidates and keep others"
+    want_counts, want_still = counts.copy(), still.copy()
+    want_counts[ghosts], want_still[ghosts] = 1, 0
+    weights[ghosts, 0], variances[ghosts, 0], means[ghosts, 0] = 1.0, var_init, frame[ghosts]
     np.testing.assert_array_equal(kernel_still, want_still)
     np.testing.assert_array_equal(kernel_counts, want_counts)
-    np.testing.assert_array_equal(kernel_previous, frame)
     for i in range(n):
         live = slice(0, want_counts[i])
-        np.testing.assert_array_equal(planes[live, i, kernels.WEIGHT], w[i, live])
-        np.testing.assert_array_equal(planes[live, i, kernels.VARIANCE], v[i, live])
-        np.testing.assert_array_equal(planes[live, i, kernels.MEAN:], mu[i, live])
+        np.testing.assert_array_equal(planes[live, i, kernels.WEIGHT], weights[i, live])
+        np.testing.assert_array_equal(planes[live, i, kernels.VARIANCE], variances[i, live])
+        np.testing.assert_array_equal(planes[live, i, kernels.MEAN:], means[i, live])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -153,7 +159,7 @@ def _person_leaves(model, leave_at=60, frames=140):
     """A person stands in the scene from frame 0 and walks away at ``leave_at``; returns the
     foreground share inside the place they stood, per frame after they left."""
     rng = np.random.default_rng(5)
-    scene = _scene((60, 80, 3), grain=8)
+    scene = _scene((60, 80, 3), grain=16)
     person = np.zeros(scene.shape[:2], bool)
     person[15:50, 30:45] = True
     shares = []
@@ -170,11 +176,11 @@ def _person_leaves(model, leave_at=60, frames=140):
 def test_a_person_present_at_frame_zero_leaves_no_ghost():
     with_ghosts = _person_leaves(bgsub.make_model("feedback"))
     without = _person_leaves(bgsub.make_model("feedback", ghost_frames=0))
-    # Once still for ghost_frames (10) the ghost erodes from its border, up to GHOST_RADIUS
-    # pixels a frame; what is left are a few pixels on the texture's steepest slopes, which no
-    # neighbour explains (they follow at the learning rate).
+    # Once still for ghost_frames (3) the ghost erodes from its border, up to GHOST_RADIUS pixels
+    # a frame: a 15-pixel-wide ghost is gone within 30 frames. Without absorption the feedback's
+    # selective update keeps it for stationary_frames (500).
     assert with_ghosts[0] > 0.9
-    assert max(with_ghosts[30:]) < 0.05
+    assert max(with_ghosts[30:]) < 0.01
     assert min(without[30:]) > 0.9
 
 
