@@ -93,8 +93,8 @@ class VideoSink(Sink):
             codec = DEFAULT_CODECS[suffix]
         if len(codec) != 4:
             raise SinkError(f"codec must be a four-character code such as FFV1, got '{codec}'")
-        if not fps > 0:
-            raise SinkError(f"fps must be positive, got {fps}: {self.path}")
+        if not 0 < fps < float("inf"):  # also refuses NaN; infinity hangs FFmpeg's writer
+            raise SinkError(f"fps must be a positive finite number, got {fps}: {self.path}")
         self.fps = float(fps)
         self.codec = codec
         self.is_color = is_color

@@ -42,6 +42,7 @@ log = logging.getLogger(__name__)
 
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"})
 DEFAULT_FPS = 25.0
+MAX_FPS = 1000.0
 STREAM_SCHEMES = ("rtsp", "rtsps", "rtmp", "http", "https", "udp", "tcp", "rtp", "srt")
 # Network opens and reads give up after this long instead of hanging on a dead host.
 STREAM_TIMEOUT_MS = 10_000
@@ -176,7 +177,7 @@ class Source:
 
 def _fps_of(capture: cv2.VideoCapture) -> float:
     fps = capture.get(cv2.CAP_PROP_FPS)
-    return float(fps) if np.isfinite(fps) and 0 < fps < 1000 else DEFAULT_FPS
+    return float(fps) if np.isfinite(fps) and 0 < fps < MAX_FPS else DEFAULT_FPS
 
 
 def _frame_count_of(capture: cv2.VideoCapture) -> int | None:
@@ -460,8 +461,8 @@ def open_source(spec: str | int | os.PathLike, *, realtime: bool = False,
         return StreamSource(text, realtime, reconnect)
     path = Path(text).expanduser()
     image_fps = fps if fps is not None else DEFAULT_FPS
-    if not image_fps > 0:
-        raise ConfigError(f"fps must be positive, got {fps}")
+    if not 0 < image_fps <= MAX_FPS:  # also refuses NaN; infinity hangs FFmpeg's writer
+        raise ConfigError(f"fps: must be in (0, {MAX_FPS:g}], got {fps}")
     if path.is_dir():
         return ImageSource(_pick_series(path), str(path), image_fps, realtime)
     if path.is_file():

@@ -5,6 +5,7 @@ construct these classes, so validation happens in one place and fails with a one
 :class:`~bgsub.errors.ConfigError` (a ``ValueError``).
 """
 
+import math
 from dataclasses import asdict, dataclass, fields
 
 from bgsub.errors import ConfigError
@@ -15,6 +16,8 @@ def _check_range(name, value, lo, hi, integer, lo_open):
     ok_type = isinstance(value, int) if integer else isinstance(value, (int, float))
     if isinstance(value, bool) or not ok_type:
         raise ConfigError(f"{name}: must be {kind}, got {value!r}")
+    if isinstance(value, float) and not math.isfinite(value):  # NaN passes both bounds
+        raise ConfigError(f"{name}: must be a finite number, got {value!r}")
     below = value <= lo if lo_open else value < lo
     if below or value > hi:
         left = "(" if lo_open else "["
