@@ -4,12 +4,11 @@ import json
 import os
 import tempfile
 import warnings
-import zipfile
 
 import cv2
 import numpy as np
 
-from bgsub.errors import BgsubError, ConfigError
+from bgsub.errors import ConfigError
 
 CHECKPOINT_FORMAT = 1
 _FLOAT32_TINY = float(np.finfo(np.float32).tiny)  # 1.2e-38
@@ -174,7 +173,9 @@ class BackgroundModel:
             raise
 
     def _restore(self, meta, arrays):
-        self.frames_seen = int(meta["frames_seen"])
+        """Take the state read by :func:`bgsub.models.checkpoint.load_checkpoint`, which checked
+        the metadata and each array's shape and values."""
+        self.frames_seen = meta["frames_seen"]
         if meta["shape"] is None:
             return
         self.shape = tuple(meta["shape"])
@@ -182,45 +183,4 @@ class BackgroundModel:
         self._allocate(self.shape[0] * self.shape[1], channels)
         self._labels = np.zeros(self.shape[:2], dtype=np.uint8)
         for key, target in self._state_arrays().items():
-            if key not in arrays or arrays[key].shape != target.shape:
-                raise BgsubError(f"checkpoint state {key!r} is missing or has the wrong shape")
             target[...] = arrays[key]
-
-
-_META_KEYS = ("format", "model", "params", "frames_seen", "shape")
-
-
-def read_checkpoint(path):
-    """Read a checkpoint written by :meth:`BackgroundModel.save`: ``(meta, arrays)``.
-
-    Anything else (a missing, truncated or foreign file) is one :class:`BgsubError` line.
-    """
-    path = os.fspath(path)
-    not_ours = f"not a bgsub model checkpoint: {path}"
-    try:
-        data = np.load(path, allow_pickle=False)
-    except FileNotFoundError:
-        raise BgsubError(f"model checkpoint not found: {path}") from None
-    except (ValueError, EOFError, zipfile.BadZipFile):
-        raise BgsubError(f"{not_ours} (not an .npz archive, or a truncated one)") from None
-    except OSError as err:
-        raise BgsubError(f"cannot read model checkpoint {path}: {err.strerror or err}") from None
-    if not isinstance(data, np.lib.npyio.NpzFile):
-        raise BgsubError(f"{not_ours} (a single .npy array)")
-    try:
-        with data:
-            meta = json.loads(str(data["meta"]))
-            arrays = {key: data[key] for key in data.files if key != "meta"}
-    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as err:
-        raise BgsubError(f"{not_ours} ({err})") from None
-    if not isinstance(meta, dict):
-        raise BgsubError(f"{not_ours} (no metadata)")
-    if meta.get("format") != CHECKPOINT_FORMAT:
-        raise BgsubError(
-            f"{path}: checkpoint format {meta.get('format')} is not supported "
-            f"(this bgsub reads format {CHECKPOINT_FORMAT})"
-        )
-    missing = [key for key in _META_KEYS if key not in meta]
-    if missing:
-        raise BgsubError(f"{not_ours} (its metadata lacks {', '.join(missing)})")
-    return meta, arrays
