@@ -38,7 +38,7 @@ from bgsub import pipeline
 from bgsub.config import DEFAULTS, fail, load_yaml, merge, model_params, resolve
 from bgsub.errors import BgsubError, SinkError, SourceError
 from bgsub.models import MODELS
-from bgsub.sinks import prepare_folder
+from bgsub.sinks import output_lock, prepare_folder
 from bgsub.sources import IMAGE_EXTENSIONS
 
 MANIFEST_NAME = ".bgsub-manifest.json"
@@ -536,19 +536,21 @@ def run_recording(rec, channel=None):
     start = time.perf_counter()
     reporter = _Reporter(channel, rec.index, channel.interval)
     try:
-        _forget_outputs(rec.output)
-        if _is_glob(rec.input) and not glob.glob(rec.input, recursive=True):
-            raise SourceError(f"no files match: {rec.input}")
-        fingerprint = input_fingerprint(rec.input)
-        with _warnings_as_lines(rec.input):
-            stats = process_recording(rec.input, rec.output, rec.config, progress=reporter,
-                                      stop=lambda: reporter.stopped)
-        if reporter.stopped or stats.interrupted:
-            _remove_videos(stats.outputs)
-            return _result(rec, "interrupted", "", stats, time.perf_counter() - start)
-        result = _result(rec, "done", "", stats, time.perf_counter() - start)
-        _write_manifest(rec, fingerprint, stats, result)
-        return result
+        # Held from the first deletion to the manifest: another run's partial files are its own.
+        with output_lock(rec.output):
+            _forget_outputs(rec.output)
+            if _is_glob(rec.input) and not glob.glob(rec.input, recursive=True):
+                raise SourceError(f"no files match: {rec.input}")
+            fingerprint = input_fingerprint(rec.input)
+            with _warnings_as_lines(rec.input):
+                stats = process_recording(rec.input, rec.output, rec.config, progress=reporter,
+                                          stop=lambda: reporter.stopped)
+            if reporter.stopped or stats.interrupted:
+                _remove_videos(stats.outputs)
+                return _result(rec, "interrupted", "", stats, time.perf_counter() - start)
+            result = _result(rec, "done", "", stats, time.perf_counter() - start)
+            _write_manifest(rec, fingerprint, stats, result)
+            return result
     except Exception as err:  # any failure belongs to this recording only
         return _result(rec, "failed", _one_line(err), None, time.perf_counter() - start)
 

@@ -10,6 +10,7 @@ any other error partial outputs are removed.
 import logging
 import contextlib
 import queue
+import signal
 import sys
 import threading
 import time
@@ -20,7 +21,7 @@ import cv2
 import numpy as np
 
 from bgsub.errors import SinkError
-from bgsub.sinks import ImageSequenceSink, VideoSink, prepare_folder
+from bgsub.sinks import ImageSequenceSink, VideoSink, output_lock, prepare_folder
 
 log = logging.getLogger(__name__)
 
@@ -281,11 +282,13 @@ def run(source, model, postprocess, outputs=(), *, gray=False, max_frames=None, 
     writer = _Worker(write, "bgsub-writer")
     start = time.perf_counter()
     modelled = 0
+    held = _HeldSignals()
     try:
         reader.start()
         writer.start()
         while True:
-            frame = _get(frames_q, reader)
+            held.deliver()
+            frame = _get(frames_q, reader, held.deliver)
             if frame is _DONE:
                 break
             image = frame.image
@@ -297,13 +300,15 @@ def run(source, model, postprocess, outputs=(), *, gray=False, max_frames=None, 
             mask = model.apply(image)
             labels = model.labels.copy()
             background = model.background_image() if need_background else None
-            if not _put_checked(results_q, FrameResult(frame, mask, labels, background), writer):
+            result = FrameResult(frame, mask, labels, background)
+            if not _put_checked(results_q, result, writer, held.deliver):
                 break
             modelled += 1
             if progress is not None:
                 progress.update(modelled)
-        _put_checked(results_q, _DONE, writer)
+        _put_checked(results_q, _DONE, writer, held.deliver)
         writer.join()
+        held.deliver()
         _raise_from(reader, writer)
     except KeyboardInterrupt:
         stats.interrupted = True
@@ -320,24 +325,72 @@ def run(source, model, postprocess, outputs=(), *, gray=False, max_frames=None, 
         # then use a released decoder (FFmpeg aborts the process). One read is all it waits for.
         if reader.is_alive():
             reader.join(timeout=_READER_JOIN_S)
+        stats.interrupted |= held.release()
     if progress is not None:
         progress.finish(stats.frames)
     _close_all(outputs)
     return stats
 
 
-def _get(q, producer):
+class _HeldSignals:
+    """Holds Ctrl-C and SIGTERM while a frame goes through the model and into the queue.
+
+    Raised at any moment, the KeyboardInterrupt could land after the model learned a frame but
+    before the frame reached the outputs (a checkpoint then counted one frame more than the
+    masks), or inside a callback that swallows it. Held, the signal's own handler runs at
+    :meth:`deliver`, between frames. Only the first signal is delivered: while the outputs are
+    being finalised, more Ctrl-C presses change nothing. Signals can only be held on the main
+    thread; elsewhere (and for ignored signals) nothing changes.
+    """
+
+    def __init__(self):
+        self.pending = []
+        self.previous = {}
+        self.delivered = False
+        if threading.current_thread() is not threading.main_thread():
+            return
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            handler = signal.getsignal(signum)
+            if callable(handler):
+                self.previous[signum] = handler
+                signal.signal(signum, self._hold)
+
+    def _hold(self, signum, frame):
+        self.pending.append(signum)
+
+    def deliver(self):
+        """Run the first held signal's own handler now (it raises KeyboardInterrupt to stop)."""
+        if self.pending and not self.delivered:
+            self.delivered = True
+            signum = self.pending[0]
+            self.previous[signum](signum, None)
+
+    def release(self):
+        """Put the handlers back; True when a signal came after the last frame and was not
+        delivered yet: it is handed to its handler now (which records it), and the run counts as
+        interrupted, its outputs finalised as usual."""
+        for signum, handler in self.previous.items():
+            signal.signal(signum, handler)
+        try:
+            self.deliver()
+        except KeyboardInterrupt:
+            return True
+        return False
+
+
+def _get(q, producer, deliver):
     while True:
         try:
             return q.get(timeout=0.1)
         except queue.Empty:
+            deliver()
             if producer.error is not None:
                 raise producer.error
             if not producer.is_alive() and q.empty():
                 return _DONE
 
 
-def _put_checked(q, item, consumer):
+def _put_checked(q, item, consumer, deliver):
     while True:
         if consumer.error is not None:
             raise consumer.error
@@ -345,6 +398,7 @@ def _put_checked(q, item, consumer):
             q.put(item, timeout=0.1)
             return True
         except queue.Full:
+            deliver()
             if not consumer.is_alive():
                 return False
 
@@ -407,14 +461,16 @@ def process(input_spec, outdir, config, *, model=None, fps=None, max_frames=None
         total = source.frame_count
         if max_frames is not None:
             total = min(total, max_frames) if total else max_frames
-        outputs = build_outputs(outdir, config["outputs"], source.fps)
-        events = events_output_from(config, fps=source.fps, source=str(input_spec))
-        if events is not None:
-            outputs.append(events)
-        frames = _until(source, stop) if stop else source
-        with quiet_log() if quiet_log else contextlib.nullcontext():
-            stats = run(frames, model, PostProcessor(config["postprocess"]), outputs, gray=gray,
-                        max_frames=max_frames, progress=progress(total) if progress else None)
+        with output_lock(outdir):
+            outputs = build_outputs(outdir, config["outputs"], source.fps)
+            events = events_output_from(config, fps=source.fps, source=str(input_spec))
+            if events is not None:
+                outputs.append(events)
+            frames = _until(source, stop) if stop else source
+            with quiet_log() if quiet_log else contextlib.nullcontext():
+                stats = run(frames, model, PostProcessor(config["postprocess"]), outputs,
+                            gray=gray, max_frames=max_frames,
+                            progress=progress(total) if progress else None)
     return stats, events
 
 
