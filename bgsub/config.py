@@ -130,8 +130,27 @@ MAX_ALIAS_VALUES = 10_000
 MAX_COORDINATE = 1_000_000
 
 
+class _Loader(yaml.SafeLoader):
+    """PyYAML's safe loader, stopping at the first value nested past :data:`MAX_DEPTH` (its
+    composer recurses once per level, and its scanner's cost per token grows with the depth)."""
+
+    def __init__(self, stream):
+        super().__init__(stream)
+        self._depth = 0
+
+    def compose_node(self, parent, index):
+        self._depth += 1
+        try:
+            if self._depth > MAX_DEPTH:
+                raise yaml.composer.ComposerError(None, None, f"nested deeper than {MAX_DEPTH} "
+                                                  "levels", self.peek_event().start_mark)
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+
 def _check_size(path, root):
-    """Refuse a document nested past :data:`MAX_DEPTH` or whose aliases expand to more than
+    """Refuse a document whose aliases nest it past :data:`MAX_DEPTH` or expand it to more than
     :data:`MAX_ALIAS_VALUES` values beyond the ones written, without expanding it."""
     sizes, depths, written = {}, {}, set()
     stack = [(root, False)]
@@ -173,7 +192,7 @@ def parse_yaml(text, where):
     Any syntax error, nesting past :data:`MAX_DEPTH` or alias expansion past
     :data:`MAX_ALIAS_VALUES` is one ConfigError starting with ``where``.
     """
-    loader = yaml.SafeLoader(text)
+    loader = _Loader(text)
     try:
         node = loader.get_single_node()
         if node is None:
@@ -185,8 +204,6 @@ def parse_yaml(text, where):
         line = f":{mark.line + 1}" if mark is not None else ""
         problem = getattr(err, "problem", None) or str(err).splitlines()[0]
         raise ConfigError(f"{where}{line}: invalid YAML: {problem}") from None
-    except RecursionError:  # the composer recurses once per level
-        raise ConfigError(f"{where}: invalid YAML: nested deeper than {MAX_DEPTH} levels") from None
     finally:
         loader.dispose()
 
