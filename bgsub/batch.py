@@ -224,12 +224,21 @@ def _validate_jobs(locator, data, defaults, base):
         if "://" in job["input"]:
             fail(locator, where + ("input",), "must be a file, folder or glob (streams and "
                                               "cameras are for bgsub run and bgsub live)")
+        _check_output_outside_input(locator, where, _under(base, job["input"]),
+                                    _under(base, job["output"]))
         settings = merge(defaults, {k: v for k, v in job.items() if k not in ("input", "output")})
         job_locator = _JobLocator(locator, job, defaults, index)
         config = resolve(settings, locator=job_locator, path=where)
         config = _check_roi(job_locator, where, config, base)
         checked.append((_under(base, job["input"]), config, Path(_under(base, job["output"]))))
     return checked
+
+
+def _check_output_outside_input(locator, where, input_spec, output):
+    """Outputs written into an input folder change its fingerprint: the job would be redone on
+    every run (and its masks taken for frames)."""
+    if os.path.isdir(input_spec) and _inside_any(output, [os.path.abspath(input_spec)]):
+        fail(locator, where + ("output",), f"must not be the input folder or inside it: {output}")
 
 
 def _under(base, text):

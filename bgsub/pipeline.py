@@ -51,6 +51,7 @@ class RunStats:
     foreground_sum: float = 0.0
     interrupted: bool = False
     outputs: list = field(default_factory=list)
+    skipped: int = 0  # unreadable input frames left out
 
     @property
     def fps(self):
@@ -64,9 +65,11 @@ class RunStats:
     def summary(self):
         """The one-line summary printed at the end of a run."""
         state = "interrupted after" if self.interrupted else "done:"
+        plural = "s" if self.skipped > 1 else ""
+        skipped = f", {self.skipped} unreadable frame{plural} skipped" if self.skipped else ""
         return (
             f"{state} {self.frames} frames in {self.seconds:.1f} s ({self.fps:.1f} fps), "
-            f"mean foreground {self.mean_foreground:.2f}%"
+            f"mean foreground {self.mean_foreground:.2f}%{skipped}"
         )
 
 
@@ -150,12 +153,24 @@ def build_outputs(outdir, outputs, fps):
     for key, (name, view) in VIEWS.items():
         if outputs.get(key):
             made.append(SinkOutput(VideoSink(outdir / name, fps), view))
-    masks_dir = outputs.get("masks_dir")
-    if masks_dir:
-        folder = outdir / "masks" if masks_dir is True else Path(masks_dir)
+    folder = masks_folder(outdir, outputs)
+    if folder is not None:
         prepare_folder(folder)
-        made.append(SinkOutput(ImageSequenceSink(folder), lambda r: r.mask))
+        sink = ImageSequenceSink(folder)
+        # The folder then holds this run's masks only, never the tail of a longer earlier run.
+        removed = sink.clear()
+        if removed:
+            log.info("removed %d masks of an earlier run from %s", removed, folder)
+        made.append(SinkOutput(sink, lambda r: r.mask))
     return made
+
+
+def masks_folder(outdir, outputs):
+    """The folder of the PNG masks the ``outputs`` config section asks for (None: no PNGs)."""
+    masks_dir = outputs.get("masks_dir")
+    if not masks_dir:
+        return None
+    return Path(outdir) / "masks" if masks_dir is True else Path(masks_dir)
 
 
 class Progress:
@@ -431,7 +446,7 @@ def _close_all(outputs):
 
 
 def process(input_spec, outdir, config, *, model=None, fps=None, max_frames=None, progress=None,
-            stop=None, quiet_log=None):
+            stop=None, quiet_log=None, strict=False):
     """One recording, as ``bgsub run`` and each batch job do it: open ``input_spec``, build the
     outputs ``config`` asks for under ``outdir`` (events included) and run the loop.
 
@@ -443,6 +458,7 @@ def process(input_spec, outdir, config, *, model=None, fps=None, max_frames=None
         stop: callable checked before each frame is read; when it returns True reading ends
             there and the run finishes with the frames read so far.
         quiet_log: a context manager factory wrapped around the loop (e.g. silencing OpenCV).
+        strict: an unreadable image in a series stops the run (else it is skipped and counted).
 
     Returns:
         ``(stats, events)``: the :class:`RunStats` and the events output (None without events).
@@ -452,7 +468,7 @@ def process(input_spec, outdir, config, *, model=None, fps=None, max_frames=None
     from bgsub.postprocess import PostProcessor
     from bgsub.sources import open_source
 
-    with open_source(input_spec, fps=fps) as source:
+    with open_source(input_spec, fps=fps, strict=strict) as source:
         if callable(model) and not hasattr(model, "apply"):
             model, gray = model(source)
         else:
@@ -461,7 +477,7 @@ def process(input_spec, outdir, config, *, model=None, fps=None, max_frames=None
         total = source.frame_count
         if max_frames is not None:
             total = min(total, max_frames) if total else max_frames
-        with output_lock(outdir):
+        with output_lock(outdir), _lock_outside(masks_folder(outdir, config["outputs"]), outdir):
             outputs = build_outputs(outdir, config["outputs"], source.fps)
             events = events_output_from(config, fps=source.fps, source=str(input_spec))
             if events is not None:
@@ -471,7 +487,15 @@ def process(input_spec, outdir, config, *, model=None, fps=None, max_frames=None
                 stats = run(frames, model, PostProcessor(config["postprocess"]), outputs,
                             gray=gray, max_frames=max_frames,
                             progress=progress(total) if progress else None)
+        stats.skipped = getattr(source, "skipped", 0)
     return stats, events
+
+
+def _lock_outside(folder, outdir):
+    """The lock of ``folder`` too when it lies outside ``outdir`` (a ``--masks-dir`` elsewhere)."""
+    if folder is None or Path(folder).resolve().is_relative_to(Path(outdir).resolve()):
+        return contextlib.nullcontext()
+    return output_lock(folder)
 
 
 def _until(frames, stop):

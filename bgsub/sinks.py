@@ -18,6 +18,7 @@ import contextlib
 import fcntl
 import logging
 import os
+import re
 import shutil
 import tempfile
 import threading
@@ -274,6 +275,20 @@ class ImageSequenceSink(Sink):
         self.digits = digits
         self.frames_written = 0
         prepare_folder(self.directory)
+
+    def clear(self) -> int:
+        """Remove the files this sink would name (an earlier run's, say a longer one whose last
+        masks this run would not overwrite); other files stay. Returns how many were removed."""
+        owned = re.compile(rf"{re.escape(self.prefix)}\d{{{self.digits},}}{re.escape(self.ext)}")
+        removed = 0
+        try:
+            for entry in os.scandir(self.directory):
+                if owned.fullmatch(entry.name) and entry.is_file():
+                    os.unlink(entry.path)
+                    removed += 1
+        except OSError as err:
+            raise SinkError(f"cannot clear {self.directory}: {err.strerror or err}") from None
+        return removed
 
     def path_for(self, number: int) -> Path:
         """The file that frame ``number`` is written to."""

@@ -391,31 +391,41 @@ class ImageSource(Source):
     kind = "images"
 
     def __init__(self, files: Sequence[str], label: str, fps: float = DEFAULT_FPS,
-                 realtime: bool = False):
+                 realtime: bool = False, strict: bool = False):
         super().__init__(realtime)
         self._files = sorted(files, key=_natural_key)
         self.fps = fps
         self.frame_count = len(self._files)
-        self._first = self._load(self._files[0])
+        self.strict = strict
+        self.skipped = 0
+        self._position = 0
+        self._first = None
+        while self._first is None:
+            if self._position == len(self._files):
+                raise SourceError(f"no readable images: {label}")
+            self._first = self._load(self._files[self._position])
+            self._position += self._first is None
         self._first_shape = self._first.shape
         height, width = self._first.shape[:2]
         self.size = (width, height)
-        self._position = 0
         self.description = f"{len(self._files)} images {label} ({width}x{height}, {fps:g} fps)"
 
-    @staticmethod
-    def _load(path: str) -> np.ndarray:
+    def _load(self, path: str) -> np.ndarray | None:
+        """The image at ``path``; None for an undecodable one, which is skipped with a warning
+        (counted in ``skipped``) unless the source is ``strict``."""
         image = cv2.imread(path, cv2.IMREAD_UNCHANGED)
         if image is None:
-            raise SourceError(f"cannot read image: {path}")
+            if self.strict or len(self._files) == 1:
+                raise SourceError(f"cannot read image: {path}")
+            log.warning("skipped an unreadable image: %s", path)
+            self.skipped += 1
+            return None
         return normalize_image(image, path)
 
-    def _conform(self, image: np.ndarray, path: str) -> np.ndarray:
-        """Match the first frame's size (else error) and colour layout (converted)."""
-        if image.shape[:2] != self._first_shape[:2]:
-            height, width = image.shape[:2]
-            raise SourceError(f"image is {width}x{height}, the first frame is "
-                              f"{self.size[0]}x{self.size[1]}: {path}")
+    def _conform(self, image: np.ndarray) -> np.ndarray:
+        """Match the first frame's colour layout (converted). A frame of another size passes as
+        it is: the model re-initialises and videos keep their first size, as for a camera that
+        changes mode (docs/events.md)."""
         if image.ndim != len(self._first_shape):
             code = cv2.COLOR_GRAY2BGR if image.ndim == 2 else cv2.COLOR_BGR2GRAY
             image = cv2.cvtColor(image, code)
@@ -425,13 +435,15 @@ class ImageSource(Source):
         while self._position < len(self._files):
             index = self._position
             path = self._files[index]
-            if index == 0 and self._first is not None:
+            if self._first is not None:
                 image, self._first = self._first, None
             else:
-                image = self._conform(self._load(path), path)
+                image = self._load(path)
             self._position += 1
-            name = os.path.basename(path)
-            yield Frame(_frame_number(name, index), index / self.fps, image, name)
+            if image is not None:
+                name = os.path.basename(path)
+                yield Frame(_frame_number(name, index), index / self.fps, self._conform(image),
+                            name)
 
 
 def _is_camera(spec) -> bool:
@@ -444,13 +456,16 @@ def _is_stream(spec: str) -> bool:
 
 
 def open_source(spec: str | int | os.PathLike, *, realtime: bool = False,
-                fps: float | None = None, reconnect: Reconnect | None = None) -> Source:
+                fps: float | None = None, reconnect: Reconnect | None = None,
+                strict: bool = False) -> Source:
     """Open ``spec``: a video path, an image folder, a glob (``frames/*.png``), a single image,
     a camera index (int or digit string) or a stream URL (``rtsp://``, ``http://``, …).
 
     ``realtime`` paces file and image sources to their fps (cameras and streams are live
     already). ``fps`` sets the rate of image sequences (default 25). ``reconnect`` sets how a
-    stream is reopened after a failed read. Raises :class:`SourceError` on any failure to open.
+    stream is reopened after a failed read. An undecodable image in a series is skipped with a
+    warning (the source counts it in ``skipped``) unless ``strict``, where it is an error.
+    Raises :class:`SourceError` on any failure to open.
     """
     if isinstance(spec, bool):
         raise SourceError(f"not a source: {spec!r}")
@@ -464,16 +479,16 @@ def open_source(spec: str | int | os.PathLike, *, realtime: bool = False,
     if not 0 < image_fps <= MAX_FPS:  # also refuses NaN; infinity hangs FFmpeg's writer
         raise ConfigError(f"fps: must be in (0, {MAX_FPS:g}], got {fps}")
     if path.is_dir():
-        return ImageSource(_pick_series(path), str(path), image_fps, realtime)
+        return ImageSource(_pick_series(path), str(path), image_fps, realtime, strict)
     if path.is_file():
         if path.suffix.lower() in IMAGE_EXTENSIONS:
-            return ImageSource([str(path)], str(path), image_fps, realtime)
+            return ImageSource([str(path)], str(path), image_fps, realtime, strict)
         return VideoSource(path, realtime)
     if _GLOB_CHARS.search(text):
         files = [f for f in glob.glob(os.path.expanduser(text)) if _is_image(f)]
         if not files:
             raise SourceError(f"no images match: {text}")
-        return ImageSource(files, text, image_fps, realtime)
+        return ImageSource(files, text, image_fps, realtime, strict)
     if path.exists():
         raise SourceError(f"not a file or folder: {text}")
     raise SourceError(f"no such file or folder: {text}")

@@ -190,19 +190,35 @@ def test_folder_without_images(tmp_path):
     assert _one_line(err) == f"no images in folder: {tmp_path}"
 
 
-def test_unreadable_image_is_named(image_folder):
+def test_unreadable_image_is_skipped_and_counted_or_named_when_strict(image_folder, caplog):
     bad = image_folder / "in000475.png"
     bad.write_bytes(b"garbage, not a png")
-    with open_source(image_folder) as source, pytest.raises(SourceError) as err:
+    with caplog.at_level(logging.WARNING, logger="bgsub.sources"), open_source(image_folder) as source:
+        numbers = [frame.number for frame in source]
+    assert numbers == [n for n in range(470, 490) if n != 475] and source.skipped == 1
+    assert caplog.messages == [f"skipped an unreadable image: {bad}"]
+    with open_source(image_folder, strict=True) as source, pytest.raises(SourceError) as err:
         list(source)
     assert _one_line(err) == f"cannot read image: {bad}"
 
 
-def test_image_of_another_size_is_an_error(image_folder, scene):
+def test_unreadable_first_images_are_skipped_but_not_all_of_them(image_folder):
+    for number in (470, 471):
+        (image_folder / f"in{number:06d}.png").write_bytes(b"garbage")
+    with open_source(image_folder) as source:
+        assert [frame.number for frame in source][:2] == [472, 473] and source.skipped == 2
+    for path in image_folder.iterdir():
+        path.write_bytes(b"garbage")
+    with pytest.raises(SourceError) as err:
+        open_source(image_folder)
+    assert _one_line(err) == f"no readable images: {image_folder}"
+
+
+def test_image_of_another_size_keeps_its_size(image_folder, scene):
     cv2.imwrite(str(image_folder / "in000480.png"), cv2.resize(scene[0][0], (48, 36)))
-    with open_source(image_folder) as source, pytest.raises(SourceError) as err:
-        list(source)
-    assert "in000480.png" in _one_line(err) and "48x36" in str(err.value)
+    with open_source(image_folder) as source:
+        shapes = [frame.image.shape for frame in source]
+    assert shapes[10] == (36, 48, 3) and shapes[:10] + shapes[11:] == [(72, 96, 3)] * 19
 
 
 def test_image_fps_is_settable_and_validated(image_folder):

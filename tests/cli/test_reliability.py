@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 
+import cv2
 import numpy as np
 import pytest
 
@@ -205,3 +206,58 @@ def test_ctrl_c_at_any_moment_of_start_up_exits_130_quietly(tmp_path, camera):
         assert process.returncode == 130, (delay, stderr)
         assert "Traceback" not in stderr and "Exception ignored" not in stderr, (delay, stderr)
         assert stderr.strip().splitlines()[-1] == "bgsub: interrupted", (delay, stderr)
+
+
+# --- behaviour settled by issue 13 (docs/events.md) ----------------------------------------------
+
+def test_a_masks_dir_reused_by_a_shorter_run_holds_only_its_masks(tmp_path, image_folder):
+    masks = tmp_path / "masks"
+    assert bgsub_run(image_folder, "-o", tmp_path / "a", "--masks-dir", masks).returncode == 0
+    (masks / "notes.txt").write_text("mine")
+    result = bgsub_run(image_folder, "-o", tmp_path / "b", "--masks-dir", masks, "--max-frames", 5)
+    assert result.returncode == 0, result.stderr
+    assert sorted(p.name for p in masks.iterdir()) == [
+        *(f"bin{n:06d}.png" for n in range(470, 475)), "notes.txt"]
+
+
+def test_a_batch_job_writing_into_its_input_folder_is_refused(tmp_path, image_folder):
+    jobs = batch_file(tmp_path, f"jobs:\n  - input: {image_folder}\n"
+                                f"    output: {image_folder / 'masks'}\n")
+    result = bgsub("batch", jobs)
+    assert result.returncode == 2, result.stderr
+    assert error_line(result) == (f"{jobs}:3: jobs[0].output: must not be the input folder or "
+                                  f"inside it: {image_folder / 'masks'}")
+
+
+def test_an_image_folder_whose_frame_size_changes_goes_on_like_a_camera(tmp_path, scene,
+                                                                        write_images):
+    folder = write_images(tmp_path / "in", scene[0][:12])
+    write_images(folder, [cv2.resize(f, (64, 48)) for f in scene[0][12:]], start=13)
+    result = bgsub_run(folder, "-o", tmp_path / "out", "--masks-dir", tmp_path / "masks")
+    assert result.returncode == 0, result.stderr
+    assert ("bgsub: warning: frame size changed from (72, 96, 3) to (48, 64, 3): model "
+            "re-initialised") in result.stderr.splitlines()
+    assert result.stderr.splitlines()[-1].startswith("done: 20 frames")
+    masks = read_masks(tmp_path / "out" / "mask.mkv")
+    assert len(masks) == 20 and {m.shape for m in masks} == {(72, 96)}
+    sizes = [cv2.imread(str(p), cv2.IMREAD_UNCHANGED).shape
+             for p in sorted((tmp_path / "masks").iterdir())]
+    assert sizes == [(72, 96)] * 12 + [(48, 64)] * 8
+
+
+def test_an_unreadable_image_is_skipped_and_counted_unless_strict(tmp_path, scene, write_images):
+    folder = write_images(tmp_path / "in", scene[0], pattern="in{:06d}.jpg")
+    bad = folder / "in000007.jpg"
+    bad.write_bytes(b"\xff\xd8\xff not a JPEG after all")
+    result = bgsub_run(folder, "-o", tmp_path / "out", "--masks-dir", tmp_path / "masks")
+    assert result.returncode == 0, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert lines[0] == f"skipped an unreadable image: {bad}"
+    assert lines[-1].startswith("done: 19 frames") and ", 1 unreadable frame skipped -> " in lines[-1]
+    assert len(read_masks(tmp_path / "out" / "mask.mkv")) == 19
+    assert "bin000007.png" not in {p.name for p in (tmp_path / "masks").iterdir()}
+
+    strict = bgsub_run(folder, "-o", tmp_path / "strict", "--strict")
+    assert strict.returncode == 2, strict.stderr
+    assert error_line(strict) == f"cannot read image: {bad}"
+    assert final_outputs(tmp_path / "strict") == []
