@@ -10,7 +10,6 @@ any other error partial outputs are removed.
 import logging
 import contextlib
 import queue
-import signal
 import sys
 import threading
 import time
@@ -21,6 +20,7 @@ import cv2
 import numpy as np
 
 from bgsub.errors import SinkError
+from bgsub.interrupts import held_signals
 from bgsub.sinks import ImageSequenceSink, VideoSink, output_lock, prepare_folder
 
 log = logging.getLogger(__name__)
@@ -296,101 +296,68 @@ def run(source, model, postprocess, outputs=(), *, gray=False, max_frames=None, 
     reader = _Worker(read, "bgsub-reader")
     writer = _Worker(write, "bgsub-writer")
     start = time.perf_counter()
-    modelled = 0
-    held = _HeldSignals()
     try:
-        reader.start()
-        writer.start()
-        while True:
-            held.deliver()
-            frame = _get(frames_q, reader, held.deliver)
-            if frame is _DONE:
-                break
-            image = frame.image
-            if gray and image.ndim == 3:
-                image = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
-            elif image.ndim == 2 and len(getattr(model, "shape", None) or ()) == 3:
-                # A colour model (e.g. from a checkpoint) fed gray frames: keep its state.
-                image = cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
-            mask = model.apply(image)
-            labels = model.labels.copy()
-            background = model.background_image() if need_background else None
-            result = FrameResult(frame, mask, labels, background)
-            if not _put_checked(results_q, result, writer, held.deliver):
-                break
-            modelled += 1
-            if progress is not None:
-                progress.update(modelled)
-        _put_checked(results_q, _DONE, writer, held.deliver)
-        writer.join()
-        held.deliver()
-        _raise_from(reader, writer)
-    except KeyboardInterrupt:
+        with held_signals() as deliver:
+            try:
+                reader.start()
+                writer.start()
+                _model_frames(frames_q, results_q, reader, writer, model, deliver, gray=gray,
+                              need_background=need_background, progress=progress)
+                _put_checked(results_q, _DONE, writer, deliver)
+                writer.join()
+                deliver()
+                _raise_from(reader, writer)
+            except KeyboardInterrupt:
+                stats.interrupted = True
+                _drain_after_interrupt(results_q, writer, stop)
+            except BaseException:
+                stop.set()
+                for output in outputs:
+                    output.abort()
+                raise
+            finally:
+                stop.set()
+                stats.seconds = time.perf_counter() - start
+                # The caller closes the source next: a read still running on the reader thread
+                # would then use a released decoder (FFmpeg aborts the process). One read is all
+                # it waits for.
+                if reader.is_alive():
+                    reader.join(timeout=_READER_JOIN_S)
+    except KeyboardInterrupt:  # held until after the last frame: every output is complete
         stats.interrupted = True
-        _drain_after_interrupt(results_q, writer, stop)
-    except BaseException:
-        stop.set()
-        for output in outputs:
-            output.abort()
-        raise
-    finally:
-        stop.set()
-        stats.seconds = time.perf_counter() - start
-        # The caller closes the source next: a read still running on the reader thread would
-        # then use a released decoder (FFmpeg aborts the process). One read is all it waits for.
-        if reader.is_alive():
-            reader.join(timeout=_READER_JOIN_S)
-        stats.interrupted |= held.release()
     if progress is not None:
         progress.finish(stats.frames)
     _close_all(outputs)
     return stats
 
 
-class _HeldSignals:
-    """Holds Ctrl-C and SIGTERM while a frame goes through the model and into the queue.
-
-    Raised at any moment, the KeyboardInterrupt could land after the model learned a frame but
-    before the frame reached the outputs (a checkpoint then counted one frame more than the
-    masks), or inside a callback that swallows it. Held, the signal's own handler runs at
-    :meth:`deliver`, between frames. Only the first signal is delivered: while the outputs are
-    being finalised, more Ctrl-C presses change nothing. Signals can only be held on the main
-    thread; elsewhere (and for ignored signals) nothing changes.
-    """
-
-    def __init__(self):
-        self.pending = []
-        self.previous = {}
-        self.delivered = False
-        if threading.current_thread() is not threading.main_thread():
+def _model_frames(frames_q, results_q, reader, writer, model, deliver, *, gray, need_background,
+                  progress):
+    """The main thread's part of :func:`run`: each frame through the model to the writer.
+    ``deliver`` (:func:`bgsub.interrupts.held_signals`) is called between frames and while
+    waiting, so Ctrl-C stops the loop where a frame is either in the outputs' queue or not
+    learned at all."""
+    modelled = 0
+    while True:
+        deliver()
+        frame = _get(frames_q, reader, deliver)
+        if frame is _DONE:
             return
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            handler = signal.getsignal(signum)
-            if callable(handler):
-                self.previous[signum] = handler
-                signal.signal(signum, self._hold)
-
-    def _hold(self, signum, frame):
-        self.pending.append(signum)
-
-    def deliver(self):
-        """Run the first held signal's own handler now (it raises KeyboardInterrupt to stop)."""
-        if self.pending and not self.delivered:
-            self.delivered = True
-            signum = self.pending[0]
-            self.previous[signum](signum, None)
-
-    def release(self):
-        """Put the handlers back; True when a signal came after the last frame and was not
-        delivered yet: it is handed to its handler now (which records it), and the run counts as
-        interrupted, its outputs finalised as usual."""
-        for signum, handler in self.previous.items():
-            signal.signal(signum, handler)
-        try:
-            self.deliver()
-        except KeyboardInterrupt:
-            return True
-        return False
+        image = frame.image
+        if gray and image.ndim == 3:
+            image = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+        elif image.ndim == 2 and len(getattr(model, "shape", None) or ()) == 3:
+            # A colour model (e.g. from a checkpoint) fed gray frames: keep its state.
+            image = cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
+        mask = model.apply(image)
+        labels = model.labels.copy()
+        background = model.background_image() if need_background else None
+        if not _put_checked(results_q, FrameResult(frame, mask, labels, background), writer,
+                            deliver):
+            return
+        modelled += 1
+        if progress is not None:
+            progress.update(modelled)
 
 
 def _get(q, producer, deliver):
