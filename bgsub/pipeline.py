@@ -52,6 +52,8 @@ class RunStats:
     interrupted: bool = False
     outputs: list = field(default_factory=list)
     skipped: int = 0  # unreadable input frames left out
+    input_end: str | None = None  # how the input ended, when that is news (Source.ended)
+    cut_short: bool = False  # the input file ended before its last frame
 
     @property
     def fps(self):
@@ -65,11 +67,12 @@ class RunStats:
     def summary(self):
         """The one-line summary printed at the end of a run."""
         state = "interrupted after" if self.interrupted else "done:"
-        plural = "s" if self.skipped > 1 else ""
-        skipped = f", {self.skipped} unreadable frame{plural} skipped" if self.skipped else ""
+        notes = [f"input: {self.input_end}"] if self.input_end else []
+        if self.skipped:
+            notes.append(f"{self.skipped} unreadable frame{'s' if self.skipped > 1 else ''} skipped")
         return (
             f"{state} {self.frames} frames in {self.seconds:.1f} s ({self.fps:.1f} fps), "
-            f"mean foreground {self.mean_foreground:.2f}%{skipped}"
+            f"mean foreground {self.mean_foreground:.2f}%" + "".join(f", {n}" for n in notes)
         )
 
 
@@ -455,6 +458,7 @@ def process(input_spec, outdir, config, *, model=None, fps=None, max_frames=None
                             gray=gray, max_frames=max_frames,
                             progress=progress(total) if progress else None)
         stats.skipped = getattr(source, "skipped", 0)
+        stats.input_end, stats.cut_short = source.ended, source.cut_short
     return stats, events
 
 

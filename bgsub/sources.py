@@ -140,7 +140,10 @@ class Source:
     """An iterable of :class:`Frame` with ``kind``, ``fps``, ``size`` (width, height),
     ``frame_count`` (None when unknown) and ``description``; use it as a context manager.
 
-    A source is read once: iterating again continues where the last iteration stopped.
+    A source is read once: iterating again continues where the last iteration stopped. Once it
+    has ended, ``ended`` says how when that is news (``"end of stream"``, ``"stream lost after
+    3 reconnects"``, ``"cut short after 19 of 40 frames"``; None for a file or image series read
+    to its end) and ``cut_short`` is True when a file ended before its last frame.
     """
 
     kind: str
@@ -148,9 +151,12 @@ class Source:
     size: tuple[int, int]
     frame_count: int | None
     description: str
+    live = False  # frames come at the source's pace (a camera, a live stream), not on demand
 
     def __init__(self, realtime: bool = False):
         self._realtime = realtime
+        self.ended: str | None = None
+        self.cut_short = False
 
     def __enter__(self) -> Source:
         return self
@@ -208,6 +214,14 @@ class _CaptureSource(Source):
     def _no_frames_message(self) -> str:
         return f"no frames could be read: {self._label}"
 
+    def _check_complete(self) -> None:
+        """After the last frame: a file that said it holds more frames was cut short."""
+        if self.frame_count is not None and self._read_count < self.frame_count:
+            self.cut_short = True
+            self.ended = f"cut short after {self._read_count} of {self.frame_count} frames"
+            log.warning("video ended after %d of %d frames (truncated or damaged?): %s",
+                        self._read_count, self.frame_count, self._label)
+
     def _read(self) -> np.ndarray | None:
         try:
             ok, image = self._capture.read()
@@ -254,9 +268,7 @@ class VideoSource(_CaptureSource):
         while (image := self._next_image()) is not None:
             self._read_count += 1
             yield Frame(self._read_count, (self._read_count - 1) / self.fps, image)
-        if self.frame_count is not None and self._read_count < self.frame_count:
-            log.warning("video ended after %d of %d frames (truncated or damaged?): %s",
-                        self._read_count, self.frame_count, self._label)
+        self._check_complete()
 
 
 class CameraSource(_CaptureSource):
@@ -264,6 +276,7 @@ class CameraSource(_CaptureSource):
 
     kind = "camera"
     frame_count = None
+    live = True
 
     def __init__(self, index: int, realtime: bool = False):
         with quiet_opencv():
@@ -278,6 +291,7 @@ class CameraSource(_CaptureSource):
         while (image := self._next_image()) is not None:
             self._read_count += 1
             yield Frame(self._read_count, time.monotonic() - self._start, image)
+        self.ended = "camera stopped delivering frames"
         log.warning("%s stopped delivering frames after %d", self._label, self._read_count)
 
 
@@ -307,8 +321,9 @@ def reopen_with_backoff(open_once: Callable[[], object | None], delays: Sequence
 class StreamSource(_CaptureSource):
     """A network stream (RTSP, HTTP, UDP, …); reconnects with backoff when a live read fails.
 
-    A URL that serves a finite file (the container reports a frame count) ends at its last frame
-    like a video file instead of being reopened from the start.
+    A URL that serves a finite file (the container reports a frame count: an ``.mp4`` over
+    HTTP) is read like a video file: it is not ``live``, ends at its last frame instead of being
+    reopened from the start, and a file that ends early is ``cut_short``.
     """
 
     kind = "stream"
@@ -320,6 +335,7 @@ class StreamSource(_CaptureSource):
         self._url = url
         self._reconnect = reconnect or Reconnect()
         self.frame_count = _frame_count_of(capture)
+        self.live = self.frame_count is None
         self._start = time.monotonic()
         super().__init__(capture, url, realtime=False)
         self.description = f"stream {url} ({self.size[0]}x{self.size[1]})"
@@ -328,7 +344,11 @@ class StreamSource(_CaptureSource):
         while True:
             image = self._next_image()
             if image is None:
-                if self.frame_count is not None or not self._reopen():
+                if not self.live:
+                    self.ended = "end of stream"
+                    self._check_complete()
+                    return
+                if not self._reopen():
                     return
                 continue
             self._read_count += 1
@@ -340,6 +360,7 @@ class StreamSource(_CaptureSource):
         capture = reopen_with_backoff(lambda: _open_stream_capture(self._url),
                                       self._reconnect.delays)
         if capture is None:
+            self.ended = f"stream lost after {len(self._reconnect.delays)} reconnects"
             log.warning("stream lost after %d frames, giving up: %s", self._read_count, self._url)
             return False
         self._capture = capture

@@ -311,11 +311,25 @@ def test_http_file_is_a_finite_stream(video_file):
     server, base = _serve(functools.partial(_Quiet, directory=str(video_file.parent)))
     try:
         with open_source(f"{base}/{video_file.name}") as source:
-            assert source.kind == "stream"
+            assert source.kind == "stream" and not source.live  # read as a file, not dropped
             frames = list(source)
     finally:
         server.shutdown()
     assert [f.number for f in frames] == list(range(1, 21))
+    assert source.ended == "end of stream" and not source.cut_short
+
+
+def test_http_file_cut_short_says_so(tmp_path, scene, write_video):
+    full = write_video(tmp_path / "full.mkv", scene[0] * 2)
+    (tmp_path / "cut.mkv").write_bytes(full.read_bytes()[: full.stat().st_size // 2])
+    server, base = _serve(functools.partial(_Quiet, directory=str(tmp_path)))
+    try:
+        with open_source(f"{base}/cut.mkv") as source:
+            read = len(list(source))
+    finally:
+        server.shutdown()
+    assert 5 < read < 40 and source.cut_short
+    assert source.ended == f"cut short after {read} of 40 frames"
 
 
 def _mjpeg_handler(jpegs, connections):
@@ -344,7 +358,7 @@ def test_live_stream_reconnects_then_gives_up_cleanly(scene, caplog):
     numbers = []
     with caplog.at_level(logging.WARNING, logger="bgsub.sources"):
         with open_source(f"{base}/cam", reconnect=Reconnect(delays=(0.01, 0.01))) as source:
-            assert source.kind == "stream" and source.frame_count is None
+            assert source.kind == "stream" and source.frame_count is None and source.live
             for frame in source:
                 numbers.append(frame.number)
                 if len(numbers) == 6:  # mid second connection: the camera goes away
@@ -354,6 +368,7 @@ def test_live_stream_reconnects_then_gives_up_cleanly(scene, caplog):
     assert numbers == list(range(1, 9))
     assert len(connections) == 2
     assert "giving up" in caplog.text
+    assert source.ended == "stream lost after 2 reconnects" and not source.cut_short
 
 
 def test_reopen_with_backoff_waits_each_delay_until_success():

@@ -7,7 +7,7 @@ import click
 from bgsub import pipeline
 from bgsub.cli.options import config_from_options, model_options
 from bgsub.config import make_model_from
-from bgsub.errors import BgsubError, ConfigError
+from bgsub.errors import BgsubError, ConfigError, InputCutShort
 from bgsub.models import load_model
 from bgsub.sinks import prepare_folder
 from bgsub.sources import quiet_opencv
@@ -93,6 +93,9 @@ def run_command(input_spec, outdir, masks_dir, overlay, background, shadow_video
         click.echo(f"{len(events.events)} motion events -> {events.path}", err=True)
     if stats.interrupted:
         raise KeyboardInterrupt
+    if stats.cut_short:
+        raise InputCutShort(f"{input_spec} ended early ({stats.input_end}); the outputs hold "
+                            f"the {stats.frames} frames read")
 
 
 def _load_checkpoint(path, source, model_opts):

@@ -261,3 +261,12 @@ def test_an_unreadable_image_is_skipped_and_counted_unless_strict(tmp_path, scen
     assert strict.returncode == 2, strict.stderr
     assert error_line(strict) == f"cannot read image: {bad}"
     assert final_outputs(tmp_path / "strict") == []
+
+
+def test_a_lost_stream_says_how_it_ended_in_the_summary(tmp_path, scene, camera):
+    cam = camera([scene[0]])  # 20 frames, then the camera answers 404 to every reconnect
+    result = bgsub_run(cam.url, "-o", tmp_path / "out")
+    assert result.returncode == 0, result.stderr  # a live stream has no end to be short of
+    summary = result.stderr.strip().splitlines()[-1]
+    assert summary.startswith("done: 20 frames")
+    assert summary.endswith(f", input: stream lost after 3 reconnects -> {tmp_path / 'out'}")

@@ -55,12 +55,16 @@ def test_truncated_video_keeps_the_frames_before_the_cut(tmp_path, scene, write_
     cut = tmp_path / "cut.mkv"
     cut.write_bytes(full.read_bytes()[: full.stat().st_size // 2])
     result = bgsub_run(cut, "-o", tmp_path / "out")
-    assert result.returncode == 0, result.stderr
+    assert result.returncode == 1, result.stderr  # ran, but the input failed part of the way
     read = len(read_video(cut))
     assert 5 < read < 40
     lines = result.stderr.strip().splitlines()
     assert lines[0] == f"video ended after {read} of 40 frames (truncated or damaged?): {cut}"
     assert lines[1].startswith(f"done: {read} frames")
+    assert lines[1].endswith(f", input: cut short after {read} of 40 frames -> {tmp_path / 'out'}")
+    assert lines[2] == (f"bgsub: error: {cut} ended early (cut short after {read} of 40 frames); "
+                        f"the outputs hold the {read} frames read")
+    assert len(lines) == 3 and "Traceback" not in result.stderr
     assert len(read_video(tmp_path / "out" / "mask.mkv")) == read
 
 
