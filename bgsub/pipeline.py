@@ -21,6 +21,7 @@ import numpy as np
 
 from bgsub.errors import SinkError
 from bgsub.interrupts import held_signals
+from bgsub.memory import check_fits
 from bgsub.sinks import ImageSequenceSink, VideoSink, output_lock, prepare_folder
 
 log = logging.getLogger(__name__)
@@ -444,6 +445,10 @@ def process(input_spec, outdir, config, *, model=None, fps=None, max_frames=None
         else:
             model = model if model is not None else make_model_from(config)
             gray = config["model"]["gray"]
+        if hasattr(model, "bytes_per_pixel"):  # a bgsub model: its state is about to be made
+            colour = not gray and len(model.shape or (0, 0, 3)) == 3
+            check_fits(model, source.size, 3 if colour else 1, _QUEUE_DEPTH,
+                       background=bool(config["outputs"].get("background_video")))
         total = source.frame_count
         if max_frames is not None:
             total = min(total, max_frames) if total else max_frames

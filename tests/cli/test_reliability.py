@@ -6,6 +6,7 @@ no traceback and nothing that looks complete. The fuzz tests are in test_reliabi
 
 import csv
 import json
+import resource
 import signal
 import subprocess
 import sys
@@ -270,3 +271,24 @@ def test_a_lost_stream_says_how_it_ended_in_the_summary(tmp_path, scene, camera)
     summary = result.stderr.strip().splitlines()[-1]
     assert summary.startswith("done: 20 frames")
     assert summary.endswith(f", input: stream lost after 3 reconnects -> {tmp_path / 'out'}")
+
+
+def test_frames_too_large_for_the_memory_limit_are_refused_before_the_model_allocates(
+        tmp_path, write_images, video_file):
+    frame = np.zeros((4320, 7680, 3), np.uint8)  # 8K: about 6.3 GB for a run of the mixture
+    frame[::50] = 90
+    folder = write_images(tmp_path / "8k", [frame, frame])
+
+    def three_gigabytes():
+        resource.setrlimit(resource.RLIMIT_AS, (3 << 30, resource.RLIM_INFINITY))
+
+    result = bgsub_run(folder, "-o", tmp_path / "out", preexec_fn=three_gigabytes)
+    assert result.returncode == 2, result.stderr
+    message = error_line(result)
+    assert message.startswith("frames of 7680x4320 need about 6.3 GB (the gmm model 3.4 GB, "
+                              "frames in flight 2.9 GB), more than the ")
+    assert message.endswith(" GB left under the address-space limit (ulimit -v); resize the "
+                            "input or free memory")
+    assert not (tmp_path / "out").exists()  # refused before any output was made
+    # Under the same limit a small input runs as usual.
+    assert bgsub_run(video_file, "-o", tmp_path / "small", preexec_fn=three_gigabytes).returncode == 0
