@@ -168,6 +168,12 @@ def test_one_hostile_value_in_the_feedback_model_config(setting, value, tmp_path
 @given(text=YAML_TEXT)
 def test_generated_yaml_text_runs_or_fails_in_one_line(text, tmp_path, clip, capsys):
     run_config(text, tmp_path, clip, capsys)
+    # The same text as a batch file: never a job list, so always one line and exit 2.
+    jobs = tmp_path / "jobs.yaml"
+    jobs.write_text(text)
+    code, stderr = run_bgsub(["batch", "-q", jobs], capsys)
+    assert code == 2 and len(stderr.strip().splitlines()) == 1, stderr
+    assert stderr.startswith("bgsub: error: ")
 
 
 # --- checkpoint metadata ------------------------------------------------------------------------
