@@ -3,21 +3,38 @@
 >>> import bgsub
 >>> model = bgsub.GaussianMixture(k=5)
 >>> mask = model.apply(frame)          # uint8, 255 = foreground
+
+The models are imported on first use (``bgsub.GaussianMixture``, ``bgsub.models``, ...): Numba
+and OpenCV take half a second to load, which the command line spends only once it has taken
+over Ctrl-C (see ``bgsub/__main__.py``).
 """
+
+import importlib
 
 __version__ = "0.1.0"
 
-from bgsub.errors import BgsubError, ConfigError, SinkError, SourceError
-from bgsub.models import (
-    FeedbackMixture,
-    FeedbackParams,
-    GaussianMixture,
-    GaussianParams,
-    MixtureParams,
-    SingleGaussian,
-    load_model,
-    make_model,
-)
+from bgsub.errors import BgsubError, ConfigError, SinkError, SourceError  # noqa: E402
+
+_FROM_MODELS = ("FeedbackMixture", "FeedbackParams", "GaussianMixture", "GaussianParams",
+                "MixtureParams", "SingleGaussian", "load_model", "make_model")
+_SUBMODULES = ("batch", "cli", "config", "evaluate", "events", "live", "models", "pipeline",
+               "postprocess", "sinks", "sources")
+
+
+def __getattr__(name):
+    if name in _FROM_MODELS:
+        value = getattr(importlib.import_module("bgsub.models"), name)
+    elif name in _SUBMODULES:
+        value = importlib.import_module(f"bgsub.{name}")
+    else:
+        raise AttributeError(f"module 'bgsub' has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_FROM_MODELS) | set(_SUBMODULES))
+
 
 __all__ = [
     "BgsubError",

@@ -1,5 +1,30 @@
-"""``python -m bgsub`` is the ``bgsub`` command."""
+"""``python -m bgsub`` and the ``bgsub`` console script.
 
-from bgsub.cli import main
+Ctrl-C while Python is still importing NumPy, OpenCV and Numba (the first second) would print a
+KeyboardInterrupt traceback from whichever module was loading. Until the command line takes over
+(:func:`bgsub.cli.main`), Ctrl-C exits at once with 130: nothing has been written yet.
+"""
 
-main()
+import os
+import signal
+
+
+def _interrupted_while_starting(signum, frame):
+    os.write(2, b"bgsub: interrupted\n")
+    os._exit(130)
+
+
+_interrupted_while_starting.startup_guard = True  # bgsub.cli.main recognises and replaces it
+
+
+def main():
+    """Guard start-up against Ctrl-C, then run the command line."""
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:  # not when ignored (nohup)
+        signal.signal(signal.SIGINT, _interrupted_while_starting)
+    from bgsub.cli import main as cli_main
+
+    cli_main()
+
+
+if __name__ == "__main__":
+    main()

@@ -38,7 +38,7 @@ from bgsub import pipeline
 from bgsub.config import DEFAULTS, fail, load_yaml, merge, model_params, resolve
 from bgsub.errors import BgsubError, SinkError, SourceError
 from bgsub.models import MODELS
-from bgsub.sinks import prepare_folder
+from bgsub.sinks import output_lock, prepare_folder
 from bgsub.sources import IMAGE_EXTENSIONS
 
 MANIFEST_NAME = ".bgsub-manifest.json"
@@ -224,12 +224,21 @@ def _validate_jobs(locator, data, defaults, base):
         if "://" in job["input"]:
             fail(locator, where + ("input",), "must be a file, folder or glob (streams and "
                                               "cameras are for bgsub run and bgsub live)")
+        _check_output_outside_input(locator, where, _under(base, job["input"]),
+                                    _under(base, job["output"]))
         settings = merge(defaults, {k: v for k, v in job.items() if k not in ("input", "output")})
         job_locator = _JobLocator(locator, job, defaults, index)
         config = resolve(settings, locator=job_locator, path=where)
         config = _check_roi(job_locator, where, config, base)
         checked.append((_under(base, job["input"]), config, Path(_under(base, job["output"]))))
     return checked
+
+
+def _check_output_outside_input(locator, where, input_spec, output):
+    """Outputs written into an input folder change its fingerprint: the job would be redone on
+    every run (and its masks taken for frames)."""
+    if os.path.isdir(input_spec) and _inside_any(output, [os.path.abspath(input_spec)]):
+        fail(locator, where + ("output",), f"must not be the input folder or inside it: {output}")
 
 
 def _under(base, text):
@@ -536,19 +545,21 @@ def run_recording(rec, channel=None):
     start = time.perf_counter()
     reporter = _Reporter(channel, rec.index, channel.interval)
     try:
-        _forget_outputs(rec.output)
-        if _is_glob(rec.input) and not glob.glob(rec.input, recursive=True):
-            raise SourceError(f"no files match: {rec.input}")
-        fingerprint = input_fingerprint(rec.input)
-        with _warnings_as_lines(rec.input):
-            stats = process_recording(rec.input, rec.output, rec.config, progress=reporter,
-                                      stop=lambda: reporter.stopped)
-        if reporter.stopped or stats.interrupted:
-            _remove_videos(stats.outputs)
-            return _result(rec, "interrupted", "", stats, time.perf_counter() - start)
-        result = _result(rec, "done", "", stats, time.perf_counter() - start)
-        _write_manifest(rec, fingerprint, stats, result)
-        return result
+        # Held from the first deletion to the manifest: another run's partial files are its own.
+        with output_lock(rec.output):
+            _forget_outputs(rec.output)
+            if _is_glob(rec.input) and not glob.glob(rec.input, recursive=True):
+                raise SourceError(f"no files match: {rec.input}")
+            fingerprint = input_fingerprint(rec.input)
+            with _warnings_as_lines(rec.input):
+                stats = process_recording(rec.input, rec.output, rec.config, progress=reporter,
+                                          stop=lambda: reporter.stopped)
+            if reporter.stopped or stats.interrupted:
+                _remove_videos(stats.outputs)
+                return _result(rec, "interrupted", "", stats, time.perf_counter() - start)
+            result = _result(rec, "done", "", stats, time.perf_counter() - start)
+            _write_manifest(rec, fingerprint, stats, result)
+            return result
     except Exception as err:  # any failure belongs to this recording only
         return _result(rec, "failed", _one_line(err), None, time.perf_counter() - start)
 

@@ -123,6 +123,92 @@ def fail(locator, path, message):
     raise ConfigError(f"{where}{key_path(path)}: {message}")
 
 
+# A config is a few levels deep and a batch file lists at most thousands of values: anything far
+# past this is an attack (an alias bomb expands 9 aliases of 9 aliases ... to billions of values,
+# deep nesting exhausts the recursion of every walk over the data).
+MAX_DEPTH = 64
+MAX_ALIAS_VALUES = 10_000
+MAX_COORDINATE = 1_000_000
+
+
+class _Loader(yaml.SafeLoader):
+    """PyYAML's safe loader, stopping at the first value nested past :data:`MAX_DEPTH` (its
+    composer recurses once per level, and its scanner's cost per token grows with the depth)."""
+
+    def __init__(self, stream):
+        super().__init__(stream)
+        self._depth = 0
+
+    def compose_node(self, parent, index):
+        self._depth += 1
+        try:
+            if self._depth > MAX_DEPTH:
+                raise yaml.composer.ComposerError(None, None, f"nested deeper than {MAX_DEPTH} "
+                                                  "levels", self.peek_event().start_mark)
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+
+def _check_size(path, root):
+    """Refuse a document whose aliases nest it past :data:`MAX_DEPTH` or expand it to more than
+    :data:`MAX_ALIAS_VALUES` values beyond the ones written, without expanding it."""
+    sizes, depths, written = {}, {}, set()
+    stack = [(root, False)]
+    while stack:  # iterative post-order: the document may be deeper than Python's recursion
+        node, children_done = stack.pop()
+        key = id(node)
+        if key in sizes:
+            continue
+        children = _children(node)
+        if not children_done:
+            if key in written:  # met again below itself
+                raise ConfigError(f"{path}:{node.start_mark.line + 1}: invalid YAML: an alias "
+                                  "refers to the value that contains it")
+            written.add(key)
+            stack.append((node, True))
+            stack.extend((child, False) for child in children if id(child) not in sizes)
+            continue
+        sizes[key] = 1 + sum(sizes[id(child)] for child in children)
+        depths[key] = 1 + max((depths[id(child)] for child in children), default=0)
+        if depths[key] > MAX_DEPTH:
+            raise ConfigError(f"{path}:{node.start_mark.line + 1}: invalid YAML: nested deeper "
+                              f"than {MAX_DEPTH} levels")
+    if sizes[id(root)] - len(written) > MAX_ALIAS_VALUES:
+        raise ConfigError(f"{path}: invalid YAML: its aliases expand to more than "
+                          f"{MAX_ALIAS_VALUES} values")
+
+
+def _children(node):
+    if isinstance(node, yaml.MappingNode):
+        return [part for pair in node.value for part in pair]
+    if isinstance(node, yaml.SequenceNode):
+        return node.value
+    return []
+
+
+def parse_yaml(text, where):
+    """Parse YAML ``text``: ``(data, node)``, both None for an empty document.
+
+    Any syntax error, nesting past :data:`MAX_DEPTH` or alias expansion past
+    :data:`MAX_ALIAS_VALUES` is one ConfigError starting with ``where``.
+    """
+    loader = _Loader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None, None
+        _check_size(where, node)
+        return loader.construct_document(node), node
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        line = f":{mark.line + 1}" if mark is not None else ""
+        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+        raise ConfigError(f"{where}{line}: invalid YAML: {problem}") from None
+    finally:
+        loader.dispose()
+
+
 def load_yaml(path):
     """Parse a YAML file: ``(data, locator)``; any read or syntax error is one ConfigError."""
     path = os.fspath(path)
@@ -133,14 +219,7 @@ def load_yaml(path):
         raise ConfigError(f"config file not found: {path}") from None
     except (OSError, UnicodeDecodeError) as err:
         raise ConfigError(f"cannot read config file {path}: {err}") from None
-    try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        line = f":{mark.line + 1}" if mark is not None else ""
-        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
-        raise ConfigError(f"{path}{line}: invalid YAML: {problem}") from None
+    data, node = parse_yaml(text, path)
     if data is None:
         data = {}
     if not isinstance(data, dict):
@@ -189,7 +268,7 @@ def _validate_model(locator, path, model):
     _check_keys(locator, path, model, {"name", "gray", *set().union(
         *(cls.params_class.names() for cls in MODELS.values()))})
     name = model.get("name")
-    if name not in MODELS:
+    if not isinstance(name, str) or name not in MODELS:
         fail(locator, path + ("name",), f"must be one of {', '.join(MODELS)}, got {name!r}")
     _check_bool(locator, path + ("gray",), model.get("gray"))
     params = model_params(model)
@@ -229,6 +308,11 @@ def _validate_polygons(locator, path, roi):
         )
         if not ok:
             fail(locator, path, f"polygon {index} must be at least three [x, y] points")
+        for value in (v for p in polygon for v in p):
+            # NaN passes no bound; OpenCV fills polygons in 32-bit fixed point.
+            if not -MAX_COORDINATE <= value <= MAX_COORDINATE:
+                fail(locator, path, f"polygon {index}: coordinates must be finite numbers within "
+                                    f"+-{MAX_COORDINATE}, got {value!r}")
 
 
 def _validate_outputs(locator, path, outputs):
@@ -270,7 +354,7 @@ def resolve(settings=None, *, locator=None, path=()):
         fail(locator, path, "must be a mapping")
     _check_keys(locator, path, settings, DEFAULTS)
     preset = settings.get("preset", "default")
-    if preset not in PRESETS:
+    if not isinstance(preset, str) or preset not in PRESETS:
         fail(locator, path + ("preset",), f"must be one of {', '.join(PRESETS)}, got {preset!r}")
     config = merge(merge(DEFAULTS, PRESETS[preset]), settings)
     validators = {

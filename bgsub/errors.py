@@ -24,3 +24,10 @@ class ConfigError(BgsubError, ValueError):
 
     It is also a ``ValueError``, so library users can catch bad model parameters the usual way.
     """
+
+
+class InputCutShort(BgsubError):
+    """The input ended before its last frame; the outputs hold the frames read (exit code 1,
+    "ran, but an input failed")."""
+
+    exit_code = 1

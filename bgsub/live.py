@@ -17,12 +17,10 @@ The pure parts — tiling, status text, key bindings, trackbar scales — are pl
 from __future__ import annotations
 
 import collections
-import contextlib
 import ctypes
 import ctypes.util
 import math
 import os
-import signal
 import sys
 import threading
 import time
@@ -33,6 +31,7 @@ import cv2
 import numpy as np
 
 from bgsub.errors import BgsubError, SinkError
+from bgsub.interrupts import held_signals
 from bgsub.pipeline import FrameResult, model_input, overlay
 from bgsub.postprocess import find_blobs
 
@@ -688,7 +687,7 @@ def run_live(source, session: LiveSession, *, realtime: bool = True,
     ``"ended"`` (input exhausted). Ctrl-C propagates as ``KeyboardInterrupt`` after the
     recording is finished.
     """
-    live = source.kind in ("camera", "stream")
+    live = source.live  # an .mp4 over HTTP is a file: every frame, at its own pace
     reader = FrameReader(source, drop=live or realtime,
                          fps=source.fps if realtime and not live else None,
                          hold_on_pause=not live)
@@ -702,7 +701,7 @@ def run_live(source, session: LiveSession, *, realtime: bool = True,
         raise
     reader.start()
     try:
-        with _signals_between_frames() as stop:
+        with held_signals() as stop:
             reason = _loop(reader, session, window, max_frames, snapshot_after, say, stop)
     except KeyboardInterrupt:
         _stop(reader, window)
@@ -722,35 +721,6 @@ def run_live(source, session: LiveSession, *, realtime: bool = True,
 def _stop(reader: FrameReader, window: Window) -> None:
     reader.close()
     window.close()
-
-
-@contextlib.contextmanager
-def _signals_between_frames():
-    """Hold Ctrl-C and SIGTERM until the loop is between two frames, so a recording never holds
-    a frame in one file and not in another; yields a callable the loop calls at safe points."""
-    if threading.current_thread() is not threading.main_thread():
-        yield lambda: None
-        return
-    pending = []
-    previous = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
-
-    def hold(signum, frame):
-        pending.append(signum)
-
-    def deliver():
-        if pending:
-            handler = previous[pending[0]]
-            if callable(handler) and handler is not signal.default_int_handler:
-                handler(pending[0], None)  # e.g. the CLI's SIGTERM handler
-            raise KeyboardInterrupt
-
-    for signum in previous:
-        signal.signal(signum, hold)
-    try:
-        yield deliver
-    finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
 
 
 def _loop(reader, session, window, max_frames, snapshot_after, say, stop=lambda: None) -> str:

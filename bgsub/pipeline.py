@@ -20,7 +20,9 @@ import cv2
 import numpy as np
 
 from bgsub.errors import SinkError
-from bgsub.sinks import ImageSequenceSink, VideoSink, prepare_folder
+from bgsub.interrupts import held_signals
+from bgsub.memory import check_fits
+from bgsub.sinks import ImageSequenceSink, VideoSink, output_lock, prepare_folder
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +52,9 @@ class RunStats:
     foreground_sum: float = 0.0
     interrupted: bool = False
     outputs: list = field(default_factory=list)
+    skipped: int = 0  # unreadable input frames left out
+    input_end: str | None = None  # how the input ended, when that is news (Source.ended)
+    cut_short: bool = False  # the input file ended before its last frame
 
     @property
     def fps(self):
@@ -63,9 +68,12 @@ class RunStats:
     def summary(self):
         """The one-line summary printed at the end of a run."""
         state = "interrupted after" if self.interrupted else "done:"
+        notes = [f"input: {self.input_end}"] if self.input_end else []
+        if self.skipped:
+            notes.append(f"{self.skipped} unreadable frame{'s' if self.skipped > 1 else ''} skipped")
         return (
             f"{state} {self.frames} frames in {self.seconds:.1f} s ({self.fps:.1f} fps), "
-            f"mean foreground {self.mean_foreground:.2f}%"
+            f"mean foreground {self.mean_foreground:.2f}%" + "".join(f", {n}" for n in notes)
         )
 
 
@@ -160,12 +168,24 @@ def build_outputs(outdir, outputs, fps):
     for key, (name, view) in VIEWS.items():
         if outputs.get(key):
             made.append(SinkOutput(VideoSink(outdir / name, fps), view))
-    masks_dir = outputs.get("masks_dir")
-    if masks_dir:
-        folder = outdir / "masks" if masks_dir is True else Path(masks_dir)
+    folder = masks_folder(outdir, outputs)
+    if folder is not None:
         prepare_folder(folder)
-        made.append(SinkOutput(ImageSequenceSink(folder), lambda r: r.mask))
+        sink = ImageSequenceSink(folder)
+        # The folder then holds this run's masks only, never the tail of a longer earlier run.
+        removed = sink.clear()
+        if removed:
+            log.info("removed %d masks of an earlier run from %s", removed, folder)
+        made.append(SinkOutput(sink, lambda r: r.mask))
     return made
+
+
+def masks_folder(outdir, outputs):
+    """The folder of the PNG masks the ``outputs`` config section asks for (None: no PNGs)."""
+    masks_dir = outputs.get("masks_dir")
+    if not masks_dir:
+        return None
+    return Path(outdir) / "masks" if masks_dir is True else Path(masks_dir)
 
 
 class Progress:
@@ -291,58 +311,77 @@ def run(source, model, postprocess, outputs=(), *, gray=False, max_frames=None, 
     reader = _Worker(read, "bgsub-reader")
     writer = _Worker(write, "bgsub-writer")
     start = time.perf_counter()
-    modelled = 0
     try:
-        reader.start()
-        writer.start()
-        while True:
-            frame = _get(frames_q, reader)
-            if frame is _DONE:
-                break
-            mask = model.apply(model_input(frame.image, model, gray))
-            labels = model.labels.copy()
-            background = model.background_image() if need_background else None
-            if not _put_checked(results_q, FrameResult(frame, mask, labels, background), writer):
-                break
-            modelled += 1
-            if progress is not None:
-                progress.update(modelled)
-        _put_checked(results_q, _DONE, writer)
-        writer.join()
-        _raise_from(reader, writer)
-    except KeyboardInterrupt:
+        with held_signals() as deliver:
+            try:
+                reader.start()
+                writer.start()
+                _model_frames(frames_q, results_q, reader, writer, model, deliver, gray=gray,
+                              need_background=need_background, progress=progress)
+                _put_checked(results_q, _DONE, writer, deliver)
+                writer.join()
+                deliver()
+                _raise_from(reader, writer)
+            except KeyboardInterrupt:
+                stats.interrupted = True
+                _drain_after_interrupt(results_q, writer, stop)
+            except BaseException:
+                stop.set()
+                for output in outputs:
+                    output.abort()
+                raise
+            finally:
+                stop.set()
+                stats.seconds = time.perf_counter() - start
+                # The caller closes the source next: a read still running on the reader thread
+                # would then use a released decoder (FFmpeg aborts the process). One read is all
+                # it waits for.
+                if reader.is_alive():
+                    reader.join(timeout=_READER_JOIN_S)
+    except KeyboardInterrupt:  # held until after the last frame: every output is complete
         stats.interrupted = True
-        _drain_after_interrupt(results_q, writer, stop)
-    except BaseException:
-        stop.set()
-        for output in outputs:
-            output.abort()
-        raise
-    finally:
-        stop.set()
-        stats.seconds = time.perf_counter() - start
-        # The caller closes the source next: a read still running on the reader thread would
-        # then use a released decoder (FFmpeg aborts the process). One read is all it waits for.
-        if reader.is_alive():
-            reader.join(timeout=_READER_JOIN_S)
     if progress is not None:
         progress.finish(stats.frames)
     _close_all(outputs)
     return stats
 
 
-def _get(q, producer):
+def _model_frames(frames_q, results_q, reader, writer, model, deliver, *, gray, need_background,
+                  progress):
+    """The main thread's part of :func:`run`: each frame through the model to the writer.
+    ``deliver`` (:func:`bgsub.interrupts.held_signals`) is called between frames and while
+    waiting, so Ctrl-C stops the loop where a frame is either in the outputs' queue or not
+    learned at all."""
+    modelled = 0
+    while True:
+        deliver()
+        frame = _get(frames_q, reader, deliver)
+        if frame is _DONE:
+            return
+        mask = model.apply(model_input(frame.image, model, gray))
+        labels = model.labels.copy()
+        background = model.background_image() if need_background else None
+        if not _put_checked(results_q, FrameResult(frame, mask, labels, background), writer,
+                            deliver):
+            return
+        modelled += 1
+        if progress is not None:
+            progress.update(modelled)
+
+
+def _get(q, producer, deliver):
     while True:
         try:
             return q.get(timeout=0.1)
         except queue.Empty:
+            deliver()
             if producer.error is not None:
                 raise producer.error
             if not producer.is_alive() and q.empty():
                 return _DONE
 
 
-def _put_checked(q, item, consumer):
+def _put_checked(q, item, consumer, deliver):
     while True:
         if consumer.error is not None:
             raise consumer.error
@@ -350,6 +389,7 @@ def _put_checked(q, item, consumer):
             q.put(item, timeout=0.1)
             return True
         except queue.Full:
+            deliver()
             if not consumer.is_alive():
                 return False
 
@@ -382,7 +422,7 @@ def _close_all(outputs):
 
 
 def process(input_spec, outdir, config, *, model=None, fps=None, max_frames=None, progress=None,
-            stop=None, quiet_log=None):
+            stop=None, quiet_log=None, strict=False):
     """One recording, as ``bgsub run`` and each batch job do it: open ``input_spec``, build the
     outputs ``config`` asks for under ``outdir`` (events included) and run the loop.
 
@@ -394,6 +434,7 @@ def process(input_spec, outdir, config, *, model=None, fps=None, max_frames=None
         stop: callable checked before each frame is read; when it returns True reading ends
             there and the run finishes with the frames read so far.
         quiet_log: a context manager factory wrapped around the loop (e.g. silencing OpenCV).
+        strict: an unreadable image in a series stops the run (else it is skipped and counted).
 
     Returns:
         ``(stats, events)``: the :class:`RunStats` and the events output (None without events).
@@ -403,24 +444,39 @@ def process(input_spec, outdir, config, *, model=None, fps=None, max_frames=None
     from bgsub.postprocess import PostProcessor
     from bgsub.sources import open_source
 
-    with open_source(input_spec, fps=fps) as source:
+    with open_source(input_spec, fps=fps, strict=strict) as source:
         if callable(model) and not hasattr(model, "apply"):
             model, gray = model(source)
         else:
             model = model if model is not None else make_model_from(config)
             gray = config["model"]["gray"]
+        if hasattr(model, "bytes_per_pixel"):  # a bgsub model: its state is about to be made
+            colour = not gray and len(model.shape or (0, 0, 3)) == 3
+            check_fits(model, source.size, 3 if colour else 1, _QUEUE_DEPTH,
+                       background=bool(config["outputs"].get("background_video")))
         total = source.frame_count
         if max_frames is not None:
             total = min(total, max_frames) if total else max_frames
-        outputs = build_outputs(outdir, config["outputs"], source.fps)
-        events = events_output_from(config, fps=source.fps, source=str(input_spec))
-        if events is not None:
-            outputs.append(events)
-        frames = _until(source, stop) if stop else source
-        with quiet_log() if quiet_log else contextlib.nullcontext():
-            stats = run(frames, model, PostProcessor(config["postprocess"]), outputs, gray=gray,
-                        max_frames=max_frames, progress=progress(total) if progress else None)
+        with output_lock(outdir), _lock_outside(masks_folder(outdir, config["outputs"]), outdir):
+            outputs = build_outputs(outdir, config["outputs"], source.fps)
+            events = events_output_from(config, fps=source.fps, source=str(input_spec))
+            if events is not None:
+                outputs.append(events)
+            frames = _until(source, stop) if stop else source
+            with quiet_log() if quiet_log else contextlib.nullcontext():
+                stats = run(frames, model, PostProcessor(config["postprocess"]), outputs,
+                            gray=gray, max_frames=max_frames,
+                            progress=progress(total) if progress else None)
+        stats.skipped = getattr(source, "skipped", 0)
+        stats.input_end, stats.cut_short = source.ended, source.cut_short
     return stats, events
+
+
+def _lock_outside(folder, outdir):
+    """The lock of ``folder`` too when it lies outside ``outdir`` (a ``--masks-dir`` elsewhere)."""
+    if folder is None or Path(folder).resolve().is_relative_to(Path(outdir).resolve()):
+        return contextlib.nullcontext()
+    return output_lock(folder)
 
 
 def _until(frames, stop):

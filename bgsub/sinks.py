@@ -14,10 +14,14 @@ lossy) in ``.mp4``/``.m4v``/``.mov`` — the pip OpenCV build has no H.264 encod
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import logging
 import os
+import re
 import shutil
 import tempfile
+import threading
 from pathlib import Path
 
 import cv2
@@ -41,6 +45,74 @@ def prepare_folder(folder: Path) -> None:
             pass
     except OSError as err:
         raise SinkError(f"cannot write to folder {folder}: {err.strerror or err}") from None
+
+
+LOCK_NAME = ".bgsub.lock"
+_held_locks: dict[Path, tuple[int, int]] = {}  # folder -> (holding thread, depth)
+
+
+@contextlib.contextmanager
+def output_lock(folder: str | os.PathLike):
+    """Hold ``folder`` (created if needed) for this process while writing outputs into it.
+
+    Two runs writing the same hidden partial files would corrupt each other, so a second
+    writer is refused with one :class:`SinkError` line naming the holder's pid. The lock is an
+    ``flock`` on ``FOLDER/.bgsub.lock``: the system releases it when its process dies, so the
+    file a killed run leaves behind is simply taken over. Re-entrant within one process.
+    """
+    folder = Path(folder).resolve()
+    me = threading.get_ident()
+    holder, depth = _held_locks.get(folder, (None, 0))
+    if holder == me:
+        _held_locks[folder] = (me, depth + 1)
+        try:
+            yield
+        finally:
+            _held_locks[folder] = (me, depth)
+        return
+    if holder is not None:  # another thread of this process (a Dask worker's)
+        raise _in_use(folder, os.getpid())
+    prepare_folder(folder)
+    fd = _acquire(folder / LOCK_NAME)
+    _held_locks[folder] = (me, 0)
+    try:
+        yield
+    finally:
+        del _held_locks[folder]
+        with contextlib.suppress(OSError):
+            os.unlink(folder / LOCK_NAME)
+        os.close(fd)
+
+
+def _in_use(folder, holder):
+    return SinkError(f"output folder {folder} is in use by another bgsub run (pid {holder}); "
+                     "wait for it or choose another folder")
+
+
+def _acquire(path: Path) -> int:
+    """A descriptor of ``path`` holding its exclusive flock, with this process's pid in it."""
+    while True:
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as err:
+            raise SinkError(f"cannot write to folder {path.parent}: {err.strerror or err}") from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
+            os.close(fd)
+            raise _in_use(path.parent, holder) from None
+        # The holder before us may have removed the file between our open and our lock: then
+        # we locked a file nobody else will see, so start again on the current one.
+        try:
+            current = os.stat(path).st_ino
+        except FileNotFoundError:
+            current = None
+        if current == os.fstat(fd).st_ino:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+            return fd
+        os.close(fd)
 
 
 def _out_of_space(folder: Path) -> bool:
@@ -93,8 +165,8 @@ class VideoSink(Sink):
             codec = DEFAULT_CODECS[suffix]
         if len(codec) != 4:
             raise SinkError(f"codec must be a four-character code such as FFV1, got '{codec}'")
-        if not fps > 0:
-            raise SinkError(f"fps must be positive, got {fps}: {self.path}")
+        if not 0 < fps < float("inf"):  # also refuses NaN; infinity hangs FFmpeg's writer
+            raise SinkError(f"fps must be a positive finite number, got {fps}: {self.path}")
         self.fps = float(fps)
         self.codec = codec
         self.is_color = is_color
@@ -203,6 +275,20 @@ class ImageSequenceSink(Sink):
         self.digits = digits
         self.frames_written = 0
         prepare_folder(self.directory)
+
+    def clear(self) -> int:
+        """Remove the files this sink would name (an earlier run's, say a longer one whose last
+        masks this run would not overwrite); other files stay. Returns how many were removed."""
+        owned = re.compile(rf"{re.escape(self.prefix)}\d{{{self.digits},}}{re.escape(self.ext)}")
+        removed = 0
+        try:
+            for entry in os.scandir(self.directory):
+                if owned.fullmatch(entry.name) and entry.is_file():
+                    os.unlink(entry.path)
+                    removed += 1
+        except OSError as err:
+            raise SinkError(f"cannot clear {self.directory}: {err.strerror or err}") from None
+        return removed
 
     def path_for(self, number: int) -> Path:
         """The file that frame ``number`` is written to."""

@@ -42,6 +42,7 @@ log = logging.getLogger(__name__)
 
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"})
 DEFAULT_FPS = 25.0
+MAX_FPS = 1000.0
 STREAM_SCHEMES = ("rtsp", "rtsps", "rtmp", "http", "https", "udp", "tcp", "rtp", "srt")
 # Network opens and reads give up after this long instead of hanging on a dead host.
 STREAM_TIMEOUT_MS = 10_000
@@ -139,7 +140,10 @@ class Source:
     """An iterable of :class:`Frame` with ``kind``, ``fps``, ``size`` (width, height),
     ``frame_count`` (None when unknown) and ``description``; use it as a context manager.
 
-    A source is read once: iterating again continues where the last iteration stopped.
+    A source is read once: iterating again continues where the last iteration stopped. Once it
+    has ended, ``ended`` says how when that is news (``"end of stream"``, ``"stream lost after
+    3 reconnects"``, ``"cut short after 19 of 40 frames"``; None for a file or image series read
+    to its end) and ``cut_short`` is True when a file ended before its last frame.
     """
 
     kind: str
@@ -147,9 +151,12 @@ class Source:
     size: tuple[int, int]
     frame_count: int | None
     description: str
+    live = False  # frames come at the source's pace (a camera, a live stream), not on demand
 
     def __init__(self, realtime: bool = False):
         self._realtime = realtime
+        self.ended: str | None = None
+        self.cut_short = False
 
     def __enter__(self) -> Source:
         return self
@@ -176,7 +183,7 @@ class Source:
 
 def _fps_of(capture: cv2.VideoCapture) -> float:
     fps = capture.get(cv2.CAP_PROP_FPS)
-    return float(fps) if np.isfinite(fps) and 0 < fps < 1000 else DEFAULT_FPS
+    return float(fps) if np.isfinite(fps) and 0 < fps < MAX_FPS else DEFAULT_FPS
 
 
 def _frame_count_of(capture: cv2.VideoCapture) -> int | None:
@@ -206,6 +213,14 @@ class _CaptureSource(Source):
 
     def _no_frames_message(self) -> str:
         return f"no frames could be read: {self._label}"
+
+    def _check_complete(self) -> None:
+        """After the last frame: a file that said it holds more frames was cut short."""
+        if self.frame_count is not None and self._read_count < self.frame_count:
+            self.cut_short = True
+            self.ended = f"cut short after {self._read_count} of {self.frame_count} frames"
+            log.warning("video ended after %d of %d frames (truncated or damaged?): %s",
+                        self._read_count, self.frame_count, self._label)
 
     def _read(self) -> np.ndarray | None:
         try:
@@ -253,9 +268,7 @@ class VideoSource(_CaptureSource):
         while (image := self._next_image()) is not None:
             self._read_count += 1
             yield Frame(self._read_count, (self._read_count - 1) / self.fps, image)
-        if self.frame_count is not None and self._read_count < self.frame_count:
-            log.warning("video ended after %d of %d frames (truncated or damaged?): %s",
-                        self._read_count, self.frame_count, self._label)
+        self._check_complete()
 
 
 class CameraSource(_CaptureSource):
@@ -263,6 +276,7 @@ class CameraSource(_CaptureSource):
 
     kind = "camera"
     frame_count = None
+    live = True
 
     def __init__(self, index: int, realtime: bool = False):
         with quiet_opencv():
@@ -277,6 +291,7 @@ class CameraSource(_CaptureSource):
         while (image := self._next_image()) is not None:
             self._read_count += 1
             yield Frame(self._read_count, time.monotonic() - self._start, image)
+        self.ended = "camera stopped delivering frames"
         log.warning("%s stopped delivering frames after %d", self._label, self._read_count)
 
 
@@ -306,8 +321,9 @@ def reopen_with_backoff(open_once: Callable[[], object | None], delays: Sequence
 class StreamSource(_CaptureSource):
     """A network stream (RTSP, HTTP, UDP, …); reconnects with backoff when a live read fails.
 
-    A URL that serves a finite file (the container reports a frame count) ends at its last frame
-    like a video file instead of being reopened from the start.
+    A URL that serves a finite file (the container reports a frame count: an ``.mp4`` over
+    HTTP) is read like a video file: it is not ``live``, ends at its last frame instead of being
+    reopened from the start, and a file that ends early is ``cut_short``.
     """
 
     kind = "stream"
@@ -319,6 +335,7 @@ class StreamSource(_CaptureSource):
         self._url = url
         self._reconnect = reconnect or Reconnect()
         self.frame_count = _frame_count_of(capture)
+        self.live = self.frame_count is None
         self._start = time.monotonic()
         super().__init__(capture, url, realtime=False)
         self.description = f"stream {url} ({self.size[0]}x{self.size[1]})"
@@ -327,7 +344,11 @@ class StreamSource(_CaptureSource):
         while True:
             image = self._next_image()
             if image is None:
-                if self.frame_count is not None or not self._reopen():
+                if not self.live:
+                    self.ended = "end of stream"
+                    self._check_complete()
+                    return
+                if not self._reopen():
                     return
                 continue
             self._read_count += 1
@@ -339,6 +360,7 @@ class StreamSource(_CaptureSource):
         capture = reopen_with_backoff(lambda: _open_stream_capture(self._url),
                                       self._reconnect.delays)
         if capture is None:
+            self.ended = f"stream lost after {len(self._reconnect.delays)} reconnects"
             log.warning("stream lost after %d frames, giving up: %s", self._read_count, self._url)
             return False
         self._capture = capture
@@ -390,31 +412,41 @@ class ImageSource(Source):
     kind = "images"
 
     def __init__(self, files: Sequence[str], label: str, fps: float = DEFAULT_FPS,
-                 realtime: bool = False):
+                 realtime: bool = False, strict: bool = False):
         super().__init__(realtime)
         self._files = sorted(files, key=_natural_key)
         self.fps = fps
         self.frame_count = len(self._files)
-        self._first = self._load(self._files[0])
+        self.strict = strict
+        self.skipped = 0
+        self._position = 0
+        self._first = None
+        while self._first is None:
+            if self._position == len(self._files):
+                raise SourceError(f"no readable images: {label}")
+            self._first = self._load(self._files[self._position])
+            self._position += self._first is None
         self._first_shape = self._first.shape
         height, width = self._first.shape[:2]
         self.size = (width, height)
-        self._position = 0
         self.description = f"{len(self._files)} images {label} ({width}x{height}, {fps:g} fps)"
 
-    @staticmethod
-    def _load(path: str) -> np.ndarray:
+    def _load(self, path: str) -> np.ndarray | None:
+        """The image at ``path``; None for an undecodable one, which is skipped with a warning
+        (counted in ``skipped``) unless the source is ``strict``."""
         image = cv2.imread(path, cv2.IMREAD_UNCHANGED)
         if image is None:
-            raise SourceError(f"cannot read image: {path}")
+            if self.strict or len(self._files) == 1:
+                raise SourceError(f"cannot read image: {path}")
+            log.warning("skipped an unreadable image: %s", path)
+            self.skipped += 1
+            return None
         return normalize_image(image, path)
 
-    def _conform(self, image: np.ndarray, path: str) -> np.ndarray:
-        """Match the first frame's size (else error) and colour layout (converted)."""
-        if image.shape[:2] != self._first_shape[:2]:
-            height, width = image.shape[:2]
-            raise SourceError(f"image is {width}x{height}, the first frame is "
-                              f"{self.size[0]}x{self.size[1]}: {path}")
+    def _conform(self, image: np.ndarray) -> np.ndarray:
+        """Match the first frame's colour layout (converted). A frame of another size passes as
+        it is: the model re-initialises and videos keep their first size, as for a camera that
+        changes mode (docs/events.md)."""
         if image.ndim != len(self._first_shape):
             code = cv2.COLOR_GRAY2BGR if image.ndim == 2 else cv2.COLOR_BGR2GRAY
             image = cv2.cvtColor(image, code)
@@ -424,13 +456,15 @@ class ImageSource(Source):
         while self._position < len(self._files):
             index = self._position
             path = self._files[index]
-            if index == 0 and self._first is not None:
+            if self._first is not None:
                 image, self._first = self._first, None
             else:
-                image = self._conform(self._load(path), path)
+                image = self._load(path)
             self._position += 1
-            name = os.path.basename(path)
-            yield Frame(_frame_number(name, index), index / self.fps, image, name)
+            if image is not None:
+                name = os.path.basename(path)
+                yield Frame(_frame_number(name, index), index / self.fps, self._conform(image),
+                            name)
 
 
 def _is_camera(spec) -> bool:
@@ -443,13 +477,16 @@ def _is_stream(spec: str) -> bool:
 
 
 def open_source(spec: str | int | os.PathLike, *, realtime: bool = False,
-                fps: float | None = None, reconnect: Reconnect | None = None) -> Source:
+                fps: float | None = None, reconnect: Reconnect | None = None,
+                strict: bool = False) -> Source:
     """Open ``spec``: a video path, an image folder, a glob (``frames/*.png``), a single image,
     a camera index (int or digit string) or a stream URL (``rtsp://``, ``http://``, …).
 
     ``realtime`` paces file and image sources to their fps (cameras and streams are live
     already). ``fps`` sets the rate of image sequences (default 25). ``reconnect`` sets how a
-    stream is reopened after a failed read. Raises :class:`SourceError` on any failure to open.
+    stream is reopened after a failed read. An undecodable image in a series is skipped with a
+    warning (the source counts it in ``skipped``) unless ``strict``, where it is an error.
+    Raises :class:`SourceError` on any failure to open.
     """
     if isinstance(spec, bool):
         raise SourceError(f"not a source: {spec!r}")
@@ -460,19 +497,19 @@ def open_source(spec: str | int | os.PathLike, *, realtime: bool = False,
         return StreamSource(text, realtime, reconnect)
     path = Path(text).expanduser()
     image_fps = fps if fps is not None else DEFAULT_FPS
-    if not image_fps > 0:
-        raise ConfigError(f"fps must be positive, got {fps}")
+    if not 0 < image_fps <= MAX_FPS:  # also refuses NaN; infinity hangs FFmpeg's writer
+        raise ConfigError(f"fps: must be in (0, {MAX_FPS:g}], got {fps}")
     if path.is_dir():
-        return ImageSource(_pick_series(path), str(path), image_fps, realtime)
+        return ImageSource(_pick_series(path), str(path), image_fps, realtime, strict)
     if path.is_file():
         if path.suffix.lower() in IMAGE_EXTENSIONS:
-            return ImageSource([str(path)], str(path), image_fps, realtime)
+            return ImageSource([str(path)], str(path), image_fps, realtime, strict)
         return VideoSource(path, realtime)
     if _GLOB_CHARS.search(text):
         files = [f for f in glob.glob(os.path.expanduser(text)) if _is_image(f)]
         if not files:
             raise SourceError(f"no images match: {text}")
-        return ImageSource(files, text, image_fps, realtime)
+        return ImageSource(files, text, image_fps, realtime, strict)
     if path.exists():
         raise SourceError(f"not a file or folder: {text}")
     raise SourceError(f"no such file or folder: {text}")

@@ -7,7 +7,13 @@ foreground of each frame.
 
 from __future__ import annotations
 
+import contextlib
+import http.server
+import itertools
 import subprocess
+import sys
+import threading
+import time
 from pathlib import Path
 
 import cv2
@@ -122,3 +128,108 @@ def tiny_filesystem(tmp_path):
         pytest.skip("cannot mount a tmpfs here")
     yield mount_point
     subprocess.run(["umount", str(mount_point)], check=True)
+
+
+# --- bgsub run as a process, and a camera to feed it ---------------------------------------------
+
+def bgsub_run(*args, **kwargs):
+    """``bgsub run -q ARGS`` as a process: the CompletedProcess, output as text."""
+    return subprocess.run([sys.executable, "-m", "bgsub", "run", "-q", *map(str, args)],
+                          capture_output=True, text=True, timeout=300, **kwargs)
+
+
+def error_line(result):
+    """The one line a failed run printed; fails the test on anything else."""
+    assert "Traceback" not in result.stderr, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("bgsub: error: "), result.stderr
+    return lines[0][len("bgsub: error: "):]
+
+
+def final_outputs(folder):
+    """Files in ``folder`` that carry a final name (no hidden partials)."""
+    return sorted(p.name for p in Path(folder).iterdir() if not p.name.startswith("."))
+
+
+class MjpegCamera:
+    """An IP camera on localhost: multipart JPEG over HTTP, like most surveillance cameras.
+
+    Each connection gets the next of ``sessions`` (iterables of frames), paced at ``fps``; once
+    they are used up the camera answers 404, so the client's reconnects fail.
+    """
+
+    def __init__(self, sessions, fps=200.0):
+        self.sessions = list(sessions)
+        self.period = 1.0 / fps
+        camera = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                if not camera.sessions:
+                    self.send_error(404)
+                    return
+                frames = camera.sessions.pop(0)
+                self.send_response(200)
+                self.send_header("Content-Type", "multipart/x-mixed-replace;boundary=frame")
+                self.end_headers()
+                with contextlib.suppress(OSError):
+                    for frame in frames:
+                        data = cv2.imencode(".jpg", frame)[1].tobytes()
+                        self.wfile.write(b"--frame\r\nContent-Type: image/jpeg\r\n"
+                                         b"Content-Length: %d\r\n\r\n%s\r\n" % (len(data), data))
+                        time.sleep(camera.period)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/video.mjpg"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def camera():
+    """``camera(sessions, fps=200.0)`` starts an :class:`MjpegCamera`; all close at the end."""
+    made = []
+
+    def start(sessions, fps=200.0):
+        made.append(MjpegCamera(sessions, fps))
+        return made[-1]
+
+    yield start
+    for cam in made:
+        cam.close()
+
+
+def moving_square_forever(shape=(72, 96)):
+    """An endless stream of a square circling over a fixed background."""
+    height, width = shape
+    background = np.full((height, width, 3), 80, np.uint8)
+    background[:, ::8] = 140
+    for i in itertools.count():
+        frame = background.copy()
+        x, y = (3 * i) % (width - 12), (2 * i) % (height - 12)
+        frame[y:y + 12, x:x + 12] = (40, 200, 240)
+        yield frame
+
+
+def start_run(url, out, *extra):
+    """``bgsub run -q URL -o OUT EXTRA`` started in the background: the Popen."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "bgsub", "run", "-q", url, "-o", str(out), *map(str, extra)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def wait_for_frames(folder, count, process, timeout=180):
+    """Wait until the run has written ``count`` PNG masks into ``folder`` (its progress)."""
+    deadline = time.monotonic() + timeout
+    while not folder.is_dir() or len(list(folder.glob("*.png"))) < count:
+        assert process.poll() is None, process.communicate()[1]
+        assert time.monotonic() < deadline, f"{count} masks never appeared in {folder}"
+        time.sleep(0.05)

@@ -7,7 +7,7 @@ import yaml
 
 from bgsub.config import DEFAULTS, PRESETS, load_config, load_yaml, make_model_from, resolve
 from bgsub.errors import ConfigError
-from bgsub.models import GaussianParams, MixtureParams
+from bgsub.models import FeedbackParams, GaussianParams
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -15,19 +15,19 @@ ROOT = Path(__file__).resolve().parents[1]
 def test_default_yaml_lists_every_option_with_its_default():
     documented = yaml.safe_load((ROOT / "configs" / "default.yaml").read_text())
     expected = resolve({})
-    expected["model"].update(MixtureParams().to_dict())
+    expected["model"].update(FeedbackParams().to_dict())
     assert documented == expected
 
 
 def test_default_yaml_loads_and_builds_the_default_model(tmp_path):
     config = load_config(ROOT / "configs" / "default.yaml")
     model = make_model_from(config)
-    assert model.params == MixtureParams()
+    assert model.params == FeedbackParams()
 
 
 def test_resolve_fills_defaults_and_keeps_overrides():
     config = resolve({"model": {"k": 3}, "outputs": {"overlay_video": True}})
-    assert config["model"]["k"] == 3 and config["model"]["name"] == "gmm"
+    assert config["model"]["k"] == 3 and config["model"]["name"] == "feedback"
     assert config["outputs"]["overlay_video"] and config["outputs"]["mask_video"]
     assert config["postprocess"] == DEFAULTS["postprocess"] | PRESETS["default"].get("postprocess", {})
 
@@ -46,7 +46,7 @@ def _write(tmp_path, text):
         ("model:\n  name: gaussian\n  k: 3\n", "c.yaml:3: model.k: is not a parameter of model 'gaussian'"),
         ("postprocess:\n  median: 4\n", "c.yaml:2: postprocess.median: must be odd"),
         ("outputs:\n  overlay_video: yes please\n", "c.yaml:2: outputs.overlay_video: must be true or false"),
-        ("preset: fancy\n", "c.yaml:1: preset: must be one of default, accurate"),
+        ("preset: fancy\n", "c.yaml:1: preset: must be one of default, fast"),
         ("model: [1, 2]\n", "c.yaml:1: model: must be a mapping"),
         ("model:\n  threshold: -1\n", "c.yaml:2: model.threshold: must be in (0.0, 100.0], got -1"),
     ],

@@ -258,8 +258,8 @@ def test_paced_reader_still_delivers_every_frame_in_order(video_file):
 
 def test_reader_error_reaches_the_display_loop(tmp_path, scene, write_images):
     folder = write_images(tmp_path / "frames", scene[0][:5])
-    (folder / "in000003.png").write_bytes(b"not a png")
-    reader = FrameReader(open_source(folder), drop=False).start()
+    (folder / "in000003.png").write_bytes(b"not a png")  # an error only when strict
+    reader = FrameReader(open_source(folder, strict=True), drop=False).start()
     taken = []
     with pytest.raises(SourceError, match="in000003.png"):
         while True:

@@ -249,3 +249,14 @@ def test_image_sequence_abort_keeps_finished_files(tmp_path, scene):
 def test_image_sequence_unknown_extension(tmp_path):
     with pytest.raises(SinkError):
         ImageSequenceSink(tmp_path, ext=".xyz")
+
+
+def test_image_sequence_clear_removes_only_its_own_names(tmp_path, scene):
+    sink = ImageSequenceSink(tmp_path, prefix="bin", digits=6)
+    for number in (1, 2, 1000000):
+        sink.write(number, scene[1][0])
+    for name in ("bin01.png", "bin000003.jpg", "xbin000004.png", "notes.txt"):
+        (tmp_path / name).write_text("not a mask of this sink")
+    assert sink.clear() == 3
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "bin000003.jpg", "bin01.png", "notes.txt", "xbin000004.png"]

@@ -190,19 +190,35 @@ def test_folder_without_images(tmp_path):
     assert _one_line(err) == f"no images in folder: {tmp_path}"
 
 
-def test_unreadable_image_is_named(image_folder):
+def test_unreadable_image_is_skipped_and_counted_or_named_when_strict(image_folder, caplog):
     bad = image_folder / "in000475.png"
     bad.write_bytes(b"garbage, not a png")
-    with open_source(image_folder) as source, pytest.raises(SourceError) as err:
+    with caplog.at_level(logging.WARNING, logger="bgsub.sources"), open_source(image_folder) as source:
+        numbers = [frame.number for frame in source]
+    assert numbers == [n for n in range(470, 490) if n != 475] and source.skipped == 1
+    assert caplog.messages == [f"skipped an unreadable image: {bad}"]
+    with open_source(image_folder, strict=True) as source, pytest.raises(SourceError) as err:
         list(source)
     assert _one_line(err) == f"cannot read image: {bad}"
 
 
-def test_image_of_another_size_is_an_error(image_folder, scene):
+def test_unreadable_first_images_are_skipped_but_not_all_of_them(image_folder):
+    for number in (470, 471):
+        (image_folder / f"in{number:06d}.png").write_bytes(b"garbage")
+    with open_source(image_folder) as source:
+        assert [frame.number for frame in source][:2] == [472, 473] and source.skipped == 2
+    for path in image_folder.iterdir():
+        path.write_bytes(b"garbage")
+    with pytest.raises(SourceError) as err:
+        open_source(image_folder)
+    assert _one_line(err) == f"no readable images: {image_folder}"
+
+
+def test_image_of_another_size_keeps_its_size(image_folder, scene):
     cv2.imwrite(str(image_folder / "in000480.png"), cv2.resize(scene[0][0], (48, 36)))
-    with open_source(image_folder) as source, pytest.raises(SourceError) as err:
-        list(source)
-    assert "in000480.png" in _one_line(err) and "48x36" in str(err.value)
+    with open_source(image_folder) as source:
+        shapes = [frame.image.shape for frame in source]
+    assert shapes[10] == (36, 48, 3) and shapes[:10] + shapes[11:] == [(72, 96, 3)] * 19
 
 
 def test_image_fps_is_settable_and_validated(image_folder):
@@ -295,11 +311,25 @@ def test_http_file_is_a_finite_stream(video_file):
     server, base = _serve(functools.partial(_Quiet, directory=str(video_file.parent)))
     try:
         with open_source(f"{base}/{video_file.name}") as source:
-            assert source.kind == "stream"
+            assert source.kind == "stream" and not source.live  # read as a file, not dropped
             frames = list(source)
     finally:
         server.shutdown()
     assert [f.number for f in frames] == list(range(1, 21))
+    assert source.ended == "end of stream" and not source.cut_short
+
+
+def test_http_file_cut_short_says_so(tmp_path, scene, write_video):
+    full = write_video(tmp_path / "full.mkv", scene[0] * 2)
+    (tmp_path / "cut.mkv").write_bytes(full.read_bytes()[: full.stat().st_size // 2])
+    server, base = _serve(functools.partial(_Quiet, directory=str(tmp_path)))
+    try:
+        with open_source(f"{base}/cut.mkv") as source:
+            read = len(list(source))
+    finally:
+        server.shutdown()
+    assert 5 < read < 40 and source.cut_short
+    assert source.ended == f"cut short after {read} of 40 frames"
 
 
 def _mjpeg_handler(jpegs, connections):
@@ -328,7 +358,7 @@ def test_live_stream_reconnects_then_gives_up_cleanly(scene, caplog):
     numbers = []
     with caplog.at_level(logging.WARNING, logger="bgsub.sources"):
         with open_source(f"{base}/cam", reconnect=Reconnect(delays=(0.01, 0.01))) as source:
-            assert source.kind == "stream" and source.frame_count is None
+            assert source.kind == "stream" and source.frame_count is None and source.live
             for frame in source:
                 numbers.append(frame.number)
                 if len(numbers) == 6:  # mid second connection: the camera goes away
@@ -338,6 +368,7 @@ def test_live_stream_reconnects_then_gives_up_cleanly(scene, caplog):
     assert numbers == list(range(1, 9))
     assert len(connections) == 2
     assert "giving up" in caplog.text
+    assert source.ended == "stream lost after 2 reconnects" and not source.cut_short
 
 
 def test_reopen_with_backoff_waits_each_delay_until_success():

@@ -37,7 +37,9 @@ class _LazyGroup(click.Group):
         if cmd_name not in _COMMANDS:
             return None
         module, attribute = _COMMANDS[cmd_name]
-        return getattr(importlib.import_module(module), attribute)
+        command = getattr(importlib.import_module(module), attribute)
+        _end_startup_guard()  # the heavy imports are done; the command handles Ctrl-C itself
+        return command
 
 
 @click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -59,11 +61,19 @@ def _warning_line(message, category, filename, lineno, file=None, line=None):
     click.echo(f"bgsub: warning: {message}", err=True)
 
 
+def _end_startup_guard():
+    # From here Ctrl-C raises KeyboardInterrupt, which finalises the outputs. Before, a
+    # KeyboardInterrupt inside an import can be swallowed by importlib ("Exception ignored")
+    # and the run goes on, so bgsub/__main__.py exits at once instead.
+    if getattr(signal.getsignal(signal.SIGINT), "startup_guard", False):
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
 def main(argv=None):
     """Console entry point: run the click group, mapping user errors to one line and an exit code."""
-    signal.signal(signal.SIGTERM, _on_sigterm)
-    warnings.showwarning = _warning_line
     try:
+        signal.signal(signal.SIGTERM, _on_sigterm)
+        warnings.showwarning = _warning_line
         cli.main(args=argv, prog_name="bgsub", standalone_mode=False)
     except BgsubError as err:
         click.echo(f"bgsub: error: {err}", err=True)

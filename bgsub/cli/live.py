@@ -1,5 +1,7 @@
 """``bgsub live``: watch a camera, stream or file through the model in a window and tune it."""
 
+import contextlib
+
 import click
 
 from bgsub import pipeline
@@ -7,6 +9,7 @@ from bgsub.cli.options import config_from_options, model_options
 from bgsub.config import make_model_from
 from bgsub.live import LiveSession, check_display, run_live
 from bgsub.postprocess import PostProcessor
+from bgsub.sinks import output_lock
 from bgsub.sources import open_source
 
 
@@ -45,20 +48,24 @@ def live_command(camera, source_spec, realtime, fps, record_dir, snapshot_dir, s
     config = config_from_options(**model_opts, extra={"outputs": outputs})
     model = make_model_from(config)
     source = open_source(spec, fps=fps)
-    try:
-        check_display()  # before the recording folder is made
-        outs = pipeline.build_outputs(record_dir, config["outputs"], source.fps) if record_dir else []
-    except BaseException:
-        source.close()
-        raise
-    session = LiveSession(
-        model, PostProcessor(config["postprocess"]), gray=config["model"]["gray"], outputs=outs,
-        snapshot_dir=snapshot_dir, show_background=show_background,
-        min_area=config["postprocess"]["min_area"], source_fps=source.fps,
-        need_background=bool(record_dir) and config["outputs"]["background_video"],
-    )
-    say = lambda text: click.echo(text, err=True)  # noqa: E731
-    run_live(source, session, realtime=realtime, max_frames=max_frames,
-             snapshot_after=snapshot_after, say=say)
+    with contextlib.ExitStack() as recording:
+        try:
+            check_display()  # before the recording folder is made
+            if record_dir:  # a run or another live session writing there would corrupt it
+                recording.enter_context(output_lock(record_dir))
+            outs = (pipeline.build_outputs(record_dir, config["outputs"], source.fps)
+                    if record_dir else [])
+        except BaseException:
+            source.close()
+            raise
+        session = LiveSession(
+            model, PostProcessor(config["postprocess"]), gray=config["model"]["gray"],
+            outputs=outs, snapshot_dir=snapshot_dir, show_background=show_background,
+            min_area=config["postprocess"]["min_area"], source_fps=source.fps,
+            need_background=bool(record_dir) and config["outputs"]["background_video"],
+        )
+        say = lambda text: click.echo(text, err=True)  # noqa: E731
+        run_live(source, session, realtime=realtime, max_frames=max_frames,
+                 snapshot_after=snapshot_after, say=say)
     if record_dir:
         say(f"recorded -> {record_dir}")

@@ -1,9 +1,8 @@
 """Options shared by the commands that build a model: they all become one config dict."""
 
 import click
-import yaml
 
-from bgsub.config import PRESETS, load_config, merge, resolve
+from bgsub.config import PRESETS, load_config, merge, parse_yaml, resolve
 from bgsub.errors import ConfigError
 from bgsub.models import MODELS
 
@@ -42,7 +41,7 @@ def _parse_param(text):
     key, sep, value = text.partition("=")
     if not sep or not key:
         raise ConfigError(f"--param: expected KEY=VALUE, got {text!r}")
-    return key.strip(), yaml.safe_load(value)
+    return key.strip(), parse_yaml(value, f"--param {key.strip()}")[0]
 
 
 def config_from_options(config_path=None, preset=None, model_name=None, k=None, threshold=None,

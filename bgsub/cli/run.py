@@ -7,7 +7,7 @@ import click
 from bgsub import pipeline
 from bgsub.cli.options import config_from_options, model_options
 from bgsub.config import make_model_from
-from bgsub.errors import BgsubError, ConfigError
+from bgsub.errors import BgsubError, ConfigError, InputCutShort
 from bgsub.models import load_model
 from bgsub.sinks import prepare_folder
 from bgsub.sources import quiet_opencv
@@ -44,9 +44,11 @@ def default_outdir(input_spec):
                    "learned background (no relearning, no ghosts).")
 @click.option("--save-model", type=click.Path(dir_okay=False),
               help="Save the model with its learned background here at the end (also on Ctrl-C).")
+@click.option("--strict", is_flag=True,
+              help="Stop at an unreadable image in a folder (default: skip it with a warning).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 def run_command(input_spec, outdir, masks_dir, overlay, background, shadow_video, no_mask_video,
-                fps, max_frames, events_file, load_model, save_model, quiet, **model_opts):
+                fps, max_frames, events_file, load_model, save_model, strict, quiet, **model_opts):
     """Subtract the background of INPUT and write the masks.
 
     INPUT is a video file, a folder or glob of images (sorted by name, e.g. a CDnet input/
@@ -82,7 +84,7 @@ def run_command(input_spec, outdir, masks_dir, overlay, background, shadow_video
     stats, events = pipeline.process(
         input_spec, outdir, config, model=choose_model, fps=fps, max_frames=max_frames,
         progress=lambda total: pipeline.Progress(total, enabled=False if quiet else None),
-        quiet_log=quiet_opencv,
+        quiet_log=quiet_opencv, strict=strict,
     )
     if save_model:
         _save_checkpoint(chosen[0], save_model)
@@ -91,6 +93,9 @@ def run_command(input_spec, outdir, masks_dir, overlay, background, shadow_video
         click.echo(f"{len(events.events)} motion events -> {events.path}", err=True)
     if stats.interrupted:
         raise KeyboardInterrupt
+    if stats.cut_short:
+        raise InputCutShort(f"{input_spec} ended early ({stats.input_end}); the outputs hold "
+                            f"the {stats.frames} frames read")
 
 
 def _load_checkpoint(path, source, model_opts):

@@ -1,7 +1,8 @@
 """Per-pixel background models and the registry the CLI and configs use."""
 
 from bgsub.errors import BgsubError, ConfigError
-from bgsub.models.base import BackgroundModel, read_checkpoint
+from bgsub.models.base import BackgroundModel
+from bgsub.models.checkpoint import load_checkpoint
 from bgsub.models.feedback import FeedbackMixture
 from bgsub.models.gaussian import SingleGaussian
 from bgsub.models.mixture import GaussianMixture
@@ -27,14 +28,11 @@ def load_model(path, *, shape=None):
     If ``shape`` is given (the frame shape the caller will feed), a checkpoint learned on another
     frame size is refused with a clear error instead of silently re-learning.
     """
-    meta, arrays = read_checkpoint(path)
-    model = make_model(meta["model"], **meta["params"])
-    saved = tuple(meta["shape"]) if meta["shape"] is not None else None
-    if shape is not None and saved is not None and tuple(shape) != saved:
+    model = load_checkpoint(path, MODELS)
+    if shape is not None and model.shape is not None and tuple(shape) != model.shape:
         raise BgsubError(
-            f"{path}: checkpoint was learned on frames of shape {saved}, not {tuple(shape)}"
+            f"{path}: checkpoint was learned on frames of shape {model.shape}, not {tuple(shape)}"
         )
-    model._restore(meta, arrays)
     return model
 
 

@@ -4,12 +4,11 @@ import json
 import os
 import tempfile
 import warnings
-import zipfile
 
 import cv2
 import numpy as np
 
-from bgsub.errors import BgsubError, ConfigError
+from bgsub.errors import ConfigError
 
 CHECKPOINT_FORMAT = 1
 # Thresholds are stated for colour: a C-channel pixel is tested against threshold^2 * C / 3, so a
@@ -21,8 +20,8 @@ _FLOAT32_TINY = float(np.finfo(np.float32).tiny)  # 1.2e-38
 class BackgroundModel:
     """Base class of the per-pixel models; subclasses own a params class and the kernel calls.
 
-    Subclasses define ``name``, ``params_class``, ``_allocate(n_pixels, n_channels)`` (the
-    labels, ``self._labels``, exist by then),
+    Subclasses define ``name``, ``params_class``, ``_allocate(n_pixels, n_channels)`` (called by
+    :meth:`_allocate_state`, once the labels, ``self._labels``, exist),
     ``_initialise(frame2d)``, ``_update(frame2d, alpha, labels)``, ``_background(out)`` and
     ``_state_arrays()`` (a dict of the float/int arrays that make up the learned state).
     """
@@ -56,15 +55,14 @@ class BackgroundModel:
         clone = type(self)(**merged)
         if self.shape is None:
             return clone
-        channels = self.shape[2] if len(self.shape) == 3 else 1
-        clone._labels = self._labels.copy()
-        clone._allocate(self.shape[0] * self.shape[1], channels)
+        clone._allocate_state(self.shape)
         for key, target in clone._state_arrays().items():
             source = self._state_arrays()[key]
             if source.shape != target.shape:
                 raise ConfigError(f"{self.name}: changing {', '.join(sorted(changes))} needs a "
                                   "model reset (the learned state has another layout)")
             target[...] = source
+        clone._labels[...] = self._labels
         clone.shape = self.shape
         clone.frames_seen = self.frames_seen
         return clone
@@ -94,8 +92,7 @@ class BackgroundModel:
             self.reset()
         if self.shape is None:
             self.shape = frame.shape
-            self._labels = np.empty(frame.shape[:2], dtype=np.uint8)
-            self._allocate(pixels.shape[0], pixels.shape[1])
+            self._allocate_state(frame.shape)
         self.frames_seen += 1
         alpha = self._alpha(learning_rate)
         labels = self._labels.reshape(-1)
@@ -183,61 +180,25 @@ class BackgroundModel:
             os.unlink(tmp)
             raise
 
+    def _allocate_state(self, shape):
+        """Labels (background) and the learned state for frames of ``shape``."""
+        self._labels = np.zeros(shape[:2], dtype=np.uint8)
+        self._allocate(shape[0] * shape[1], shape[2] if len(shape) == 3 else 1)
+
     def _optional_state(self):
         """Names of state arrays a checkpoint may lack (they start from zero)."""
         return ()
 
     def _restore(self, meta, arrays):
-        self.frames_seen = int(meta["frames_seen"])
+        """Take the state read by :func:`bgsub.models.checkpoint.load_checkpoint`, which checked
+        the metadata and each array's shape and values."""
+        self.frames_seen = meta["frames_seen"]
         if meta["shape"] is None:
             return
         self.shape = tuple(meta["shape"])
-        channels = self.shape[2] if len(self.shape) == 3 else 1
-        self._labels = np.zeros(self.shape[:2], dtype=np.uint8)
-        self._allocate(self.shape[0] * self.shape[1], channels)
+        self._allocate_state(self.shape)
         optional = self._optional_state()
         for key, target in self._state_arrays().items():
             if key in optional and key not in arrays:
                 continue
-            if key not in arrays or arrays[key].shape != target.shape:
-                raise BgsubError(f"checkpoint state {key!r} is missing or has the wrong shape")
             target[...] = arrays[key]
-
-
-_META_KEYS = ("format", "model", "params", "frames_seen", "shape")
-
-
-def read_checkpoint(path):
-    """Read a checkpoint written by :meth:`BackgroundModel.save`: ``(meta, arrays)``.
-
-    Anything else (a missing, truncated or foreign file) is one :class:`BgsubError` line.
-    """
-    path = os.fspath(path)
-    not_ours = f"not a bgsub model checkpoint: {path}"
-    try:
-        data = np.load(path, allow_pickle=False)
-    except FileNotFoundError:
-        raise BgsubError(f"model checkpoint not found: {path}") from None
-    except (ValueError, EOFError, zipfile.BadZipFile):
-        raise BgsubError(f"{not_ours} (not an .npz archive, or a truncated one)") from None
-    except OSError as err:
-        raise BgsubError(f"cannot read model checkpoint {path}: {err.strerror or err}") from None
-    if not isinstance(data, np.lib.npyio.NpzFile):
-        raise BgsubError(f"{not_ours} (a single .npy array)")
-    try:
-        with data:
-            meta = json.loads(str(data["meta"]))
-            arrays = {key: data[key] for key in data.files if key != "meta"}
-    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as err:
-        raise BgsubError(f"{not_ours} ({err})") from None
-    if not isinstance(meta, dict):
-        raise BgsubError(f"{not_ours} (no metadata)")
-    if meta.get("format") != CHECKPOINT_FORMAT:
-        raise BgsubError(
-            f"{path}: checkpoint format {meta.get('format')} is not supported "
-            f"(this bgsub reads format {CHECKPOINT_FORMAT})"
-        )
-    missing = [key for key in _META_KEYS if key not in meta]
-    if missing:
-        raise BgsubError(f"{not_ours} (its metadata lacks {', '.join(missing)})")
-    return meta, arrays

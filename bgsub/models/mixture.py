@@ -84,9 +84,9 @@ class MixtureComponents:
 
     def _stage_state(self):
         """The state of the stages around the kernel, for checkpoints (optional in them: a
-        checkpoint without it resumes with the last labels background and the still counts and
-        shifts at zero)."""
-        return {"labels": self._labels, "still": self._still, "recent_shifts": self._recent_shifts}
+        checkpoint without it resumes with the last labels background and the still counts at
+        zero). The recent shifts are not kept: after a restart shake is measured afresh."""
+        return {"labels": self._labels.reshape(-1), "still": self._still}
 
     def _optional_state(self):
         return tuple(self._stage_state())

@@ -5,6 +5,7 @@ construct these classes, so validation happens in one place and fails with a one
 :class:`~bgsub.errors.ConfigError` (a ``ValueError``).
 """
 
+import math
 from dataclasses import asdict, dataclass, fields
 
 from bgsub.errors import ConfigError
@@ -20,6 +21,8 @@ def _check_range(name, value, lo, hi, integer, lo_open):
     ok_type = isinstance(value, int) if integer else isinstance(value, (int, float))
     if isinstance(value, bool) or not ok_type:
         raise ConfigError(f"{name}: must be {kind}, got {value!r}")
+    if isinstance(value, float) and not math.isfinite(value):  # NaN passes both bounds
+        raise ConfigError(f"{name}: must be a finite number, got {value!r}")
     below = value <= lo if lo_open else value < lo
     if below or value > hi:
         left = "(" if lo_open else "["
@@ -133,7 +136,7 @@ class MixtureParams(GaussianParams):
     exposure_compensation: bool = True
     jitter_compensation: bool = True
     ghost_frames: int = 3
-    still_threshold: float = 2.0
+    still_threshold: float = 1.5
 
     RANGES = {
         "k": (1, 8, False),
@@ -170,7 +173,7 @@ class FeedbackParams(MixtureParams):
         dynamics_rate: weight of the newest quiet frame in D (about 1 / frames of memory).
     """
 
-    threshold: float = 4.5
+    threshold: float = 5.0
     stationary_frames: int = 500
     dynamics_floor: float = 3.0
     dynamics_gain: float = 0.15

@@ -31,7 +31,7 @@ def test_rows_cover_every_method_and_size_with_consistent_numbers(bench):
     assert [(r["size"], r["method"]) for r in rows] == [
         (size, method)
         for size in ("32x24", "16x12")
-        for method in ("bgsub-gmm", "bgsub-gaussian", "mog2", "mog2-shadows")
+        for method in ("bgsub-default", "bgsub-fast", "bgsub-gaussian", "mog2", "mog2-shadows")
     ]
     for size in ("32x24", "16x12"):
         group = {r["method"]: r for r in rows if r["size"] == size}
@@ -43,16 +43,19 @@ def test_rows_cover_every_method_and_size_with_consistent_numbers(bench):
             assert r["ratio"] == pytest.approx(r["fps"] / reference)
             assert r["mpx_s"] == pytest.approx(r["fps"] * w * h / 1e6)
             assert r["spread"][0] <= r["fps"] <= r["spread"][1]
-        assert group["bgsub-gmm"]["k"] == 3 and group["bgsub-gaussian"]["k"] is None
+        assert group["bgsub-default"]["k"] == 3 and group["bgsub-gaussian"]["k"] is None
 
 
 def test_state_sizes_match_the_models(bench):
     rows = {(r["method"], r["k"]): r["bytes"] for r in bench.state_rows([1, 5])}
     assert rows == {
         ("bgsub-gaussian", None): 24,
-        ("bgsub-gmm", 1): 21,
+        # components, their count, the still count; the default adds D and the last labels
+        ("bgsub-default", 1): 27,
+        ("bgsub-fast", 1): 22,
         ("mog2", 1): 21,
-        ("bgsub-gmm", 5): 101,
+        ("bgsub-default", 5): 107,
+        ("bgsub-fast", 5): 102,
         ("mog2", 5): 101,
     }
 
@@ -63,6 +66,6 @@ def test_command_line_prints_the_tables(bench, capsys, tmp_path):
                 "--data", str(tmp_path / "missing")])
     out = capsys.readouterr().out
     assert "| frame size | method | K | fps | Mpx/s | x MOG2 |" in out
-    assert out.count("| 32x24 |") == 4  # four methods at the one size
-    assert out.count("| 16x12 |") == 4  # GMM and MOG2 at K = 1 and 2
-    assert "| bgsub-gmm | 5 | 101 |" in out and "| mog2 | 2 | 41 |" in out
+    assert out.count("| 32x24 |") == 5  # five methods at the one size
+    assert out.count("| 16x12 |") == 4  # the default and MOG2 at K = 1 and 2
+    assert "| bgsub-default | 5 | 107 |" in out and "| mog2 | 2 | 41 |" in out

@@ -148,7 +148,7 @@ def test_options_change_the_scores(highway_excerpt, tmp_path):
     raw, _ = _scores(tmp_path / "raw.json")
     filtered, _ = _scores(tmp_path / "filtered.json")
     # the median filter removes isolated false positives, so the filtered mask has fewer
-    assert filtered["bgsub-gmm"]["fp"] < raw["bgsub-gmm"]["fp"]
+    assert filtered["bgsub-feedback"]["fp"] < raw["bgsub-feedback"]["fp"]
 
 
 def test_config_file_is_used_and_flags_override_it(highway_excerpt, tmp_path):
@@ -190,12 +190,12 @@ def test_warm_up_leaves_no_learned_state(highway_excerpt):
 
 
 @pytest.mark.parametrize("args, yaml_text, label, model", [
-    (["--preset", "accurate"], None, "bgsub-accurate", "feedback"),
-    ([], "preset: accurate\n", "bgsub-accurate", "feedback"),
-    (["--preset", "accurate", "--model", "gmm"], None, "bgsub-accurate-gmm", "gmm"),
+    (["--preset", "fast"], None, "bgsub-fast", "gmm"),
+    ([], "preset: fast\n", "bgsub-fast", "gmm"),
+    (["--preset", "fast", "--model", "feedback"], None, "bgsub-fast-feedback", "feedback"),
 ])
-def test_accurate_preset_resolves(highway_excerpt, tmp_path, args, yaml_text, label, model):
-    from bgsub.config import PRESETS
+def test_fast_preset_resolves(highway_excerpt, tmp_path, args, yaml_text, label, model):
+    from bgsub.config import resolve
 
     if yaml_text is not None:
         (tmp_path / "c.yaml").write_text(yaml_text)
@@ -204,7 +204,7 @@ def test_accurate_preset_resolves(highway_excerpt, tmp_path, args, yaml_text, la
     assert result.exit_code == 0, result.output
     rows, config = _scores(tmp_path / "r.json")
     assert list(rows) == [label]
-    assert config["preset"] == "accurate" and config["model"]["name"] == model
-    assert config["postprocess"]["median"] == PRESETS["accurate"]["postprocess"]["median"]
+    assert config["preset"] == "fast" and config["model"]["name"] == model
+    assert config["postprocess"] == resolve({})["postprocess"]  # the preset changes the model only
     if model == "feedback":
-        assert 0 < config["model"]["foreground_rate"] < 1  # the feedback parameters are listed
+        assert config["model"]["stationary_frames"] > 0  # the feedback parameters are listed

@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 import pytest
 
-from conftest import read_video
+from conftest import moving_square_forever, read_video, start_run, wait_for_frames
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "sample_videos" / "highway_320x240.mp4"
@@ -383,3 +383,20 @@ def test_camera_and_source_together_are_refused():
     result = bgsub_live("--camera", 0, "--source", SAMPLE)
     assert result.returncode == 2
     assert "not both" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_recording_into_a_folder_a_run_is_writing_is_refused(display, tmp_path, camera):
+    cam = camera([moving_square_forever()], fps=100)
+    out = tmp_path / "out"
+    run = start_run(cam.url, out, "--masks-dir", tmp_path / "masks")
+    try:
+        wait_for_frames(tmp_path / "masks", 5, run)
+        result = bgsub_live("--source", SAMPLE, "--record", out, env=_env(display))
+    finally:
+        run.send_signal(signal.SIGINT)
+        run.communicate(timeout=WAIT)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        f"bgsub: error: output folder {out.resolve()} is in use by another bgsub run "
+        f"(pid {run.pid}); wait for it or choose another folder"]
+    assert run.returncode == 130 and len(read_video(out / "mask.mkv")) > 0

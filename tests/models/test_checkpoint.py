@@ -1,6 +1,7 @@
 """Model checkpoints: ``model.save`` / ``bgsub.load_model`` and ``bgsub run --save-model/--load-model``."""
 
 import json
+import zipfile
 import subprocess
 import sys
 
@@ -269,3 +270,73 @@ def test_gray_checkpoint_makes_the_run_gray(tmp_path, video_file):
     assert result.returncode == 0, result.stderr
     assert "warning" not in result.stderr  # no re-initialisation
     assert bgsub.load_model(tmp_path / "g2.npz").frames_seen == 40
+
+
+def saved_gmm(path, shape=(12, 16, 3)):
+    """A mixture checkpoint after 3 frames of ``shape``."""
+    model = bgsub.GaussianMixture(k=3)
+    for frame in frames(3, shape):
+        model.apply(frame)
+    model.save(path)
+    return path
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"params": [1, 2]}, "checkpoint params must be a mapping, got [1, 2]"),
+    ({"params": {"k": 3, "threshold": float("nan")}},
+     "checkpoint parameter threshold: must be a finite number, got nan"),
+    ({"params": {"k": 3, "dynamics_gain": 1.0}}, "checkpoint parameter gmm: unknown parameter"),
+    ({"model": ["gmm"]}, "checkpoint model must be one of gaussian, gmm, feedback, got ['gmm']"),
+    ({"frames_seen": "3"}, "checkpoint frames_seen must be a whole number of at least 0, got '3'"),
+    ({"frames_seen": -1}, "checkpoint frames_seen must be a whole number of at least 0, got -1"),
+    ({"frames_seen": float("nan")}, "checkpoint frames_seen must be a whole number"),
+    ({"shape": [12, 16, 3, 1]}, "checkpoint shape must be [height, width] or [height, width, channels]"),
+    ({"shape": [12, -16, 3]}, "checkpoint shape must be"),
+    ({"shape": "12x16"}, "checkpoint shape must be"),
+    ({"shape": [12, 16, 9]}, "checkpoint shape must be"),
+    # 3.6 TiB if it were allocated before the arrays were checked
+    ({"shape": [600_000, 400_000, 3]}, "checkpoint state 'mixture' is missing or has the wrong "
+                                       "shape for 600000x400000x3 frames"),
+    ({"shape": [16, 12, 3]}, None),  # same pixel count, other layout: accepted as written
+])
+def test_malformed_metadata_is_one_line(tmp_path, change, message):
+    path = saved_gmm(tmp_path / "m.npz")
+    rewrite(path, lambda meta: meta.update(change))
+    if message is None:
+        assert bgsub.load_model(path).shape == (16, 12, 3)
+        return
+    with pytest.raises(BgsubError) as err:
+        bgsub.load_model(path)
+    assert one_line(err).startswith(f"{path}: {message}")
+
+
+@pytest.mark.parametrize("key, value", [("mixture", np.nan), ("mixture", np.inf),
+                                        ("n_components", 9), ("n_components", 0)])
+def test_state_with_nan_infinity_or_impossible_counts_is_refused(tmp_path, key, value):
+    path = saved_gmm(tmp_path / "m.npz")
+
+    def spoil(arrays):
+        arrays[key] = arrays[key].copy()
+        arrays[key].flat[5] = value
+
+    rewrite(path, change_arrays=spoil)
+    with pytest.raises(BgsubError) as err:
+        bgsub.load_model(path)
+    assert one_line(err).startswith(f"{path}: checkpoint state {key!r} ")
+
+
+def test_entries_the_format_does_not_define_are_never_read(tmp_path):
+    path = saved_gmm(tmp_path / "m.npz")
+    # An undecodable extra entry: reading it would fail, so the load proves it was skipped.
+    with zipfile.ZipFile(path, "a", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("junk.npy", b"\x93NUMPY garbage" * 1000)
+    loaded = bgsub.load_model(path)
+    assert loaded.frames_seen == 3 and loaded.shape == (12, 16, 3)
+
+
+def test_oversized_metadata_is_refused_before_it_is_read(tmp_path):
+    path = tmp_path / "m.npz"
+    np.savez_compressed(path, meta=np.array(" " * (2 << 20)))
+    with pytest.raises(BgsubError) as err:
+        bgsub.load_model(path)
+    assert "its metadata is over 1048576 bytes" in one_line(err)
