@@ -2,7 +2,8 @@
 
 import numpy as np
 
-from bgsub.models import kernels, stripes
+from bgsub.errors import ConfigError
+from bgsub.models import em, kernels, stripes
 from bgsub.models.base import BackgroundModel
 from bgsub.models.params import MixtureParams
 
@@ -57,6 +58,36 @@ class MixtureComponents:
     def _background(self, out):
         ratio = self.params.background_ratio
         kernels.mixture_background(self._planes, self.n_components, ratio, out)
+
+    def fit(self, frames, iterations=em.ITERATIONS, tolerance=em.TOLERANCE):
+        """Learn each pixel's mixture from ``frames`` by expectation-maximisation
+        (:mod:`bgsub.models.em`), replacing anything learned before; returns ``self``.
+
+        ``frames`` is an iterable of uint8 frames of one shape (gray or colour; or an
+        (N, H, W[, C]) array). Each pixel gets up to ``k`` components, ranked by ``w / sigma``;
+        :meth:`apply` then continues online from the fit with ``frames_seen`` = N, so the next
+        learning rate is ``1 / min(N + 1, history)``: the fit weighs as much as N frames of
+        online learning would, and one new frame moves it no more than the (N + 1)-th sample
+        moves a running average.
+        """
+        stack = em.stack_frames(frames)
+        if len(stack) == 0:
+            raise ConfigError("fit: no frames to learn from")
+        shape = stack.shape[1:]
+        channels = self._check_frame(stack[0]).shape[1]
+        n_frames, n_pixels = len(stack), shape[0] * shape[1]
+        p = self.params
+        weights, means, variances, _, _ = em.fit_pixels(
+            np.ascontiguousarray(stack).reshape(n_frames, n_pixels, channels), p.k, p.var_min,
+            p.var_max, iterations, tolerance)
+        self.reset()
+        self.shape = shape
+        self._allocate(n_pixels, channels)
+        self._labels = np.zeros(shape[:2], dtype=np.uint8)
+        # Less than half a frame's worth of responsibility is no component.
+        em.to_mixture(weights, means, variances, 0.5 / n_frames, self._planes, self.n_components)
+        self.frames_seen = n_frames
+        return self
 
     def components(self):
         """The learned mixture in rank order, independent of the memory layout.
