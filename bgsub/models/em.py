@@ -248,15 +248,59 @@ def expectation_maximisation(frames, weights, means, variances, iterations, tole
         n_iterations[p] = done
 
 
+@njit(inline="always")
+def _merge_close(weights, means, variances, match_threshold2, var_min, var_max):
+    """Merge components whose means lie within ``match_threshold`` sigmas (of the wider one) of
+    each other, by moment matching. EM may split one background colour in two; the online kernel
+    would only ever match one of the pair, and the split weights would understate the colour in
+    the background test."""
+    n_channels = means.shape[1]
+    k_max = weights.shape[0]
+    merged = True
+    while merged:
+        merged = False
+        for a in range(k_max):
+            for b in range(a + 1, k_max):
+                if weights[a] > 0 and weights[b] > 0:
+                    d2 = 0.0
+                    for c in range(n_channels):
+                        d = means[a, c] - means[b, c]
+                        d2 += d * d
+                    if d2 < match_threshold2 * max(variances[a], variances[b]):
+                        _merge_pair(a, b, weights, means, variances, var_min, var_max)
+                        merged = True
+
+
+@njit(inline="always")
+def _merge_pair(a, b, weights, means, variances, var_min, var_max):
+    """Component ``a`` becomes the moment-matched union of ``a`` and ``b``; ``b`` is emptied."""
+    n_channels = means.shape[1]
+    w = weights[a] + weights[b]
+    spread_a = n_channels * variances[a]
+    spread_b = n_channels * variances[b]
+    for c in range(n_channels):
+        mu = (weights[a] * means[a, c] + weights[b] * means[b, c]) / w
+        spread_a += (means[a, c] - mu) ** 2
+        spread_b += (means[b, c] - mu) ** 2
+        means[a, c] = mu
+    variances[a] = _clamp((weights[a] * spread_a + weights[b] * spread_b) / (w * n_channels),
+                          var_min, var_max)
+    weights[a] = w
+    weights[b] = 0.0
+
+
 @njit(parallel=True, cache=True)
-def to_mixture(weights, means, variances, min_weight, planes, n_components):
-    """Write fitted components into the online model's state: components with weight below
-    ``min_weight`` are dropped, the rest renormalised and ranked by ``w / sigma`` (the float32
-    key ``w^2 / var`` of the online kernel), into ``planes`` [K, P, 2 + C] and ``n_components``.
+def to_mixture(weights, means, variances, min_weight, match_threshold2, var_min, var_max, planes,
+               n_components):
+    """Write fitted components into the online model's state: components closer than the match
+    threshold merge (``_merge_close``, in place), components with weight below ``min_weight`` are
+    dropped, the rest renormalised and ranked by ``w / sigma`` (the online kernel's float32 key
+    ``w^2 / var``), into ``planes`` [K, P, 2 + C] and ``n_components``.
     """
     n_pixels, k_max = weights.shape
     n_channels = means.shape[2]
     for p in prange(n_pixels):
+        _merge_close(weights[p], means[p], variances[p], match_threshold2, var_min, var_max)
         keys = np.empty(k_max, dtype=np.float32)
         rank = np.empty(k_max, dtype=np.int64)
         live = 0

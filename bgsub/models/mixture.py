@@ -85,7 +85,8 @@ class MixtureComponents:
         self._allocate(n_pixels, channels)
         self._labels = np.zeros(shape[:2], dtype=np.uint8)
         # Less than half a frame's worth of responsibility is no component.
-        em.to_mixture(weights, means, variances, 0.5 / n_frames, self._planes, self.n_components)
+        em.to_mixture(weights, means, variances, 0.5 / n_frames, p.match_threshold**2, p.var_min,
+                      p.var_max, self._planes, self.n_components)
         self.frames_seen = n_frames
         return self
 
