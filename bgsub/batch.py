@@ -380,7 +380,8 @@ def _parameters(config):
     config = merge(config, {})
     model = config["model"]
     params = MODELS[model["name"]].params_class(**model_params(model)).to_dict()
-    config["model"] = {"name": model["name"], "gray": model["gray"], **params}
+    config["model"] = {"name": model["name"], "gray": model["gray"],
+                       "init_frames": model["init_frames"], **params}
     return json.loads(json.dumps(config))
 
 

@@ -26,7 +26,7 @@ from bgsub.models import MODELS
 
 DEFAULTS = {
     "preset": "default",
-    "model": {"name": "gmm", "gray": False},
+    "model": {"name": "gmm", "gray": False, "init_frames": 0},
     "postprocess": {
         "median": 5,
         "open": 0,
@@ -185,12 +185,13 @@ def _check_keys(locator, path, section, allowed):
 
 
 def _validate_model(locator, path, model):
-    _check_keys(locator, path, model, {"name", "gray", *set().union(
+    _check_keys(locator, path, model, {*MODEL_KEYS, *set().union(
         *(cls.params_class.names() for cls in MODELS.values()))})
     name = model.get("name")
     if name not in MODELS:
         fail(locator, path + ("name",), f"must be one of {', '.join(MODELS)}, got {name!r}")
     _check_bool(locator, path + ("gray",), model.get("gray"))
+    _check_int(locator, path + ("init_frames",), model.get("init_frames"), 0)
     params = model_params(model)
     allowed = set(MODELS[name].params_class.names())
     for key in params:
@@ -253,9 +254,14 @@ def _validate_events(locator, path, events):
     _check_bool(locator, path + ("snapshots",), events["snapshots"])
 
 
+# Keys of the model section that are not the model class's parameters.
+MODEL_KEYS = ("name", "gray", "init_frames")
+
+
 def model_params(model):
-    """The model section without ``name`` and ``gray``: keyword arguments for the model class."""
-    return {k: v for k, v in model.items() if k not in ("name", "gray")}
+    """The model section without ``name``, ``gray`` and ``init_frames``: keyword arguments for
+    the model class."""
+    return {k: v for k, v in model.items() if k not in MODEL_KEYS}
 
 
 def resolve(settings=None, *, locator=None, path=()):

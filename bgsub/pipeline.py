@@ -9,6 +9,7 @@ any other error partial outputs are removed.
 
 import logging
 import contextlib
+import itertools
 import queue
 import sys
 import threading
@@ -224,6 +225,16 @@ def _put(q, item, stop):
     return False
 
 
+def model_input(image, model, gray):
+    """The frame as ``model`` takes it: gray when the run models gray frames, and colour for a
+    colour model (e.g. from a checkpoint) fed gray frames, so that it keeps its state."""
+    if gray and image.ndim == 3:
+        return cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+    if image.ndim == 2 and len(getattr(model, "shape", None) or ()) == 3:
+        return cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
+    return image
+
+
 def run(source, model, postprocess, outputs=(), *, gray=False, max_frames=None, progress=None,
         on_result=None, need_background=None):
     """Drive ``source`` through ``model`` and ``postprocess`` into ``outputs``.
@@ -288,13 +299,7 @@ def run(source, model, postprocess, outputs=(), *, gray=False, max_frames=None, 
             frame = _get(frames_q, reader)
             if frame is _DONE:
                 break
-            image = frame.image
-            if gray and image.ndim == 3:
-                image = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
-            elif image.ndim == 2 and len(getattr(model, "shape", None) or ()) == 3:
-                # A colour model (e.g. from a checkpoint) fed gray frames: keep its state.
-                image = cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
-            mask = model.apply(image)
+            mask = model.apply(model_input(frame.image, model, gray))
             labels = model.labels.copy()
             background = model.background_image() if need_background else None
             if not _put_checked(results_q, FrameResult(frame, mask, labels, background), writer):
@@ -384,7 +389,9 @@ def process(input_spec, outdir, config, *, model=None, fps=None, max_frames=None
     Args:
         config: a resolved config (:func:`bgsub.config.resolve`).
         model: a model to use instead of the config's, or a callable ``model(source)`` returning
-            ``(model, gray)`` once the source is open (e.g. a checked checkpoint).
+            ``(model, gray)`` once the source is open (e.g. a checked checkpoint). With
+            ``model.init_frames`` N > 0 in ``config`` it is first fitted to the first N frames
+            by EM (:func:`bgsub.train.fit_head`), and then processes every frame from the first.
         progress: callable ``progress(total_frames_or_None)`` returning a :class:`Progress`.
         stop: callable checked before each frame is read; when it returns True reading ends
             there and the run finishes with the frames read so far.
@@ -412,10 +419,20 @@ def process(input_spec, outdir, config, *, model=None, fps=None, max_frames=None
         if events is not None:
             outputs.append(events)
         frames = _until(source, stop) if stop else source
+        if config["model"]["init_frames"]:
+            frames = _fitted(model, frames, config["model"]["init_frames"], gray)
         with quiet_log() if quiet_log else contextlib.nullcontext():
             stats = run(frames, model, PostProcessor(config["postprocess"]), outputs, gray=gray,
                         max_frames=max_frames, progress=progress(total) if progress else None)
     return stats, events
+
+
+def _fitted(model, frames, count, gray):
+    """Fit ``model`` to the first ``count`` frames by EM; the frames, all of them, to process."""
+    from bgsub.train import fit_head
+
+    head, rest = fit_head(model, frames, count, gray)
+    return itertools.chain(head, rest)
 
 
 def _until(frames, stop):

@@ -5,7 +5,7 @@ from pathlib import Path
 import click
 
 from bgsub import pipeline
-from bgsub.cli.options import config_from_options, model_options
+from bgsub.cli.options import config_from_options, init_frames_option, model_options
 from bgsub.config import make_model_from
 from bgsub.errors import BgsubError, ConfigError
 from bgsub.models import load_model
@@ -14,7 +14,8 @@ from bgsub.sources import quiet_opencv
 
 # Flags that set the model; a checkpoint given with --load-model sets it instead.
 _MODEL_FLAGS = {"model_name": "--model", "k": "--k", "threshold": "--threshold",
-                "learning_rate": "--learning-rate", "history": "--history", "params": "--param"}
+                "learning_rate": "--learning-rate", "history": "--history", "params": "--param",
+                "init_frames": "--init-frames"}
 
 
 def default_outdir(input_spec):
@@ -29,6 +30,7 @@ def default_outdir(input_spec):
 @click.option("-o", "--output", "outdir", type=click.Path(file_okay=False),
               help="Output folder (default: out/<input name>).")
 @model_options
+@init_frames_option
 @click.option("--masks-dir", help="Also write one PNG mask per frame into this folder.")
 @click.option("--overlay", is_flag=True, default=None, help="Also write overlay.mp4 (foreground tinted red).")
 @click.option("--background", is_flag=True, default=None, help="Also write background.mp4 (the learned background).")
@@ -64,6 +66,9 @@ def run_command(input_spec, outdir, masks_dir, overlay, background, shadow_video
     if events_file:
         extra["events"] = {"file": events_file}
     config = config_from_options(**model_opts, extra=extra)
+    if load_model and config["model"]["init_frames"]:
+        raise ConfigError("--load-model starts from the checkpoint; init_frames would refit it "
+                          "(leave one out)")
     if save_model:
         prepare_folder(Path(save_model).resolve().parent)  # fail now, not after the whole run
     outdir = Path(outdir) if outdir else default_outdir(input_spec)

@@ -40,6 +40,7 @@ from numba import njit, prange  # noqa: E402  (the cache directory is chosen bef
 
 ITERATIONS = 20  # default iteration cap
 TOLERANCE = 1e-3  # default: stop when the mean log-likelihood per sample changes less (sklearn's)
+BANDS = 16  # a fit runs over this many bands of rows: bounded scratch, and a progress bar can follow
 EMPTY = 1e-6  # N_k (in samples) below which a component has no data left and drops out
 _LOG_2PI = float(np.log(2.0 * np.pi))
 _MAX_BRIGHTNESS = 255 * 4  # sum of the channels of a uint8 pixel (C <= 4)

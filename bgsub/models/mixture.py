@@ -59,36 +59,48 @@ class MixtureComponents:
         ratio = self.params.background_ratio
         kernels.mixture_background(self._planes, self.n_components, ratio, out)
 
-    def fit(self, frames, iterations=em.ITERATIONS, tolerance=em.TOLERANCE):
+    def fit(self, frames, iterations=em.ITERATIONS, tolerance=em.TOLERANCE, progress=None):
         """Learn each pixel's mixture from ``frames`` by expectation-maximisation
         (:mod:`bgsub.models.em`), replacing anything learned before; returns ``self``.
 
         ``frames`` is an iterable of uint8 frames of one shape (gray or colour; or an
-        (N, H, W[, C]) array). Each pixel gets up to ``k`` components, ranked by ``w / sigma``;
-        :meth:`apply` then continues online from the fit with ``frames_seen`` = N, so the next
-        learning rate is ``1 / min(N + 1, history)``: the fit weighs as much as N frames of
-        online learning would, and one new frame moves it no more than the (N + 1)-th sample
-        moves a running average.
+        (N, H, W[, C]) array). Each pixel gets up to ``k`` components (those closer than
+        ``match_threshold`` merged), ranked by ``w / sigma``; :meth:`apply` then continues online
+        from the fit with ``frames_seen`` = N, so the next learning rate is
+        ``1 / min(N + 1, history)``: the fit weighs as much as N frames of online learning would,
+        and one new frame moves it no more than the (N + 1)-th sample moves a running average.
+        ``progress(fraction)``, if given, is called as bands of rows are fitted.
         """
         stack = em.stack_frames(frames)
         if len(stack) == 0:
             raise ConfigError("fit: no frames to learn from")
         shape = stack.shape[1:]
         channels = self._check_frame(stack[0]).shape[1]
-        n_frames, n_pixels = len(stack), shape[0] * shape[1]
-        p = self.params
-        weights, means, variances, _, _ = em.fit_pixels(
-            np.ascontiguousarray(stack).reshape(n_frames, n_pixels, channels), p.k, p.var_min,
-            p.var_max, iterations, tolerance)
         self.reset()
         self.shape = shape
-        self._allocate(n_pixels, channels)
+        self._allocate(shape[0] * shape[1], channels)
         self._labels = np.zeros(shape[:2], dtype=np.uint8)
+        rows = [round(b * shape[0] / em.BANDS) for b in range(em.BANDS + 1)]
+        for top, bottom in zip(rows, rows[1:]):
+            self._fit_band(stack, top, bottom, iterations, tolerance)
+            if progress is not None:
+                progress(bottom / shape[0])
+        self.frames_seen = len(stack)
+        return self
+
+    def _fit_band(self, stack, top, bottom, iterations, tolerance):
+        """EM on rows ``top .. bottom - 1`` of the frames, into the same pixels' state."""
+        if top == bottom:
+            return
+        n_frames, width = len(stack), stack.shape[2]
+        band = np.ascontiguousarray(stack[:, top:bottom]).reshape(n_frames, -1, self._planes.shape[2] - 2)
+        p = self.params
+        weights, means, variances, _, _ = em.fit_pixels(band, p.k, p.var_min, p.var_max,
+                                                        iterations, tolerance)
+        pixels = slice(top * width, bottom * width)
         # Less than half a frame's worth of responsibility is no component.
         em.to_mixture(weights, means, variances, 0.5 / n_frames, p.match_threshold**2, p.var_min,
-                      p.var_max, self._planes, self.n_components)
-        self.frames_seen = n_frames
-        return self
+                      p.var_max, self._planes[:, pixels], self.n_components[pixels])
 
     def components(self):
         """The learned mixture in rank order, independent of the memory layout.
