@@ -39,6 +39,7 @@ DEFAULTS = {
         "overlay_video": False,
         "background_video": False,
         "shadow_video": False,
+        "score_video": False,
         "masks_dir": False,
     },
     "events": {
@@ -233,7 +234,7 @@ def _validate_polygons(locator, path, roi):
 
 def _validate_outputs(locator, path, outputs):
     _check_keys(locator, path, outputs, DEFAULTS["outputs"])
-    for key in ("mask_video", "overlay_video", "background_video", "shadow_video"):
+    for key in ("mask_video", "overlay_video", "background_video", "shadow_video", "score_video"):
         _check_bool(locator, path + (key,), outputs[key])
     masks_dir = outputs["masks_dir"]
     if not isinstance(masks_dir, (bool, str)):

@@ -20,7 +20,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from bgsub.errors import SinkError
+from bgsub.errors import ConfigError, SinkError
 from bgsub.sinks import ImageSequenceSink, VideoSink, prepare_folder
 
 log = logging.getLogger(__name__)
@@ -34,12 +34,13 @@ _DONE = object()
 class FrameResult:
     """What the model made of one frame: the post-processed ``mask`` (0/255), the raw
     ``labels`` (255 foreground, 127 shadow, 0 background) and, when an output needs it, the
-    learned ``background`` image."""
+    learned ``background`` image and ``scores`` map."""
 
     frame: object
     mask: np.ndarray
     labels: np.ndarray
     background: np.ndarray | None = None
+    scores: np.ndarray | None = None  # the model's score map, when an output needs it
 
 
 @dataclass
@@ -138,11 +139,13 @@ VIEWS = {
 }
 
 
-def build_outputs(outdir, outputs, fps):
+def build_outputs(outdir, outputs, fps, threshold=None):
     """The outputs the ``outputs`` config section asks for, writing under ``outdir``.
 
     Mask and label videos are FFV1 (lossless) so no codec blurs them; overlay and background are
     MPEG-4 to stay small. ``masks_dir: true`` writes ``OUTDIR/masks/binNNNNNN.png``.
+    ``score_video`` writes the score map's heat map (:func:`bgsub.models.scores.heat_map`) with
+    ``threshold`` (the model's) marked on its colour bar.
     """
     outdir = Path(outdir)
     prepare_folder(outdir)
@@ -150,6 +153,12 @@ def build_outputs(outdir, outputs, fps):
     for key, (name, view) in VIEWS.items():
         if outputs.get(key):
             made.append(SinkOutput(VideoSink(outdir / name, fps), view))
+    if outputs.get("score_video"):
+        from bgsub.models.scores import heat_map
+
+        made.append(SinkOutput(VideoSink(outdir / "score.mkv", fps),
+                               lambda r: heat_map(r.scores, threshold)))
+        made[-1].scores = True
     masks_dir = outputs.get("masks_dir")
     if masks_dir:
         folder = outdir / "masks" if masks_dir is True else Path(masks_dir)
@@ -258,6 +267,9 @@ def run(source, model, postprocess, outputs=(), *, gray=False, max_frames=None, 
     outputs = list(outputs)
     if need_background is None:
         need_background = any(getattr(o, "view", None) is VIEWS["background_video"][1] for o in outputs)
+    need_scores = any(getattr(o, "scores", False) for o in outputs)
+    if need_scores:
+        _want_scores(model)
     stats = RunStats(outputs=[o.path for o in outputs if getattr(o, "path", None)])
     stop = threading.Event()
     frames_q = queue.Queue(_QUEUE_DEPTH)
@@ -302,7 +314,9 @@ def run(source, model, postprocess, outputs=(), *, gray=False, max_frames=None, 
             mask = model.apply(model_input(frame.image, model, gray))
             labels = model.labels.copy()
             background = model.background_image() if need_background else None
-            if not _put_checked(results_q, FrameResult(frame, mask, labels, background), writer):
+            scores = _copy_scores(model) if need_scores else None
+            result = FrameResult(frame, mask, labels, background, scores)
+            if not _put_checked(results_q, result, writer):
                 break
             modelled += 1
             if progress is not None:
@@ -329,6 +343,20 @@ def run(source, model, postprocess, outputs=(), *, gray=False, max_frames=None, 
         progress.finish(stats.frames)
     _close_all(outputs)
     return stats
+
+
+def _want_scores(model):
+    """Have ``model`` compute its score map every frame (mixtures only)."""
+    if not hasattr(model, "compute_scores"):
+        raise ConfigError(f"score_video: model {model.name!r} has no score map; use gmm or "
+                          "feedback")
+    model.compute_scores = True
+
+
+def _copy_scores(model):
+    # The first frame initialises the model: every pixel is its own background, distance 0.
+    scores = model.scores
+    return scores.copy() if scores is not None else np.zeros(model.shape[:2], np.float32)
 
 
 def _get(q, producer):
@@ -414,7 +442,8 @@ def process(input_spec, outdir, config, *, model=None, fps=None, max_frames=None
         total = source.frame_count
         if max_frames is not None:
             total = min(total, max_frames) if total else max_frames
-        outputs = build_outputs(outdir, config["outputs"], source.fps)
+        outputs = build_outputs(outdir, config["outputs"], source.fps,
+                                getattr(model.params, "threshold", None))
         events = events_output_from(config, fps=source.fps, source=str(input_spec))
         if events is not None:
             outputs.append(events)

@@ -36,6 +36,9 @@ def default_outdir(input_spec):
 @click.option("--background", is_flag=True, default=None, help="Also write background.mp4 (the learned background).")
 @click.option("--shadow-video", is_flag=True, default=None,
               help="Also write labels.mkv: 255 foreground, 127 shadow, 0 background.")
+@click.option("--score-video", is_flag=True, default=None,
+              help="Also write score.mkv: each pixel's distance in sigmas to its background as a "
+                   "heat map on a fixed scale, the threshold marked on its colour bar.")
 @click.option("--no-mask-video", is_flag=True, help="Do not write mask.mkv.")
 @click.option("--fps", type=float, help="Frame rate of image folders (default 25).")
 @click.option("--max-frames", type=click.IntRange(min=1), help="Stop after this many frames.")
@@ -47,8 +50,9 @@ def default_outdir(input_spec):
 @click.option("--save-model", type=click.Path(dir_okay=False),
               help="Save the model with its learned background here at the end (also on Ctrl-C).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
-def run_command(input_spec, outdir, masks_dir, overlay, background, shadow_video, no_mask_video,
-                fps, max_frames, events_file, load_model, save_model, quiet, **model_opts):
+def run_command(input_spec, outdir, masks_dir, overlay, background, shadow_video, score_video,
+                no_mask_video, fps, max_frames, events_file, load_model, save_model, quiet,
+                **model_opts):
     """Subtract the background of INPUT and write the masks.
 
     INPUT is a video file, a folder or glob of images (sorted by name, e.g. a CDnet input/
@@ -57,7 +61,8 @@ def run_command(input_spec, outdir, masks_dir, overlay, background, shadow_video
     outputs = {
         key: value
         for key, value in (("masks_dir", masks_dir), ("overlay_video", overlay),
-                           ("background_video", background), ("shadow_video", shadow_video))
+                           ("background_video", background), ("shadow_video", shadow_video),
+                           ("score_video", score_video))
         if value is not None
     }
     if no_mask_video:

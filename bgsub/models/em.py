@@ -41,6 +41,7 @@ from numba import njit, prange  # noqa: E402  (the cache directory is chosen bef
 ITERATIONS = 20  # default iteration cap
 TOLERANCE = 1e-3  # default: stop when the mean log-likelihood per sample changes less (sklearn's)
 BANDS = 16  # a fit runs over this many bands of rows: bounded scratch, and a progress bar can follow
+KEEP_RATIO = 0.6  # default: the fitted background set, see to_mixture and MixtureComponents.fit
 EMPTY = 1e-6  # N_k (in samples) below which a component has no data left and drops out
 _LOG_2PI = float(np.log(2.0 * np.pi))
 _MAX_BRIGHTNESS = 255 * 4  # sum of the channels of a uint8 pixel (C <= 4)
@@ -290,46 +291,57 @@ def _merge_pair(a, b, weights, means, variances, var_min, var_max):
     weights[b] = 0.0
 
 
+@njit(inline="always")
+def _rank(weights, variances, min_weight, rank):
+    """``rank[:count]``: the components with weight at least ``min_weight``, by descending
+    ``w / sigma`` (the online kernel's float32 key ``w^2 / var``); returns ``count``."""
+    keys = np.empty(weights.shape[0], dtype=np.float32)
+    count = 0
+    for k in range(weights.shape[0]):
+        if weights[k] >= min_weight:
+            key = np.float32(weights[k]) * np.float32(weights[k]) / np.float32(variances[k])
+            m = count  # insertion: K is at most 8
+            while m > 0 and keys[m - 1] < key:
+                keys[m] = keys[m - 1]
+                rank[m] = rank[m - 1]
+                m -= 1
+            keys[m] = key
+            rank[m] = k
+            count += 1
+    return count
+
+
 @njit(parallel=True, cache=True)
-def to_mixture(weights, means, variances, min_weight, match_threshold2, var_min, var_max, planes,
-               n_components):
-    """Write fitted components into the online model's state: components closer than the match
-    threshold merge (``_merge_close``, in place), components with weight below ``min_weight`` are
-    dropped, the rest renormalised and ranked by ``w / sigma`` (the online kernel's float32 key
-    ``w^2 / var``), into ``planes`` [K, P, 2 + C] and ``n_components``.
+def to_mixture(weights, means, variances, min_weight, keep_ratio, match_threshold2, var_min,
+               var_max, planes, n_components):
+    """Write fitted components into the online model's state ``planes`` [K, P, 2 + C] and
+    ``n_components``. Per pixel: components closer than the match threshold merge
+    (``_merge_close``, in place); those with weight below ``min_weight`` drop out; the rest are
+    ranked by ``w / sigma`` and kept while the weights ranked above sum below ``keep_ratio`` (the
+    background set of the clip), then renormalised.
     """
     n_pixels, k_max = weights.shape
     n_channels = means.shape[2]
     for p in prange(n_pixels):
         _merge_close(weights[p], means[p], variances[p], match_threshold2, var_min, var_max)
-        keys = np.empty(k_max, dtype=np.float32)
         rank = np.empty(k_max, dtype=np.int64)
-        live = 0
+        count = _rank(weights[p], variances[p], min_weight, rank)
         total = 0.0
-        for k in range(k_max):
-            if weights[p, k] >= min_weight:
-                total += weights[p, k]
-        for k in range(k_max):
-            if weights[p, k] >= min_weight:
-                w = np.float32(weights[p, k] / total)
-                key = w * w / np.float32(variances[p, k])
-                # Insertion by descending key: K is at most 8.
-                m = live
-                while m > 0 and keys[m - 1] < key:
-                    keys[m] = keys[m - 1]
-                    rank[m] = rank[m - 1]
-                    m -= 1
-                keys[m] = key
-                rank[m] = k
-                live += 1
+        for m in range(count):
+            total += weights[p, rank[m]]
+        kept = 0
+        above = 0.0
+        while kept < count and above < keep_ratio * total:
+            above += weights[p, rank[kept]]
+            kept += 1
         planes[:, p, :] = 0.0
-        for m in range(live):
+        for m in range(kept):
             k = rank[m]
-            planes[m, p, kernels.WEIGHT] = weights[p, k] / total
+            planes[m, p, kernels.WEIGHT] = weights[p, k] / above
             planes[m, p, kernels.VARIANCE] = variances[p, k]
             for c in range(n_channels):
                 planes[m, p, kernels.MEAN + c] = means[p, k, c]
-        n_components[p] = live
+        n_components[p] = kept
 
 
 def stack_frames(frames):

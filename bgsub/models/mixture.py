@@ -3,7 +3,7 @@
 import numpy as np
 
 from bgsub.errors import ConfigError
-from bgsub.models import em, kernels, stripes
+from bgsub.models import em, kernels, scores, stripes
 from bgsub.models.base import BackgroundModel
 from bgsub.models.params import MixtureParams
 
@@ -14,6 +14,8 @@ class MixtureComponents:
     and the one mixture kernel that updates it (with the feedback compiled in or out)."""
 
     feedback = False  # whether the kernel is the feedback mixture's
+    compute_scores = False  # set to have :attr:`scores` computed for every frame
+    _scores = None
 
     def _allocate(self, n_pixels, n_channels):
         # Memory is component-major, planes[m, i] = (weight, variance, mean_0 .. mean_{C-1}) of
@@ -29,8 +31,24 @@ class MixtureComponents:
         """The kernel's ``fb`` argument: the feedback's state and parameters, or none."""
         return kernels.NO_FEEDBACK
 
+    @property
+    def scores(self):
+        """Each pixel's Mahalanobis distance in sigmas to its nearest background component, for
+        the last frame against the state before it was learned (H x W float32; see
+        :mod:`bgsub.models.scores`). None unless ``compute_scores`` was set before that frame."""
+        if self._scores is None or self.shape is None:
+            return None
+        return self._scores.reshape(self.shape[:2])
+
     def _update(self, pixels, alpha, labels):
         p = self.params
+        if self.compute_scores:
+            if self._scores is None or len(self._scores) != len(pixels):
+                self._scores = np.empty(len(pixels), dtype=np.float32)
+            scores.background_distance(pixels, self._planes, self.n_components,
+                                       float(p.background_ratio), self._scores)
+        else:
+            self._scores = None
         stripes.run(
             self._kernel,
             len(pixels),
@@ -59,13 +77,21 @@ class MixtureComponents:
         ratio = self.params.background_ratio
         kernels.mixture_background(self._planes, self.n_components, ratio, out)
 
-    def fit(self, frames, iterations=em.ITERATIONS, tolerance=em.TOLERANCE, progress=None):
+    def fit(self, frames, iterations=em.ITERATIONS, tolerance=em.TOLERANCE,
+            keep_ratio=em.KEEP_RATIO, progress=None):
         """Learn each pixel's mixture from ``frames`` by expectation-maximisation
         (:mod:`bgsub.models.em`), replacing anything learned before; returns ``self``.
 
         ``frames`` is an iterable of uint8 frames of one shape (gray or colour; or an
         (N, H, W[, C]) array). Each pixel gets up to ``k`` components (those closer than
-        ``match_threshold`` merged), ranked by ``w / sigma``; :meth:`apply` then continues online
+        ``match_threshold`` merged), ranked by ``w / sigma``, of which it keeps the clip's
+        background: the components whose higher-ranked weights sum below ``keep_ratio``. With
+        0.6, a person who stood still over a pixel for up to 40% of the clip (the ground seen
+        the rest of the time) is dropped, and the online model reports them as foreground,
+        while swaying leaves whose main colour is seen less than 60% of the time keep both
+        colours. The online test (``background_ratio``, 0.9) would call anything above 10%
+        background.
+        :meth:`apply` then continues online
         from the fit with ``frames_seen`` = N, so the next learning rate is
         ``1 / min(N + 1, history)``: the fit weighs as much as N frames of online learning would,
         and one new frame moves it no more than the (N + 1)-th sample moves a running average.
@@ -82,13 +108,13 @@ class MixtureComponents:
         self._labels = np.zeros(shape[:2], dtype=np.uint8)
         rows = [round(b * shape[0] / em.BANDS) for b in range(em.BANDS + 1)]
         for top, bottom in zip(rows, rows[1:]):
-            self._fit_band(stack, top, bottom, iterations, tolerance)
+            self._fit_band(stack, top, bottom, iterations, tolerance, keep_ratio)
             if progress is not None:
                 progress(bottom / shape[0])
         self.frames_seen = len(stack)
         return self
 
-    def _fit_band(self, stack, top, bottom, iterations, tolerance):
+    def _fit_band(self, stack, top, bottom, iterations, tolerance, keep_ratio):
         """EM on rows ``top .. bottom - 1`` of the frames, into the same pixels' state."""
         if top == bottom:
             return
@@ -99,8 +125,8 @@ class MixtureComponents:
                                                         iterations, tolerance)
         pixels = slice(top * width, bottom * width)
         # Less than half a frame's worth of responsibility is no component.
-        em.to_mixture(weights, means, variances, 0.5 / n_frames, p.match_threshold**2, p.var_min,
-                      p.var_max, self._planes[:, pixels], self.n_components[pixels])
+        em.to_mixture(weights, means, variances, 0.5 / n_frames, keep_ratio, p.match_threshold**2,
+                      p.var_min, p.var_max, self._planes[:, pixels], self.n_components[pixels])
 
     def components(self):
         """The learned mixture in rank order, independent of the memory layout.

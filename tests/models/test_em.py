@@ -123,50 +123,55 @@ def frames_of(values, height=4, width=5):
     return [np.full((height, width, 3), v, np.uint8) for v in values]
 
 
-def road_and_person(rng, n=200):
-    """A road pixel (gray 90 +- 3) with a still person (gray 200 +- 3) over it 30% of the time."""
+def road_and_person(rng, n=200, person_frames=66):
+    """A road pixel (gray 90 +- 3) with a still person (gray 200 +- 3) over it for
+    ``person_frames`` of the ``n`` frames (33% by default)."""
     person = np.zeros(n, bool)
-    person[50:110] = True
+    person[50:50 + person_frames] = True
     return np.where(person, 200, 90) + np.rint(rng.normal(0, 3, n))
 
 
 @pytest.mark.parametrize("model_class", [bgsub.GaussianMixture, bgsub.FeedbackMixture])
-def test_a_still_person_is_background_only_where_background_ratio_exceeds_the_road_weight(
-        model_class):
-    """A component is background when the weights ranked above it sum below background_ratio.
-    The person (weight 0.3) ranks after the road (0.7): background for a ratio above 0.7 (the
-    default 0.9 included), foreground for a ratio of 0.7 or less."""
+def test_a_still_person_is_not_kept_as_background(model_class):
+    """The fit keeps the components whose higher-ranked weights sum below keep_ratio (0.6): the
+    road (weight 0.67, ranked first) stays, the person (0.33) is dropped and is foreground. Kept
+    with keep_ratio 1, the person's component is background for the online test
+    (background_ratio 0.9: the road's 0.67 above it is below 0.9)."""
     frames = frames_of(road_and_person(np.random.default_rng(5)))
-    for ratio, person_label in ((0.9, 0), (0.65, 255)):
-        model = model_class(k=3, background_ratio=ratio).fit(frames)
-        weights, variances, means, counts = model.components()
-        assert counts[0] == 2
-        np.testing.assert_allclose(weights[0, :2], [0.7, 0.3], atol=1e-6)
-        np.testing.assert_allclose(means[0, :2, 0], [90, 200], atol=1.0)
+    for keep_ratio, person_label in ((em.KEEP_RATIO, 255), (1.0, 0)):
+        model = model_class(k=3).fit(frames, keep_ratio=keep_ratio)
+        weights, _, means, counts = model.components()
+        if keep_ratio < 1:
+            assert counts[0] == 1 and weights[0, 0] == 1
+        else:
+            assert counts[0] == 2
+            np.testing.assert_allclose(weights[0, :2], [0.67, 0.33], atol=1e-6)
+        np.testing.assert_allclose(means[0, :counts[0], 0], [90, 200][:counts[0]], atol=1.0)
         assert model.apply(frames_of([200])[0], learning_rate=0)[0, 0] == person_label
         assert model.apply(frames_of([90])[0], learning_rate=0)[0, 0] == 0
         assert model.apply(frames_of([150])[0], learning_rate=0)[0, 0] == 255
 
 
 def test_swaying_leaves_stay_background():
-    """Two colours 60/40 (leaves and the sky between them): both background at ratio 0.65,
-    under which a 30% still person is not (the test above)."""
+    """Two colours 55/45 (leaves and the sky between them): the first's 0.55 is below the keep
+    ratio 0.6, so both stay, and both are background online."""
     rng = np.random.default_rng(6)
-    leaves = np.where(rng.random(200) < 0.6, 60, 170) + np.rint(rng.normal(0, 3, 200))
-    model = bgsub.GaussianMixture(k=3, background_ratio=0.65).fit(frames_of(leaves))
+    dark = rng.permutation(np.arange(200) < 110)
+    leaves = np.where(dark, 60, 170) + np.rint(rng.normal(0, 3, 200))
+    model = bgsub.GaussianMixture(k=3).fit(frames_of(leaves))
     weights, _, means, counts = model.components()
     assert counts[0] == 2  # EM's split of the darker colour merged back
-    np.testing.assert_allclose(weights[0, :2], [0.6, 0.4], atol=0.05)
+    np.testing.assert_allclose(weights[0, :2], [0.55, 0.45], atol=1e-6)
     for value in (60, 170):
         assert model.apply(frames_of([value])[0], learning_rate=0)[0, 0] == 0
 
 
 def test_state_is_ranked_and_normalised(samples):
     weights, means, variances, *_ = em.fit_pixels(samples, 3, 10.0, 75.0, 10, 1e-3)
-    weights[0, 2] = 1e-4  # below the cut: dropped
+    weights[0, 2] = 1e-4  # below min_weight: dropped
     planes = np.zeros((3, samples.shape[1], 5), np.float32)
     counts = np.zeros(samples.shape[1], np.uint8)
-    em.to_mixture(weights, means, variances, 1e-3, 0.0, 10.0, 75.0, planes, counts)
+    em.to_mixture(weights, means, variances, 1e-3, 1.0, 0.0, 10.0, 75.0, planes, counts)
     assert counts[0] == 2 and np.all(counts[1:] == 3)
     w, var = planes[:, :, kernels.WEIGHT], planes[:, :, kernels.VARIANCE]
     for p, count in enumerate(counts):
@@ -176,13 +181,25 @@ def test_state_is_ranked_and_normalised(samples):
         assert np.all(planes[count:, p] == 0)
 
 
+def test_the_keep_ratio_cuts_the_ranked_components():
+    weights = np.array([[0.5, 0.3, 0.2], [0.75, 0.25, 0.0]])
+    means = np.array([[[10.0], [100.0], [200.0]], [[10.0], [100.0], [0.0]]])
+    variances = np.full((2, 3), 10.0)
+    planes = np.zeros((3, 2, 3), np.float32)
+    counts = np.zeros(2, np.uint8)
+    em.to_mixture(weights, means, variances, 1e-3, 0.7, 0.0, 1.0, 100.0, planes, counts)
+    assert counts.tolist() == [2, 1]  # 0.5 + 0.3 above the third reach 0.7; 0.75 alone does
+    np.testing.assert_allclose(planes[:2, 0, 0], [0.5 / 0.8, 0.3 / 0.8], rtol=1e-6)
+    assert planes[0, 1, 0] == 1
+
+
 def test_components_within_the_match_threshold_merge_by_moments():
     weights = np.array([[0.5, 0.3, 0.2]])
     means = np.array([[[100.0], [104.0], [200.0]]])
     variances = np.array([[10.0, 20.0, 10.0]])
     planes = np.zeros((3, 1, 3), np.float32)
     counts = np.zeros(1, np.uint8)
-    em.to_mixture(weights, means, variances, 1e-3, 4.5**2, 1.0, 100.0, planes, counts)
+    em.to_mixture(weights, means, variances, 1e-3, 1.0, 4.5**2, 1.0, 100.0, planes, counts)
     assert counts[0] == 2
     x = np.concatenate([np.full(5, 100.0), np.full(3, 104.0)])  # the pair's means, their weights
     merged_var = (0.5 * 10 + 0.3 * 20) / 0.8 + x.var()

@@ -1,0 +1,65 @@
+"""Per-pixel score map of the mixtures: each pixel's Mahalanobis distance, in sigmas, to its
+nearest background component (notation of :mod:`bgsub.models.kernels`).
+
+``score = min over background components of sqrt(|x - mu|^2 / var)``, where the background
+components are the top-ranked ones whose higher-ranked weights sum below ``background_ratio``. It is
+computed on the state *before* the frame's update, by a kernel of its own that runs only when a
+model's ``compute_scores`` is set, so the update kernel is untouched and costs nothing extra
+otherwise. The update kernel labels a pixel background when ``d2 < threshold2``, with weights
+first decayed by this frame's learning rate: a score above ``threshold`` is foreground, up to that
+decay (and, for the feedback model, up to its per-pixel threshold scale).
+"""
+
+import numpy as np
+
+from bgsub.models import kernels, numba_cache
+
+numba_cache.configure()
+
+from numba import njit, prange  # noqa: E402  (the cache directory is chosen before numba loads)
+
+
+@njit(inline="always")
+def _nearest_background2(frame, i, planes, n_components, ratio):
+    """Smallest ``|x - mu|^2 / var`` over pixel ``i``'s background components, in float64."""
+    n_channels = planes.shape[2] - kernels.MEAN
+    best = np.inf
+    cumulative = 0.0
+    for m in range(n_components[i]):
+        if cumulative >= ratio:
+            break
+        d2 = 0.0
+        for c in range(n_channels):
+            d = float(frame[i, c]) - float(planes[m, i, kernels.MEAN + c])
+            d2 += d * d
+        best = min(best, d2 / float(planes[m, i, kernels.VARIANCE]))
+        cumulative += float(planes[m, i, kernels.WEIGHT])
+    return best
+
+
+@njit(parallel=True, cache=True)
+def background_distance(frame, planes, n_components, background_ratio, out):
+    """``out[i]`` (float32) = pixel ``i``'s distance in sigmas to its nearest background
+    component; ``frame`` is the (N, C) uint8 pixels, ``planes`` the [K, N, 2 + C] state."""
+    for i in prange(out.shape[0]):
+        out[i] = np.sqrt(_nearest_background2(frame, i, planes, n_components, background_ratio))
+
+
+# The heat map's fixed scale: the same colour is the same distance in every frame and video.
+SCALE_MAX = 12.0  # sigmas at the top of the colour scale (twice the default threshold)
+COLORMAP = 20  # cv2.COLORMAP_TURBO
+LEGEND_ROWS = 10  # the colour bar under the map
+
+
+def heat_map(scores, threshold):
+    """BGR heat map of ``scores`` (H x W, sigmas) on the fixed scale 0 .. ``SCALE_MAX``, with a
+    colour bar underneath whose white tick marks ``threshold`` (above it: foreground)."""
+    import cv2
+
+    height, width = scores.shape
+    levels = np.clip(scores * np.float32(255.0 / SCALE_MAX), 0, 255).astype(np.uint8)
+    bar = np.repeat(np.linspace(0, 255, width).astype(np.uint8)[None, :], LEGEND_ROWS, axis=0)
+    image = cv2.applyColorMap(np.vstack([levels, bar]), COLORMAP)
+    tick = min(int(round(threshold / SCALE_MAX * (width - 1))), width - 1)
+    image[height:, max(tick - 1, 0):tick + 1] = 255
+    return image
