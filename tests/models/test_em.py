@@ -161,7 +161,7 @@ def test_swaying_leaves_stay_background():
     model = bgsub.GaussianMixture(k=3).fit(frames_of(leaves))
     weights, _, means, counts = model.components()
     assert counts[0] == 2  # EM's split of the darker colour merged back
-    np.testing.assert_allclose(weights[0, :2], [0.55, 0.45], atol=1e-6)
+    np.testing.assert_allclose(np.sort(weights[0, :2]), [0.45, 0.55], atol=1e-6)
     for value in (60, 170):
         assert model.apply(frames_of([value])[0], learning_rate=0)[0, 0] == 0
 
