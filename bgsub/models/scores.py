@@ -51,15 +51,21 @@ COLORMAP = 20  # cv2.COLORMAP_TURBO
 LEGEND_ROWS = 10  # the colour bar under the map
 
 
-def heat_map(scores, threshold):
+def heat_map(scores, threshold, inside=False):
     """BGR heat map of ``scores`` (H x W, sigmas) on the fixed scale 0 .. ``SCALE_MAX``, with a
-    colour bar underneath whose white tick marks ``threshold`` (above it: foreground)."""
+    colour bar whose white tick marks ``threshold`` (above it: foreground). The bar goes under
+    the map, or over its bottom rows with ``inside`` (to keep the frame's size)."""
     import cv2
 
     height, width = scores.shape
     levels = np.clip(scores * np.float32(255.0 / SCALE_MAX), 0, 255).astype(np.uint8)
-    bar = np.repeat(np.linspace(0, 255, width).astype(np.uint8)[None, :], LEGEND_ROWS, axis=0)
-    image = cv2.applyColorMap(np.vstack([levels, bar]), COLORMAP)
+    rows = min(LEGEND_ROWS, height) if inside else LEGEND_ROWS
+    bar = np.repeat(np.linspace(0, 255, width).astype(np.uint8)[None, :], rows, axis=0)
+    if inside:
+        levels[height - rows:] = bar
+    else:
+        levels = np.vstack([levels, bar])
+    image = cv2.applyColorMap(levels, COLORMAP)
     tick = min(int(round(threshold / SCALE_MAX * (width - 1))), width - 1)
-    image[height:, max(tick - 1, 0):tick + 1] = 255
+    image[len(levels) - rows:, max(tick - 1, 0):tick + 1] = 255
     return image
