@@ -71,9 +71,6 @@ def run_command(input_spec, outdir, masks_dir, overlay, background, shadow_video
     if events_file:
         extra["events"] = {"file": events_file}
     config = config_from_options(**model_opts, extra=extra)
-    if load_model and config["model"]["init_frames"]:
-        raise ConfigError("--load-model starts from the checkpoint; init_frames would refit it "
-                          "(leave one out)")
     if save_model:
         prepare_folder(Path(save_model).resolve().parent)  # fail now, not after the whole run
     outdir = Path(outdir) if outdir else default_outdir(input_spec)
@@ -81,7 +78,7 @@ def run_command(input_spec, outdir, masks_dir, overlay, background, shadow_video
 
     def choose_model(source):
         if load_model:
-            model, gray = _load_checkpoint(load_model, source, model_opts)
+            model, gray = load_checkpoint(load_model, source, model_opts, config)
         else:
             model, gray = make_model_from(config), config["model"]["gray"]
         chosen.append(model)
@@ -103,12 +100,16 @@ def run_command(input_spec, outdir, masks_dir, overlay, background, shadow_video
         raise KeyboardInterrupt
 
 
-def _load_checkpoint(path, source, model_opts):
-    """The model saved at ``path``, checked against the input's frame size."""
+def load_checkpoint(path, source, model_opts, config):
+    """``--load-model``: ``(model, gray)``, the model saved at ``path`` checked against the
+    input's frame size and against options that would set the model instead."""
     flags = [flag for key, flag in _MODEL_FLAGS.items() if model_opts.get(key) not in (None, ())]
     if flags:
         raise ConfigError(f"--load-model takes the model and its parameters from the checkpoint; "
                           f"leave out {', '.join(flags)}")
+    if config["model"]["init_frames"]:
+        raise ConfigError("--load-model starts from the checkpoint; init_frames would refit it "
+                          "(leave one out)")
     model = load_model(path)
     if model.shape is None:
         return model, False
