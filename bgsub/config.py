@@ -26,7 +26,7 @@ from bgsub.models import MODELS
 
 DEFAULTS = {
     "preset": "default",
-    "model": {"name": "gmm", "gray": False, "init_frames": 0},
+    "model": {"name": "gmm", "gray": False, "init_frames": 0, "load": None},
     "postprocess": {
         "median": 5,
         "open": 0,
@@ -193,6 +193,12 @@ def _validate_model(locator, path, model):
         fail(locator, path + ("name",), f"must be one of {', '.join(MODELS)}, got {name!r}")
     _check_bool(locator, path + ("gray",), model.get("gray"))
     _check_int(locator, path + ("init_frames",), model.get("init_frames"), 0)
+    load = model.get("load")
+    if load is not None and not (isinstance(load, str) and load):
+        fail(locator, path + ("load",), f"must be the path of a checkpoint, got {load!r}")
+    if load is not None and model.get("init_frames"):
+        fail(locator, path + ("init_frames",), "a model loaded from a checkpoint is not refitted "
+             "(leave out load or init_frames)")
     params = model_params(model)
     allowed = set(MODELS[name].params_class.names())
     for key in params:
@@ -256,12 +262,12 @@ def _validate_events(locator, path, events):
 
 
 # Keys of the model section that are not the model class's parameters.
-MODEL_KEYS = ("name", "gray", "init_frames")
+MODEL_KEYS = ("name", "gray", "init_frames", "load")
 
 
 def model_params(model):
-    """The model section without ``name``, ``gray`` and ``init_frames``: keyword arguments for
-    the model class."""
+    """The model section without ``name``, ``gray``, ``init_frames`` and ``load``: keyword
+    arguments for the model class."""
     return {k: v for k, v in model.items() if k not in MODEL_KEYS}
 
 
@@ -298,6 +304,9 @@ def load_config(path, overrides=None):
     if isinstance(roi, str):
         # A path written in the file is relative to the file, not to where bgsub runs.
         data["postprocess"]["roi"] = os.path.join(os.path.dirname(os.path.abspath(path)), roi)
+    load = data.get("model", {}).get("load")
+    if isinstance(load, str):
+        data["model"]["load"] = os.path.join(os.path.dirname(os.path.abspath(path)), load)
     return resolve(merge(data, overrides), locator=locator)
 
 

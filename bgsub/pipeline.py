@@ -416,7 +416,8 @@ def process(input_spec, outdir, config, *, model=None, fps=None, max_frames=None
 
     Args:
         config: a resolved config (:func:`bgsub.config.resolve`).
-        model: a model to use instead of the config's, or a callable ``model(source)`` returning
+        model: a model to use instead of the config's (the config's is ``model.load``, a
+            checkpoint, when given, else a new one), or a callable ``model(source)`` returning
             ``(model, gray)`` once the source is open (e.g. a checked checkpoint). With
             ``model.init_frames`` N > 0 in ``config`` it is first fitted to the first N frames
             by EM (:func:`bgsub.train.fit_head`), and then processes every frame from the first.
@@ -436,6 +437,8 @@ def process(input_spec, outdir, config, *, model=None, fps=None, max_frames=None
     with open_source(input_spec, fps=fps) as source:
         if callable(model) and not hasattr(model, "apply"):
             model, gray = model(source)
+        elif model is None and config["model"]["load"]:
+            model, gray = load_for(config["model"]["load"], source)
         else:
             model = model if model is not None else make_model_from(config)
             gray = config["model"]["gray"]
@@ -454,6 +457,22 @@ def process(input_spec, outdir, config, *, model=None, fps=None, max_frames=None
             stats = run(frames, model, PostProcessor(config["postprocess"]), outputs, gray=gray,
                         max_frames=max_frames, progress=progress(total) if progress else None)
     return stats, events
+
+
+def load_for(path, source):
+    """``(model, gray)``: the checkpoint at ``path``, refused with one line when it was learned
+    on frames of another size than ``source``'s."""
+    from bgsub.errors import BgsubError
+    from bgsub.models import load_model
+
+    model = load_model(path)
+    if model.shape is None:
+        return model, False
+    height, width = model.shape[:2]
+    if (width, height) != tuple(source.size):
+        raise BgsubError(f"{path}: the checkpoint was learned on {width}x{height} frames, "
+                         f"the input is {source.size[0]}x{source.size[1]}")
+    return model, len(model.shape) == 2
 
 
 def _fitted(model, frames, count, gray):

@@ -8,7 +8,6 @@ from bgsub import pipeline
 from bgsub.cli.options import config_from_options, init_frames_option, model_options
 from bgsub.config import make_model_from
 from bgsub.errors import BgsubError, ConfigError
-from bgsub.models import load_model
 from bgsub.sinks import prepare_folder
 from bgsub.sources import quiet_opencv
 
@@ -79,6 +78,8 @@ def run_command(input_spec, outdir, masks_dir, overlay, background, shadow_video
     def choose_model(source):
         if load_model:
             model, gray = load_checkpoint(load_model, source, model_opts, config)
+        elif config["model"]["load"]:
+            model, gray = pipeline.load_for(config["model"]["load"], source)
         else:
             model, gray = make_model_from(config), config["model"]["gray"]
         chosen.append(model)
@@ -110,16 +111,10 @@ def load_checkpoint(path, source, model_opts, config):
     if config["model"]["init_frames"]:
         raise ConfigError("--load-model starts from the checkpoint; init_frames would refit it "
                           "(leave one out)")
-    model = load_model(path)
-    if model.shape is None:
-        return model, False
-    height, width = model.shape[:2]
-    if (width, height) != tuple(source.size):
-        raise BgsubError(f"{path}: the checkpoint was learned on {width}x{height} frames, "
-                         f"the input is {source.size[0]}x{source.size[1]}")
-    if model_opts.get("gray") and len(model.shape) == 3:
+    model, gray = pipeline.load_for(path, source)
+    if model_opts.get("gray") and not gray:
         raise ConfigError(f"--gray: the checkpoint {path} was learned on colour frames")
-    return model, len(model.shape) == 2
+    return model, gray
 
 
 def _save_checkpoint(model, path):

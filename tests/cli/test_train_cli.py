@@ -94,5 +94,31 @@ def test_train_refuses_the_single_gaussian_and_run_refuses_a_refit_checkpoint(tm
     assert bgsub_cli("train", video_file, "-o", tmp_path / "m.npz", "--frames", 20).returncode == 0
     result = bgsub_cli("run", video_file, "--load-model", tmp_path / "m.npz", "--init-frames", 5,
                        "-o", tmp_path / "out")
-    assert result.returncode == 2 and "init_frames would refit it" in result.stderr
+    assert result.returncode == 2 and "leave out --init-frames" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_batch_jobs_start_from_a_checkpoint_or_a_fit(tmp_path, write_video):
+    frames, truths = busy_scene()
+    clip = write_video(tmp_path / "busy.mkv", frames)
+    trained = bgsub_cli("train", clip, "-o", tmp_path / "model.npz", "--frames", 100, "-q")
+    assert trained.returncode == 0, trained.stderr
+    batch = tmp_path / "batch.yaml"
+    batch.write_text(f"""jobs:
+  - {{input: {clip}, output: {tmp_path / 'loaded'}, model: {{load: model.npz}}}}
+  - {{input: {clip}, output: {tmp_path / 'fitted'}, model: {{init_frames: 100}}}}
+""")
+    ran = bgsub_cli("batch", batch)
+    assert ran.returncode == 0, ran.stderr  # the checkpoint's path is relative to the file
+    for name in ("loaded", "fitted"):
+        masks = read_masks(tmp_path / name / "mask.mkv")
+        assert len(masks) == 100
+        assert f_measure(masks[:1], truths[:1]) >= 0.9, name
+
+
+def test_a_missing_checkpoint_in_a_config_is_one_line(tmp_path, video_file):
+    config = tmp_path / "c.yaml"
+    config.write_text("model:\n  load: nowhere.npz\n")
+    ran = bgsub_cli("run", video_file, "--config", config, "-o", tmp_path / "out")
+    assert ran.returncode == 2
+    assert ran.stderr.strip() == f"bgsub: error: model checkpoint not found: {tmp_path / 'nowhere.npz'}"
