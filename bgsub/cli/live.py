@@ -55,6 +55,8 @@ def live_command(camera, source_spec, realtime, fps, record_dir, snapshot_dir, s
     try:
         if load_model:
             model, gray = load_checkpoint(load_model, source, model_opts, config)
+        elif config["model"]["load"]:
+            model, gray = pipeline.load_for(config["model"]["load"], source)
         else:
             model, gray = make_model_from(config), config["model"]["gray"]
         check_display()  # before the recording folder is made

@@ -23,10 +23,15 @@ from bgsub.train import check_fittable
               metavar="N", help="Fit the first N frames; the input must have that many.")
 @click.option("--iterations", type=click.IntRange(min=1), default=em.ITERATIONS, show_default=True,
               metavar="I", help="Most EM iterations per pixel.")
+@click.option("--keep-ratio", type=click.FloatRange(0, 1, min_open=True), default=em.KEEP_RATIO,
+              show_default=True, metavar="R",
+              help="Keep the components whose higher-ranked weights sum below R: the clip's "
+                   "background (docs/em.md); 1 keeps every fitted component.")
 @model_options
 @click.option("--fps", type=float, help="Frame rate of image folders (default 25).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
-def train_command(input_spec, output, n_frames, iterations, fps, quiet, **model_opts):
+def train_command(input_spec, output, n_frames, iterations, keep_ratio, fps, quiet,
+                  **model_opts):
     """Fit each pixel's Gaussian mixture to the first N frames of INPUT by
     expectation-maximisation and save the model to MODEL.npz.
 
@@ -43,7 +48,8 @@ def train_command(input_spec, output, n_frames, iterations, fps, quiet, **model_
         raise BgsubError(f"{input_spec}: has {len(images)} frames, --frames asks for {n_frames}")
     start = time.perf_counter()
     bar = pipeline.Progress(100, enabled=False if quiet else None)
-    model.fit(images, iterations=iterations, progress=lambda share: bar.update(round(100 * share)))
+    model.fit(images, iterations=iterations, keep_ratio=keep_ratio,
+              progress=lambda share: bar.update(round(100 * share)))
     bar.finish(100)
     seconds = time.perf_counter() - start
     try:

@@ -42,6 +42,7 @@ ITERATIONS = 20  # default iteration cap
 TOLERANCE = 1e-3  # default: stop when the mean log-likelihood per sample changes less (sklearn's)
 BANDS = 16  # a fit runs over this many bands of rows: bounded scratch, and a progress bar can follow
 KEEP_RATIO = 0.6  # default: the fitted background set, see to_mixture and MixtureComponents.fit
+NEGLIGIBLE = 40.0  # nats: a component this much less likely than the best gets responsibility 0
 EMPTY = 1e-6  # N_k (in samples) below which a component has no data left and drops out
 _LOG_2PI = float(np.log(2.0 * np.pi))
 _MAX_BRIGHTNESS = 255 * 4  # sum of the channels of a uint8 pixel (C <= 4)
@@ -170,9 +171,9 @@ def _expectation(samples, weights, means, variances, log_density, s0, s1, s2):
         total = 0.0
         for k in range(k_max):
             if weights[k] > 0:
-                log_density[k] = np.exp(log_density[k] - top)
+                log_density[k] = _relative_density(log_density[k] - top)
                 total += log_density[k]
-        log_likelihood += top + np.log(total)
+        log_likelihood += top + (np.log(total) if total > 1.0 else 0.0)
         inv_total = 1.0 / total
         for k in range(k_max):
             if weights[k] > 0:
@@ -185,6 +186,18 @@ def _expectation(samples, weights, means, variances, log_density, s0, s1, s2):
 
 
 @njit(inline="always")
+def _relative_density(log_ratio):
+    """``exp(log_ratio)`` for ``log_ratio <= 0``: 1 for the most likely component without the
+    call, and 0 below ``-NEGLIGIBLE`` (e^-40 = 4e-18: lost in the float64 sum with 1). Most
+    samples lie near one component, so most of the E-step's exponentials are skipped."""
+    if log_ratio == 0.0:
+        return 1.0
+    if log_ratio < -NEGLIGIBLE:
+        return 0.0
+    return np.exp(log_ratio)
+
+
+@njit(inline="always")
 def _maximisation(s0, s1, s2, n_frames, var_min, var_max, weights, means, variances):
     """M-step: weights, means and clamped variances from the E-step's sums."""
     for k in range(weights.shape[0]):
@@ -194,6 +207,15 @@ def _maximisation(s0, s1, s2, n_frames, var_min, var_max, weights, means, varian
             else:
                 _set_component(k, s0[k], s1[k], s2[k], n_frames, var_min, var_max, weights,
                                means, variances)
+
+
+@njit(inline="always")
+def _live(weights):
+    count = 0
+    for k in range(weights.shape[0]):
+        if weights[k] > 0:
+            count += 1
+    return count
 
 
 @njit(parallel=True, cache=True)
@@ -221,13 +243,18 @@ def expectation_maximisation(frames, weights, means, variances, iterations, tole
     (updated in place; weight 0 = no component).
 
     Stops a pixel after ``iterations`` or once its mean log-likelihood per sample changes by less
-    than ``tolerance``. ``n_iterations[p]`` receives the iterations done; ``trace[p, i]`` the
+    than ``tolerance``; a pixel with a single component is not iterated (its start is already
+    EM's fixed point). ``n_iterations[p]`` receives the iterations done; ``trace[p, i]`` the
     log-likelihood of the parameters before M-step ``i`` (for tests: pass a (P, 0) array to
     record nothing).
     """
     n_frames, n_pixels, n_channels = frames.shape
     k_max = weights.shape[1]
     for p in prange(n_pixels):
+        if _live(weights[p]) < 2:
+            # One component starts at its samples' mean and clamped variance, EM's fixed point.
+            n_iterations[p] = 0
+            continue
         samples = np.empty((n_frames, n_channels), dtype=np.float32)
         log_density = np.empty(k_max)
         s0 = np.empty(k_max)

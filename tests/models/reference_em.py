@@ -38,6 +38,8 @@ def expectation_maximisation(x, weights, means, variances, iterations, tolerance
     n, channels = x.shape
     w, mu, var = (np.array(a, dtype=np.float64) for a in (weights, means, variances))
     trace, previous = [], -np.inf
+    if np.count_nonzero(w) < 2:  # one component starts at EM's fixed point
+        return w, mu, var, trace
     for _ in range(iterations):
         live = w > 0
         d2 = ((x[:, None, :] - mu[None, live, :]) ** 2).sum(axis=2)
