@@ -4,8 +4,7 @@ import click
 
 from bgsub import pipeline
 from bgsub.cli.options import config_from_options, init_frames_option, model_options
-from bgsub.cli.run import load_checkpoint
-from bgsub.config import make_model_from
+from bgsub.cli.run import starting_model
 from bgsub.live import LiveSession, check_display, run_live
 from bgsub.postprocess import PostProcessor
 from bgsub.sources import open_source
@@ -53,12 +52,7 @@ def live_command(camera, source_spec, realtime, fps, record_dir, snapshot_dir, s
     config = config_from_options(**model_opts, extra={"outputs": outputs})
     source = open_source(spec, fps=fps)
     try:
-        if load_model:
-            model, gray = load_checkpoint(load_model, source, model_opts, config)
-        elif config["model"]["load"]:
-            model, gray = pipeline.load_for(config["model"]["load"], source)
-        else:
-            model, gray = make_model_from(config), config["model"]["gray"]
+        model, gray = starting_model(load_model, source, model_opts, config)
         check_display()  # before the recording folder is made
         if config["model"]["init_frames"]:
             head, _ = fit_head(model, source, config["model"]["init_frames"], gray)

@@ -76,12 +76,7 @@ def run_command(input_spec, outdir, masks_dir, overlay, background, shadow_video
     chosen = []
 
     def choose_model(source):
-        if load_model:
-            model, gray = load_checkpoint(load_model, source, model_opts, config)
-        elif config["model"]["load"]:
-            model, gray = pipeline.load_for(config["model"]["load"], source)
-        else:
-            model, gray = make_model_from(config), config["model"]["gray"]
+        model, gray = starting_model(load_model, source, model_opts, config)
         chosen.append(model)
         return model, gray
 
@@ -101,7 +96,17 @@ def run_command(input_spec, outdir, masks_dir, overlay, background, shadow_video
         raise KeyboardInterrupt
 
 
-def load_checkpoint(path, source, model_opts, config):
+def starting_model(load_model, source, model_opts, config):
+    """``(model, gray)`` to start from: ``--load-model``'s checkpoint, the config's
+    ``model.load`` or a new model as the config describes."""
+    if load_model:
+        return _load_checkpoint(load_model, source, model_opts, config)
+    if config["model"]["load"]:
+        return pipeline.load_for(config["model"]["load"], source)
+    return make_model_from(config), config["model"]["gray"]
+
+
+def _load_checkpoint(path, source, model_opts, config):
     """``--load-model``: ``(model, gray)``, the model saved at ``path`` checked against the
     input's frame size and against options that would set the model instead."""
     flags = [flag for key, flag in _MODEL_FLAGS.items() if model_opts.get(key) not in (None, ())]

@@ -5,7 +5,7 @@ import sys
 
 import numpy as np
 
-from conftest import read_masks
+from conftest import make_scene, read_masks
 
 import bgsub
 
@@ -13,28 +13,6 @@ import bgsub
 def bgsub_cli(*args, cwd=None):
     return subprocess.run([sys.executable, "-m", "bgsub", *map(str, args)], capture_output=True,
                           text=True, timeout=300, cwd=cwd)
-
-
-def busy_scene(count=100, width=96, height=72, side=12, step=4):
-    """A square in every frame, sweeping a textured background row by row (a raster, so no pixel
-    is covered in more than side / step frames of a pass), camera noise on every frame:
-    ``(frames, masks)``."""
-    rng = np.random.default_rng(99)
-    yy, xx = np.mgrid[0:height, 0:width]
-    base = 60 + 40 * np.sin(xx / 5.0) * np.cos(yy / 7.0)
-    background = np.stack([base, base * 0.8 + 20, base * 0.6 + 40], axis=2)
-    per_row = (width - side) // step + 1
-    frames, masks = [], []
-    for i in range(count):
-        x = step * (i % per_row)
-        y = side * (i // per_row) % (height - side)
-        frame = np.clip(background + rng.normal(0, 2, background.shape), 0, 255).astype(np.uint8)
-        frame[y:y + side, x:x + side] = (40, 200, 240)
-        mask = np.zeros((height, width), np.uint8)
-        mask[y:y + side, x:x + side] = 255
-        frames.append(frame)
-        masks.append(mask)
-    return frames, masks
 
 
 def f_measure(masks, truths):
@@ -47,7 +25,7 @@ def f_measure(masks, truths):
 def test_train_then_load_model_finds_the_object_from_the_first_frame(tmp_path, write_video):
     # The square is in every frame and covers any pixel in at most 3 of the 100 (under the
     # 10% that background_ratio 0.9 leaves to foreground).
-    frames, truths = busy_scene()
+    frames, truths = make_scene(100, raster=True)
     clip = write_video(tmp_path / "busy.mkv", frames)
     model_path = tmp_path / "model.npz"
     trained = bgsub_cli("train", clip, "-o", model_path, "--frames", 100, "--k", 3)
@@ -66,7 +44,7 @@ def test_train_then_load_model_finds_the_object_from_the_first_frame(tmp_path, w
 
 
 def test_init_frames_processes_every_frame_with_the_fitted_model(tmp_path, write_video):
-    frames, truths = busy_scene()
+    frames, truths = make_scene(100, raster=True)
     clip = write_video(tmp_path / "busy.mkv", frames)
     config = tmp_path / "c.yaml"
     config.write_text("model:\n  init_frames: 100\n  k: 3\n")
@@ -99,7 +77,7 @@ def test_train_refuses_the_single_gaussian_and_run_refuses_a_refit_checkpoint(tm
 
 
 def test_batch_jobs_start_from_a_checkpoint_or_a_fit(tmp_path, write_video):
-    frames, truths = busy_scene()
+    frames, truths = make_scene(100, raster=True)
     clip = write_video(tmp_path / "busy.mkv", frames)
     trained = bgsub_cli("train", clip, "-o", tmp_path / "model.npz", "--frames", 100, "-q")
     assert trained.returncode == 0, trained.stderr
