@@ -20,13 +20,15 @@ changes by less than ``tolerance``.
 **Initialisation** (deterministic): the pixel's samples sorted by brightness ``sum_c x_c`` are cut
 into K groups of equal count; each group's mean, variance (clamped) and share of the samples start
 a component. A group whose mean lies within ``2 sqrt(var_min)`` RMS per channel of the previous
-kept group merges into it, so a still pixel starts (and ends) with one component.
+kept group merges into it, so a still pixel starts with one component, which is already EM's
+fixed point: it is not iterated.
 
 **Memory**: the frames are held as uint8, N x P x C bytes: 300 frames of 1080p colour are
-300 x 2073600 x 3 = 1.87 GB; the fitted parameters take P x K x (C + 2) float64 (249 MB at
-K = 3), the model's state P x K x (C + 2) float32 after that.
-Each pixel's samples are copied into a float32 buffer of its thread (N x C x 4 bytes) and the
-E-step and M-step run from there; sums of responsibilities and log-likelihoods are float64.
+300 x 2073600 x 3 = 1.87 GB. A fit runs over ``BANDS`` bands of rows; a band's parameters are
+float64, P x K x (C + 2) x 8 / ``BANDS`` bytes (16 MB for 1080p at K = 3), written into the
+model's float32 state as each band is done. Each pixel's samples are copied into a float32 buffer
+of its thread (N x C x 4 bytes) and the E-step and M-step run from there; sums of
+responsibilities and log-likelihoods are float64.
 """
 
 import numpy as np
