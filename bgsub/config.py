@@ -196,6 +196,9 @@ def _validate_model(locator, path, model):
     load = model.get("load")
     if load is not None and not (isinstance(load, str) and load):
         fail(locator, path + ("load",), f"must be the path of a checkpoint, got {load!r}")
+    if model.get("init_frames") and name == "gaussian":
+        fail(locator, path + ("init_frames",), "the EM fit is for the mixtures (gmm, feedback), "
+             "not model 'gaussian'")
     if load is not None and model.get("init_frames"):
         fail(locator, path + ("init_frames",), "a model loaded from a checkpoint is not refitted "
              "(leave out load or init_frames)")

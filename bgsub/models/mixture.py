@@ -91,10 +91,11 @@ class MixtureComponents:
         while swaying leaves whose main colour is seen less than 60% of the time keep both
         colours. The online test (``background_ratio``, 0.9) would call anything above 10%
         background.
-        :meth:`apply` then continues online
-        from the fit with ``frames_seen`` = N, so the next learning rate is
-        ``1 / min(N + 1, history)``: the fit weighs as much as N frames of online learning would,
-        and one new frame moves it no more than the (N + 1)-th sample moves a running average.
+
+        :meth:`apply` then continues online from the fit with ``frames_seen`` = N, so the next
+        learning rate is ``1 / min(N + 1, history)``: the fit weighs as much as N frames of
+        online learning would, and one new frame moves it no more than the (N + 1)-th sample
+        moves a running average.
         ``progress(fraction)``, if given, is called as bands of rows are fitted.
         """
         stack = em.stack_frames(frames)
@@ -119,7 +120,8 @@ class MixtureComponents:
         if top == bottom:
             return
         n_frames, width = len(stack), stack.shape[2]
-        band = np.ascontiguousarray(stack[:, top:bottom]).reshape(n_frames, -1, self._planes.shape[2] - 2)
+        channels = self._planes.shape[2] - kernels.MEAN
+        band = np.ascontiguousarray(stack[:, top:bottom]).reshape(n_frames, -1, channels)
         p = self.params
         weights, means, variances, _, _ = em.fit_pixels(band, p.k, p.var_min, p.var_max,
                                                         iterations, tolerance)

@@ -69,6 +69,11 @@ def test_train_refuses_the_single_gaussian_and_run_refuses_a_refit_checkpoint(tm
                                                                                video_file):
     result = bgsub_cli("train", video_file, "-o", tmp_path / "m.npz", "--model", "gaussian")
     assert result.returncode == 2 and "has no EM fit" in result.stderr
+    result = bgsub_cli("run", video_file, "--model", "gaussian", "--init-frames", 3, "-o",
+                       tmp_path / "g")
+    assert result.returncode == 2
+    assert result.stderr.strip() == ("bgsub: error: model.init_frames: the EM fit is for the "
+                                     "mixtures (gmm, feedback), not model 'gaussian'")
     assert bgsub_cli("train", video_file, "-o", tmp_path / "m.npz", "--frames", 20).returncode == 0
     result = bgsub_cli("run", video_file, "--load-model", tmp_path / "m.npz", "--init-frames", 5,
                        "-o", tmp_path / "out")
