@@ -26,6 +26,7 @@ class MixtureComponents:
         self.mixture = self._planes.transpose(1, 0, 2)
         self.n_components = np.zeros(n_pixels, dtype=np.uint8)
         self._kernel = kernels.mixture_kernel(n_channels, feedback=self.feedback)
+        self._scores = None  # a new state has no score map until a frame is compared with it
 
     def _feedback_state(self):
         """The kernel's ``fb`` argument: the feedback's state and parameters, or none."""
