@@ -230,6 +230,7 @@ def _validate_jobs(locator, data, defaults, base):
         job_locator = _JobLocator(locator, job, defaults, index)
         config = resolve(settings, locator=job_locator, path=where)
         config = _check_roi(job_locator, where, config, base)
+        config = _check_checkpoint(job_locator, where, config, base)
         checked.append((_under(base, job["input"]), config, Path(_under(base, job["output"]))))
     return checked
 
@@ -253,6 +254,17 @@ def _check_roi(locator, path, config, base):
         if not os.path.isfile(roi):
             fail(locator, path + ("postprocess", "roi"), f"no such ROI image: {roi}")
         config["postprocess"]["roi"] = roi
+    return config
+
+
+def _check_checkpoint(locator, path, config, base):
+    """Resolve a ``model.load`` checkpoint against ``base``; a missing one is a config error."""
+    load = config["model"]["load"]
+    if load is not None:
+        load = _under(base, load)
+        if not os.path.isfile(load):
+            fail(locator, path + ("model", "load"), f"no such checkpoint: {load}")
+        config["model"]["load"] = load
     return config
 
 
@@ -389,7 +401,8 @@ def _parameters(config):
     config = merge(config, {})
     model = config["model"]
     params = MODELS[model["name"]].params_class(**model_params(model)).to_dict()
-    config["model"] = {"name": model["name"], "gray": model["gray"], **params}
+    config["model"] = {"name": model["name"], "gray": model["gray"],
+                       "init_frames": model["init_frames"], "load": model["load"], **params}
     return json.loads(json.dumps(config))
 
 

@@ -26,7 +26,7 @@ from bgsub.models import MODELS
 
 DEFAULTS = {
     "preset": "default",
-    "model": {"name": "feedback", "gray": False},
+    "model": {"name": "feedback", "gray": False, "init_frames": 0, "load": None},
     "postprocess": {
         "median": 5,
         "open": 0,
@@ -39,6 +39,7 @@ DEFAULTS = {
         "overlay_video": False,
         "background_video": False,
         "shadow_video": False,
+        "score_video": False,
         "masks_dir": False,
     },
     "events": {
@@ -265,12 +266,22 @@ def _check_keys(locator, path, section, allowed):
 
 
 def _validate_model(locator, path, model):
-    _check_keys(locator, path, model, {"name", "gray", *set().union(
+    _check_keys(locator, path, model, {*MODEL_KEYS, *set().union(
         *(cls.params_class.names() for cls in MODELS.values()))})
     name = model.get("name")
     if not isinstance(name, str) or name not in MODELS:
         fail(locator, path + ("name",), f"must be one of {', '.join(MODELS)}, got {name!r}")
     _check_bool(locator, path + ("gray",), model.get("gray"))
+    _check_int(locator, path + ("init_frames",), model.get("init_frames"), 0)
+    load = model.get("load")
+    if load is not None and not (isinstance(load, str) and load):
+        fail(locator, path + ("load",), f"must be the path of a checkpoint, got {load!r}")
+    if model.get("init_frames") and name == "gaussian":
+        fail(locator, path + ("init_frames",), "the EM fit is for the mixtures (gmm, feedback), "
+             "not model 'gaussian'")
+    if load is not None and model.get("init_frames"):
+        fail(locator, path + ("init_frames",), "a model loaded from a checkpoint is not refitted "
+             "(leave out load or init_frames)")
     params = model_params(model)
     allowed = set(MODELS[name].params_class.names())
     for key in params:
@@ -317,7 +328,7 @@ def _validate_polygons(locator, path, roi):
 
 def _validate_outputs(locator, path, outputs):
     _check_keys(locator, path, outputs, DEFAULTS["outputs"])
-    for key in ("mask_video", "overlay_video", "background_video", "shadow_video"):
+    for key in ("mask_video", "overlay_video", "background_video", "shadow_video", "score_video"):
         _check_bool(locator, path + (key,), outputs[key])
     masks_dir = outputs["masks_dir"]
     if not isinstance(masks_dir, (bool, str)):
@@ -338,9 +349,14 @@ def _validate_events(locator, path, events):
     _check_bool(locator, path + ("snapshots",), events["snapshots"])
 
 
+# Keys of the model section that are not the model class's parameters.
+MODEL_KEYS = ("name", "gray", "init_frames", "load")
+
+
 def model_params(model):
-    """The model section without ``name`` and ``gray``: keyword arguments for the model class."""
-    return {k: v for k, v in model.items() if k not in ("name", "gray")}
+    """The model section without ``name``, ``gray``, ``init_frames`` and ``load``: keyword
+    arguments for the model class."""
+    return {k: v for k, v in model.items() if k not in MODEL_KEYS}
 
 
 def resolve(settings=None, *, locator=None, path=()):
@@ -376,6 +392,9 @@ def load_config(path, overrides=None):
     if isinstance(roi, str):
         # A path written in the file is relative to the file, not to where bgsub runs.
         data["postprocess"]["roi"] = os.path.join(os.path.dirname(os.path.abspath(path)), roi)
+    load = data.get("model", {}).get("load")
+    if isinstance(load, str):
+        data["model"]["load"] = os.path.join(os.path.dirname(os.path.abspath(path)), load)
     return resolve(merge(data, overrides), locator=locator)
 
 

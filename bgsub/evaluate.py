@@ -13,6 +13,7 @@ all scored frames of one video and the metrics are computed from the sums (:func
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import re
@@ -298,6 +299,9 @@ def evaluate_together(sequence: Sequence, methods: dict[str, Callable[[], object
     """
     out_dirs = out_dirs or {}
     subtractors = {name: factory() for name, factory in methods.items()}
+    for subtractor in subtractors.values():
+        if hasattr(subtractor, "prepare"):  # bgsub with init_frames: fit before the first frame
+            subtractor.prepare(sequence)
     scored = set(sequence.scored)
     counts = dict.fromkeys(subtractors, ConfusionCounts())
     elapsed = dict.fromkeys(subtractors, 0.0)
@@ -439,16 +443,30 @@ class BgsubSubtractor:
         # Imported here so that baseline-only runs never load (and JIT-compile) the models.
         from bgsub.config import make_model_from
         from bgsub.postprocess import PostProcessor
+        from bgsub.train import check_fittable
 
         self.model = make_model_from(config)
         self.postprocess = PostProcessor(config["postprocess"])
         self.gray = bool(config["model"]["gray"])
+        self.init_frames = config["model"]["init_frames"]
+        if self.init_frames:
+            check_fittable(self.model)
 
     def apply(self, frame: np.ndarray) -> np.ndarray:
         """The post-processed 0/255 mask of ``frame`` (a BGR or gray uint8 image)."""
         from bgsub.pipeline import model_input
 
         return self.postprocess(self.model.apply(model_input(frame, self.model, self.gray)))
+
+    def prepare(self, sequence: Sequence) -> None:
+        """With ``model.init_frames`` N: fit the model to the first N frames of ``sequence`` by
+        EM, as ``bgsub run --init-frames N`` does (not timed: fps counts ``apply`` only)."""
+        from bgsub.pipeline import model_input
+
+        if self.init_frames:
+            images = (image for _, image in sequence.frames())
+            self.model.fit(model_input(image, self.model, self.gray)
+                           for image in itertools.islice(images, self.init_frames))
 
     def warm_up(self, channels: int = 3) -> None:
         """Compile the model's kernels on a tiny frame, then forget it, so that timing a sequence

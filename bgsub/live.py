@@ -32,6 +32,7 @@ import numpy as np
 
 from bgsub.errors import BgsubError, SinkError
 from bgsub.interrupts import held_signals
+from bgsub.models.scores import heat_map
 from bgsub.pipeline import FrameResult, model_input, overlay
 from bgsub.postprocess import find_blobs
 
@@ -60,6 +61,7 @@ KEYS = {
     ord("r"): "reset",
     ord("s"): "snapshot",
     ord("b"): "background",
+    ord("d"): "scores",
     ord("+"): "threshold_up",
     ord("="): "threshold_up",  # '+' without Shift on most layouts
     ord("-"): "threshold_down",
@@ -73,6 +75,7 @@ HELP = (
     ("r", "reset the model (relearn the background)"),
     ("s", "save a snapshot (PNG files)"),
     ("b", "show / hide the background pane"),
+    ("d", "show / hide the score pane (distance to the background, in sigmas)"),
     ("+ / -", f"raise / lower the threshold by {THRESHOLD_STEP:g}"),
     ("h", "show / hide this help"),
 )
@@ -397,13 +400,15 @@ class LiveSession:
     def __init__(self, model, postprocess, *, gray: bool = False, outputs: Sequence = (),
                  snapshot_dir: str | os.PathLike = "snapshots", show_background: bool = False,
                  min_area: int = 0, source_fps: float | None = None,
-                 need_background: bool = False, clock: Callable[[], float] = time.monotonic):
+                 need_background: bool = False, show_scores: bool = False,
+                 clock: Callable[[], float] = time.monotonic):
         self.model = model
         self.postprocess = postprocess
         self.gray = gray
         self.outputs = list(outputs)
         self.snapshot_dir = Path(snapshot_dir)
         self.show_background = show_background
+        self.show_scores = show_scores
         self.box_min_area = max(min_area, BOX_MIN_AREA)
         self.source_fps = source_fps
         self.paused = False
@@ -421,10 +426,14 @@ class LiveSession:
     # per frame
     def process(self, frame) -> FrameResult:
         """Run one frame through the model and post-processing, and record it."""
+        if hasattr(self.model, "compute_scores"):  # set again: a retuned model is a new one
+            self.model.compute_scores = self.show_scores
         mask = self.postprocess(self.model.apply(model_input(frame.image, self.model, self.gray)))
         background = (self.model.background_image()
                       if self.show_background or self._need_background else None)
-        self.result = FrameResult(frame, mask, self.model.labels.copy(), background)
+        scores = getattr(self.model, "scores", None)
+        self.result = FrameResult(frame, mask, self.model.labels.copy(), background,
+                                  None if scores is None else scores.copy())
         self.blobs = find_blobs(mask, self.box_min_area)
         for output in self.outputs:
             output.write(self.result)
@@ -459,6 +468,8 @@ class LiveSession:
             if self.show_background and self.result is not None:
                 self.result.background = self.model.background_image()
             self.notify(f"background pane {'on' if self.show_background else 'off'}")
+        elif action == "scores":
+            self._toggle_scores()
         elif action == "threshold_up":
             self.set_threshold(self.model.params.threshold + THRESHOLD_STEP)
         elif action == "threshold_down":
@@ -466,6 +477,14 @@ class LiveSession:
         elif action == "help":
             self.show_help = not self.show_help
         return True
+
+    def _toggle_scores(self) -> None:
+        if not hasattr(self.model, "compute_scores"):
+            self.notify(f"no score map for model {self.model.name!r}")
+            return
+        self.show_scores = not self.show_scores
+        # Shown from the next frame on: the map is computed before the model learns a frame.
+        self.notify(f"score pane {'on' if self.show_scores else 'off'}")
 
     def set_threshold(self, value: float) -> float:
         """Change the model's threshold (clamped to :data:`THRESHOLD_LIMITS`), keeping what it
@@ -519,12 +538,15 @@ class LiveSession:
 
     # drawing
     def panes(self) -> list[tuple[str, np.ndarray]]:
-        """The panes of the view at full resolution: input, mask, overlay, [background]."""
+        """The panes of the view at full resolution: input, mask, overlay, [background],
+        [score]."""
         r = self.result
         boxed = draw_blobs(overlay(r.frame.image, r.mask), self.blobs)
         panes = [("input", as_bgr(r.frame.image)), ("mask", r.mask), ("overlay", boxed)]
         if self.show_background and r.background is not None:
             panes.append(("background", as_bgr(r.background)))
+        if self.show_scores and r.scores is not None:
+            panes.append(("score", heat_map(r.scores, self.model.params.threshold, inside=True)))
         return panes
 
     def flags(self) -> list[str]:

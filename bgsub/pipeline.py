@@ -9,6 +9,7 @@ any other error partial outputs are removed.
 
 import logging
 import contextlib
+import itertools
 import queue
 import sys
 import threading
@@ -19,7 +20,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from bgsub.errors import SinkError
+from bgsub.errors import ConfigError, SinkError
 from bgsub.interrupts import held_signals
 from bgsub.memory import check_fits
 from bgsub.sinks import ImageSequenceSink, VideoSink, output_lock, prepare_folder
@@ -35,12 +36,13 @@ _DONE = object()
 class FrameResult:
     """What the model made of one frame: the post-processed ``mask`` (0/255), the raw
     ``labels`` (255 foreground, 127 shadow, 0 background) and, when an output needs it, the
-    learned ``background`` image."""
+    learned ``background`` image and ``scores`` map."""
 
     frame: object
     mask: np.ndarray
     labels: np.ndarray
     background: np.ndarray | None = None
+    scores: np.ndarray | None = None  # the model's score map, when an output needs it
 
 
 @dataclass
@@ -156,11 +158,13 @@ VIEWS = {
 }
 
 
-def build_outputs(outdir, outputs, fps):
+def build_outputs(outdir, outputs, fps, threshold=None):
     """The outputs the ``outputs`` config section asks for, writing under ``outdir``.
 
     Mask and label videos are FFV1 (lossless) so no codec blurs them; overlay and background are
     MPEG-4 to stay small. ``masks_dir: true`` writes ``OUTDIR/masks/binNNNNNN.png``.
+    ``score_video`` writes the score map's heat map (:func:`bgsub.models.scores.heat_map`) with
+    ``threshold`` (the model's) marked on its colour bar.
     """
     outdir = Path(outdir)
     prepare_folder(outdir)
@@ -168,6 +172,12 @@ def build_outputs(outdir, outputs, fps):
     for key, (name, view) in VIEWS.items():
         if outputs.get(key):
             made.append(SinkOutput(VideoSink(outdir / name, fps), view))
+    if outputs.get("score_video"):
+        from bgsub.models.scores import heat_map
+
+        made.append(SinkOutput(VideoSink(outdir / "score.mkv", fps),
+                               lambda r: heat_map(r.scores, threshold)))
+        made[-1].scores = True
     folder = masks_folder(outdir, outputs)
     if folder is not None:
         prepare_folder(folder)
@@ -255,6 +265,16 @@ def _put(q, item, stop):
     return False
 
 
+def model_input(image, model, gray):
+    """The frame as ``model`` takes it: gray when the run models gray frames, and colour for a
+    colour model (e.g. from a checkpoint) fed gray frames, so that it keeps its state."""
+    if gray and image.ndim == 3:
+        return cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+    if image.ndim == 2 and len(getattr(model, "shape", None) or ()) == 3:
+        return cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
+    return image
+
+
 def run(source, model, postprocess, outputs=(), *, gray=False, max_frames=None, progress=None,
         on_result=None, need_background=None):
     """Drive ``source`` through ``model`` and ``postprocess`` into ``outputs``.
@@ -278,6 +298,9 @@ def run(source, model, postprocess, outputs=(), *, gray=False, max_frames=None, 
     outputs = list(outputs)
     if need_background is None:
         need_background = any(getattr(o, "view", None) is VIEWS["background_video"][1] for o in outputs)
+    need_scores = any(getattr(o, "scores", False) for o in outputs)
+    if need_scores:
+        _want_scores(model)
     stats = RunStats(outputs=[o.path for o in outputs if getattr(o, "path", None)])
     stop = threading.Event()
     frames_q = queue.Queue(_QUEUE_DEPTH)
@@ -317,7 +340,8 @@ def run(source, model, postprocess, outputs=(), *, gray=False, max_frames=None, 
                 reader.start()
                 writer.start()
                 _model_frames(frames_q, results_q, reader, writer, model, deliver, gray=gray,
-                              need_background=need_background, progress=progress)
+                              need_background=need_background, need_scores=need_scores,
+                              progress=progress)
                 _put_checked(results_q, _DONE, writer, deliver)
                 writer.join()
                 deliver()
@@ -347,7 +371,7 @@ def run(source, model, postprocess, outputs=(), *, gray=False, max_frames=None, 
 
 
 def _model_frames(frames_q, results_q, reader, writer, model, deliver, *, gray, need_background,
-                  progress):
+                  need_scores, progress):
     """The main thread's part of :func:`run`: each frame through the model to the writer.
     ``deliver`` (:func:`bgsub.interrupts.held_signals`) is called between frames and while
     waiting, so Ctrl-C stops the loop where a frame is either in the outputs' queue or not
@@ -361,12 +385,27 @@ def _model_frames(frames_q, results_q, reader, writer, model, deliver, *, gray, 
         mask = model.apply(model_input(frame.image, model, gray))
         labels = model.labels.copy()
         background = model.background_image() if need_background else None
-        if not _put_checked(results_q, FrameResult(frame, mask, labels, background), writer,
-                            deliver):
+        scores = _copy_scores(model) if need_scores else None
+        if not _put_checked(results_q, FrameResult(frame, mask, labels, background, scores),
+                            writer, deliver):
             return
         modelled += 1
         if progress is not None:
             progress.update(modelled)
+
+
+def _want_scores(model):
+    """Have ``model`` compute its score map every frame (mixtures only)."""
+    if not hasattr(model, "compute_scores"):
+        raise ConfigError(f"score_video: model {model.name!r} has no score map; use gmm or "
+                          "feedback")
+    model.compute_scores = True
+
+
+def _copy_scores(model):
+    # The first frame initialises the model: every pixel is its own background, distance 0.
+    scores = model.scores
+    return scores.copy() if scores is not None else np.zeros(model.shape[:2], np.float32)
 
 
 def _get(q, producer, deliver):
@@ -428,8 +467,11 @@ def process(input_spec, outdir, config, *, model=None, fps=None, max_frames=None
 
     Args:
         config: a resolved config (:func:`bgsub.config.resolve`).
-        model: a model to use instead of the config's, or a callable ``model(source)`` returning
-            ``(model, gray)`` once the source is open (e.g. a checked checkpoint).
+        model: a model to use instead of the config's (the config's is ``model.load``, a
+            checkpoint, when given, else a new one), or a callable ``model(source)`` returning
+            ``(model, gray)`` once the source is open (e.g. a checked checkpoint). With
+            ``model.init_frames`` N > 0 in ``config`` it is first fitted to the first N frames
+            by EM (:func:`bgsub.train.fit_head`), and then processes every frame from the first.
         progress: callable ``progress(total_frames_or_None)`` returning a :class:`Progress`.
         stop: callable checked before each frame is read; when it returns True reading ends
             there and the run finishes with the frames read so far.
@@ -447,6 +489,8 @@ def process(input_spec, outdir, config, *, model=None, fps=None, max_frames=None
     with open_source(input_spec, fps=fps, strict=strict) as source:
         if callable(model) and not hasattr(model, "apply"):
             model, gray = model(source)
+        elif model is None and config["model"]["load"]:
+            model, gray = load_for(config["model"]["load"], source)
         else:
             model = model if model is not None else make_model_from(config)
             gray = config["model"]["gray"]
@@ -458,11 +502,14 @@ def process(input_spec, outdir, config, *, model=None, fps=None, max_frames=None
         if max_frames is not None:
             total = min(total, max_frames) if total else max_frames
         with output_lock(outdir), _lock_outside(masks_folder(outdir, config["outputs"]), outdir):
-            outputs = build_outputs(outdir, config["outputs"], source.fps)
+            outputs = build_outputs(outdir, config["outputs"], source.fps,
+                                    getattr(model.params, "threshold", None))
             events = events_output_from(config, fps=source.fps, source=str(input_spec))
             if events is not None:
                 outputs.append(events)
             frames = _until(source, stop) if stop else source
+            if config["model"]["init_frames"]:
+                frames = _fitted(model, frames, config["model"]["init_frames"], gray)
             with quiet_log() if quiet_log else contextlib.nullcontext():
                 stats = run(frames, model, PostProcessor(config["postprocess"]), outputs,
                             gray=gray, max_frames=max_frames,
@@ -477,6 +524,30 @@ def _lock_outside(folder, outdir):
     if folder is None or Path(folder).resolve().is_relative_to(Path(outdir).resolve()):
         return contextlib.nullcontext()
     return output_lock(folder)
+
+
+def load_for(path, source):
+    """``(model, gray)``: the checkpoint at ``path``, refused with one line when it was learned
+    on frames of another size than ``source``'s."""
+    from bgsub.errors import BgsubError
+    from bgsub.models import load_model
+
+    model = load_model(path)
+    if model.shape is None:
+        return model, False
+    height, width = model.shape[:2]
+    if (width, height) != tuple(source.size):
+        raise BgsubError(f"{path}: the checkpoint was learned on {width}x{height} frames, "
+                         f"the input is {source.size[0]}x{source.size[1]}")
+    return model, len(model.shape) == 2
+
+
+def _fitted(model, frames, count, gray):
+    """Fit ``model`` to the first ``count`` frames by EM; the frames, all of them, to process."""
+    from bgsub.train import fit_head
+
+    head, rest = fit_head(model, frames, count, gray)
+    return itertools.chain(head, rest)
 
 
 def _until(frames, stop):

@@ -23,8 +23,12 @@ import pytest
 FIXTURES = Path(__file__).parent / "fixtures"
 
 
-def make_scene(count: int, width: int = 96, height: int = 72, side: int = 12):
-    """``count`` BGR frames of a square moving over a fixed texture, and its 0/255 masks."""
+def make_scene(count: int, width: int = 96, height: int = 72, side: int = 12,
+               raster: bool = False):
+    """``count`` BGR frames of a square moving over a fixed texture, and its 0/255 masks.
+
+    The square moves diagonally, or with ``raster`` sweeps the frame row by row in steps of 4
+    pixels, so that no pixel is covered in more than ``side / 4`` frames of a 110-frame sweep."""
     rng = np.random.default_rng(1234)
     yy, xx = np.mgrid[0:height, 0:width]
     base = (60 + 40 * np.sin(xx / 5.0) * np.cos(yy / 7.0)).astype(np.float32)
@@ -32,9 +36,12 @@ def make_scene(count: int, width: int = 96, height: int = 72, side: int = 12):
     background += rng.normal(0, 6, background.shape)
     background = np.clip(background, 0, 255).astype(np.uint8)
     frames, masks = [], []
+    per_row = (width - side) // 4 + 1
     for i in range(count):
-        x = (3 * i) % (width - side)
-        y = (2 * i) % (height - side)
+        if raster:
+            x, y = 4 * (i % per_row), side * (i // per_row) % (height - side)
+        else:
+            x, y = (3 * i) % (width - side), (2 * i) % (height - side)
         frame = background.copy()
         frame[y:y + side, x:x + side] = (40, 200, 240)
         mask = np.zeros((height, width), np.uint8)

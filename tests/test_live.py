@@ -31,6 +31,7 @@ from bgsub.live import (
     threshold_position,
     tile,
 )
+from bgsub.models.scores import heat_map
 from bgsub.pipeline import build_outputs
 from bgsub.postprocess import PostProcessor
 from bgsub.sources import open_source
@@ -39,7 +40,8 @@ from bgsub.sources import open_source
 # -- keys and trackbar scales ---------------------------------------------------------------------
 @pytest.mark.parametrize("key, action", [
     ("q", "quit"), ("Q", "quit"), ("\x1b", "quit"), (" ", "pause"), ("r", "reset"),
-    ("s", "snapshot"), ("b", "background"), ("+", "threshold_up"), ("=", "threshold_up"),
+    ("s", "snapshot"), ("b", "background"), ("d", "scores"), ("+", "threshold_up"),
+    ("=", "threshold_up"),
     ("-", "threshold_down"), ("_", "threshold_down"), ("h", "help"), ("x", None),
 ])
 def test_keys_map_to_actions(key, action):
@@ -54,9 +56,10 @@ def test_no_key_and_special_keys_do_nothing(code):
 def test_every_bound_action_has_a_help_line():
     from bgsub.live import KEYS
     described = " ".join(what for _, what in HELP)
-    for word in ("quit", "pause", "reset", "snapshot", "background", "threshold", "help"):
+    for word in ("quit", "pause", "reset", "snapshot", "background", "score", "threshold",
+                 "help"):
         assert word in described
-    assert set(KEYS.values()) == {"quit", "pause", "reset", "snapshot", "background",
+    assert set(KEYS.values()) == {"quit", "pause", "reset", "snapshot", "background", "scores",
                                   "threshold_up", "threshold_down", "help"}
 
 
@@ -311,6 +314,36 @@ def test_session_finds_the_moving_square(tmp_path, video_file, scene):
     assert names == ["input", "mask", "overlay"]
     view = session.render()
     assert view.shape[1] >= MIN_VIEW_WIDTH - 3 and view.shape[0] > view.shape[1] / 3
+
+
+def test_score_pane_shows_the_distance_map_on_the_fixed_scale(tmp_path, video_file, scene):
+    session = _session(tmp_path)
+    frames = _frames(video_file)
+    for frame in frames[:10]:
+        session.process(frame)
+    assert session.result.scores is None  # nothing computed while the pane is off
+    assert session.handle("scores")
+    session.set_threshold(4.5)  # a retuned model is a new one: it still computes the map
+    session.process(frames[10])
+    names = [name for name, _ in session.panes()]
+    assert names == ["input", "mask", "overlay", "score"]
+    pane = dict(session.panes())["score"]
+    assert pane.shape == frames[10].image.shape  # the colour bar is drawn inside
+    np.testing.assert_array_equal(pane, heat_map(session.model.scores, 4.5, inside=True))
+    square = scene[1][10] > 0
+    assert session.result.scores[square].mean() > 4.5 > session.result.scores[~square].mean()
+    session.handle("scores")
+    session.process(frames[11])
+    assert session.result.scores is None and len(session.panes()) == 3
+
+
+def test_the_score_key_on_a_model_without_scores_says_so(tmp_path):
+    config = resolve({"postprocess": {"median": 3, "close": 0}})
+    session = LiveSession(make_model("gaussian"), PostProcessor(config["postprocess"]),
+                          snapshot_dir=tmp_path / "snaps")
+    assert session.handle("scores")
+    assert not session.show_scores
+    assert session.take_messages() == ["no score map for model 'gaussian'"]
 
 
 def test_session_keys_change_the_model_and_the_view(tmp_path, video_file):

@@ -1,4 +1,4 @@
-"""Command-line interface: ``bgsub run | live | batch | eval``.
+"""Command-line interface: ``bgsub run | live | batch | eval | train``.
 
 Each command lives in its own module of this package and stays thin: it parses options, builds the
 configuration and calls the library. User errors (:class:`bgsub.errors.BgsubError`) become one line
@@ -24,6 +24,7 @@ _COMMANDS = {
     "eval": ("bgsub.cli.eval", "eval_command"),
     "live": ("bgsub.cli.live", "live_command"),
     "batch": ("bgsub.cli.batch", "batch_command"),
+    "train": ("bgsub.cli.train", "train_command"),
 }
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from bgsub import evaluate as ev
-from bgsub.cli.options import config_from_options, model_options
+from bgsub.cli.options import config_from_options, init_frames_option, model_options
 from bgsub.errors import ConfigError, SinkError
 
 
@@ -69,6 +69,7 @@ def _write_text(path: Path, text: str) -> None:
 @click.command("eval")
 @click.argument("sequences", nargs=-1, required=True, metavar="SEQ...")
 @model_options
+@init_frames_option
 @click.option("--no-bgsub", is_flag=True, help="Do not run a bgsub model (baselines / masks only).")
 @click.option("--compare", default="", metavar="NAMES",
               help=f"Comma-separated OpenCV baselines with default settings: {', '.join(ev.OPENCV_METHODS)}.")

@@ -5,12 +5,13 @@ import contextlib
 import click
 
 from bgsub import pipeline
-from bgsub.cli.options import config_from_options, model_options
-from bgsub.config import make_model_from
+from bgsub.cli.options import config_from_options, init_frames_option, model_options
+from bgsub.cli.run import starting_model
 from bgsub.live import LiveSession, check_display, run_live
 from bgsub.postprocess import PostProcessor
 from bgsub.sinks import output_lock
 from bgsub.sources import open_source
+from bgsub.train import fit_head
 
 
 @click.command("live")
@@ -19,6 +20,10 @@ from bgsub.sources import open_source
 @click.option("--source", "source_spec", metavar="URL_OR_FILE",
               help="A stream URL (rtsp://, http://, ...), video file, image folder or glob.")
 @model_options
+@init_frames_option
+@click.option("--load-model", type=click.Path(dir_okay=False),
+              help="Start from a checkpoint (bgsub train, bgsub run --save-model): its model, "
+                   "parameters and learned background.")
 @click.option("--realtime/--no-realtime", default=True, show_default=True,
               help="Play files and image folders at their own fps, dropping frames the model "
                    "cannot keep up with, or hand every frame to the model as fast as it goes. "
@@ -35,22 +40,27 @@ from bgsub.sources import open_source
 @click.option("--show-background", is_flag=True,
               help="Start with the learned-background pane shown (the b key toggles it).")
 def live_command(camera, source_spec, realtime, fps, record_dir, snapshot_dir, snapshot_after,
-                 max_frames, show_background, **model_opts):
+                 max_frames, show_background, load_model, **model_opts):
     """Show the input, mask, overlay and background in a window while the model runs.
 
     Keys: q/Esc quit, space pause, r reset the model, s snapshot, b background pane,
-    +/- threshold, h help. Needs a display; `bgsub run` works without one.
+    d score pane, +/- threshold, h help. Needs a display; `bgsub run` works without one.
+    With --init-frames N the model is first fitted to the first N frames by EM, and the view
+    starts at the frame after them.
     """
     if camera is not None and source_spec is not None:
         raise click.UsageError("give --camera or --source, not both")
     spec = source_spec if source_spec is not None else (camera if camera is not None else 0)
     outputs = {"overlay_video": True} if record_dir else {}
     config = config_from_options(**model_opts, extra={"outputs": outputs})
-    model = make_model_from(config)
     source = open_source(spec, fps=fps)
     with contextlib.ExitStack() as recording:
         try:
+            model, gray = starting_model(load_model, source, model_opts, config)
             check_display()  # before the recording folder is made
+            if config["model"]["init_frames"]:
+                head, _ = fit_head(model, source, config["model"]["init_frames"], gray)
+                click.echo(f"fitted {len(head)} frames by EM", err=True)
             if record_dir:  # a run or another live session writing there would corrupt it
                 recording.enter_context(output_lock(record_dir))
             outs = (pipeline.build_outputs(record_dir, config["outputs"], source.fps)
@@ -59,7 +69,7 @@ def live_command(camera, source_spec, realtime, fps, record_dir, snapshot_dir, s
             source.close()
             raise
         session = LiveSession(
-            model, PostProcessor(config["postprocess"]), gray=config["model"]["gray"],
+            model, PostProcessor(config["postprocess"]), gray=gray,
             outputs=outs, snapshot_dir=snapshot_dir, show_background=show_background,
             min_area=config["postprocess"]["min_area"], source_fps=source.fps,
             need_background=bool(record_dir) and config["outputs"]["background_video"],

@@ -37,6 +37,14 @@ def model_options(fn):
     return fn
 
 
+def init_frames_option(fn):
+    """Decorate a command with ``--init-frames N`` (the config's ``model.init_frames``)."""
+    return click.option(
+        "--init-frames", type=click.IntRange(min=0), metavar="N",
+        help="Fit the mixture to the first N frames by EM (docs/em.md) before processing from "
+             "frame 1 (default 0: learn online only).")(fn)
+
+
 def _parse_param(text):
     key, sep, value = text.partition("=")
     if not sep or not key:
@@ -46,11 +54,12 @@ def _parse_param(text):
 
 def config_from_options(config_path=None, preset=None, model_name=None, k=None, threshold=None,
                         learning_rate=None, history=None, gray=None, params=(), median=None,
-                        min_area=None, roi=None, extra=None):
+                        min_area=None, roi=None, init_frames=None, extra=None):
     """The resolved config for a command: YAML file (if any), then flags, then ``extra``."""
     model = dict(_parse_param(p) for p in params)
     for key, value in (("name", model_name), ("k", k), ("threshold", threshold),
-                       ("learning_rate", learning_rate), ("history", history), ("gray", gray)):
+                       ("learning_rate", learning_rate), ("history", history), ("gray", gray),
+                       ("init_frames", init_frames)):
         if value is not None:
             model[key] = value
     post = {key: value for key, value in (("median", median), ("min_area", min_area), ("roi", roi))

@@ -5,16 +5,16 @@ from pathlib import Path
 import click
 
 from bgsub import pipeline
-from bgsub.cli.options import config_from_options, model_options
+from bgsub.cli.options import config_from_options, init_frames_option, model_options
 from bgsub.config import make_model_from
 from bgsub.errors import BgsubError, ConfigError, InputCutShort
-from bgsub.models import load_model
 from bgsub.sinks import prepare_folder
 from bgsub.sources import quiet_opencv
 
 # Flags that set the model; a checkpoint given with --load-model sets it instead.
 _MODEL_FLAGS = {"model_name": "--model", "k": "--k", "threshold": "--threshold",
-                "learning_rate": "--learning-rate", "history": "--history", "params": "--param"}
+                "learning_rate": "--learning-rate", "history": "--history", "params": "--param",
+                "init_frames": "--init-frames"}
 
 
 def default_outdir(input_spec):
@@ -29,11 +29,15 @@ def default_outdir(input_spec):
 @click.option("-o", "--output", "outdir", type=click.Path(file_okay=False),
               help="Output folder (default: out/<input name>).")
 @model_options
+@init_frames_option
 @click.option("--masks-dir", help="Also write one PNG mask per frame into this folder.")
 @click.option("--overlay", is_flag=True, default=None, help="Also write overlay.mp4 (foreground tinted red).")
 @click.option("--background", is_flag=True, default=None, help="Also write background.mp4 (the learned background).")
 @click.option("--shadow-video", is_flag=True, default=None,
               help="Also write labels.mkv: 255 foreground, 127 shadow, 0 background.")
+@click.option("--score-video", is_flag=True, default=None,
+              help="Also write score.mkv: each pixel's distance in sigmas to its background as a "
+                   "heat map on a fixed scale, the threshold marked on its colour bar.")
 @click.option("--no-mask-video", is_flag=True, help="Do not write mask.mkv.")
 @click.option("--fps", type=float, help="Frame rate of image folders (default 25).")
 @click.option("--max-frames", type=click.IntRange(min=1), help="Stop after this many frames.")
@@ -47,8 +51,9 @@ def default_outdir(input_spec):
 @click.option("--strict", is_flag=True,
               help="Stop at an unreadable image in a folder (default: skip it with a warning).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
-def run_command(input_spec, outdir, masks_dir, overlay, background, shadow_video, no_mask_video,
-                fps, max_frames, events_file, load_model, save_model, strict, quiet, **model_opts):
+def run_command(input_spec, outdir, masks_dir, overlay, background, shadow_video, score_video,
+                no_mask_video, fps, max_frames, events_file, load_model, save_model, strict, quiet,
+                **model_opts):
     """Subtract the background of INPUT and write the masks.
 
     INPUT is a video file, a folder or glob of images (sorted by name, e.g. a CDnet input/
@@ -57,7 +62,8 @@ def run_command(input_spec, outdir, masks_dir, overlay, background, shadow_video
     outputs = {
         key: value
         for key, value in (("masks_dir", masks_dir), ("overlay_video", overlay),
-                           ("background_video", background), ("shadow_video", shadow_video))
+                           ("background_video", background), ("shadow_video", shadow_video),
+                           ("score_video", score_video))
         if value is not None
     }
     if no_mask_video:
@@ -72,10 +78,7 @@ def run_command(input_spec, outdir, masks_dir, overlay, background, shadow_video
     chosen = []
 
     def choose_model(source):
-        if load_model:
-            model, gray = _load_checkpoint(load_model, source, model_opts)
-        else:
-            model, gray = make_model_from(config), config["model"]["gray"]
+        model, gray = starting_model(load_model, source, model_opts, config)
         chosen.append(model)
         return model, gray
 
@@ -98,22 +101,30 @@ def run_command(input_spec, outdir, masks_dir, overlay, background, shadow_video
                             f"the {stats.frames} frames read")
 
 
-def _load_checkpoint(path, source, model_opts):
-    """The model saved at ``path``, checked against the input's frame size."""
+def starting_model(load_model, source, model_opts, config):
+    """``(model, gray)`` to start from: ``--load-model``'s checkpoint, the config's
+    ``model.load`` or a new model as the config describes."""
+    if load_model:
+        return _load_checkpoint(load_model, source, model_opts, config)
+    if config["model"]["load"]:
+        return pipeline.load_for(config["model"]["load"], source)
+    return make_model_from(config), config["model"]["gray"]
+
+
+def _load_checkpoint(path, source, model_opts, config):
+    """``--load-model``: ``(model, gray)``, the model saved at ``path`` checked against the
+    input's frame size and against options that would set the model instead."""
     flags = [flag for key, flag in _MODEL_FLAGS.items() if model_opts.get(key) not in (None, ())]
     if flags:
         raise ConfigError(f"--load-model takes the model and its parameters from the checkpoint; "
                           f"leave out {', '.join(flags)}")
-    model = load_model(path)
-    if model.shape is None:
-        return model, False
-    height, width = model.shape[:2]
-    if (width, height) != tuple(source.size):
-        raise BgsubError(f"{path}: the checkpoint was learned on {width}x{height} frames, "
-                         f"the input is {source.size[0]}x{source.size[1]}")
-    if model_opts.get("gray") and len(model.shape) == 3:
+    if config["model"]["init_frames"]:
+        raise ConfigError("--load-model starts from the checkpoint; init_frames would refit it "
+                          "(leave one out)")
+    model, gray = pipeline.load_for(path, source)
+    if model_opts.get("gray") and not gray:
         raise ConfigError(f"--gray: the checkpoint {path} was learned on colour frames")
-    return model, len(model.shape) == 2
+    return model, gray
 
 
 def _save_checkpoint(model, path):

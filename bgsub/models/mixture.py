@@ -3,8 +3,9 @@
 import cv2
 import numpy as np
 
-from bgsub.models import kernels, stripes
-from bgsub.models.base import BackgroundModel
+from bgsub.errors import ConfigError
+from bgsub.models import em, kernels, scores, stripes
+from bgsub.models.base import REFERENCE_CHANNELS, BackgroundModel
 from bgsub.models.params import MixtureParams
 
 
@@ -25,6 +26,8 @@ class MixtureComponents:
     feedback = False  # whether the kernel is the feedback mixture's
     exposure_gain = None  # per channel: the last frame's gain (1 where none was measured)
     shift = (0, 0)  # the last frame's camera shift (dx, dy) in pixels, undone before matching
+    compute_scores = False  # set to have :attr:`scores` computed for every frame
+    _scores = None
 
     def _allocate(self, n_pixels, n_channels):
         # Memory is component-major, planes[m, i] = (weight, variance, mean_0 .. mean_{C-1}) of
@@ -40,10 +43,20 @@ class MixtureComponents:
         # The shifts of the last SHAKE_FRAMES frames, a ring indexed by the frame count.
         self._recent_shifts = np.zeros((SHAKE_FRAMES, 2), dtype=np.int32)
         self.exposure_gain = np.ones(n_channels, dtype=np.float32)
+        self._scores = None  # a new state has no score map until a frame is compared with it
 
     def _feedback_state(self):
         """The kernel's ``fb`` argument: the feedback's state and parameters, or none."""
         return kernels.NO_FEEDBACK
+
+    @property
+    def scores(self):
+        """Each pixel's Mahalanobis distance in sigmas to its nearest background component, for
+        the last frame against the state before it was learned (H x W float32; see
+        :mod:`bgsub.models.scores`). None unless ``compute_scores`` was set before that frame."""
+        if self._scores is None or self.shape is None:
+            return None
+        return self._scores.reshape(self.shape[:2])
 
     def _update(self, pixels, alpha, labels):
         p = self.params
@@ -53,6 +66,14 @@ class MixtureComponents:
         self.shift = (0, 0)
         if p.jitter_compensation:
             pixels = self._compensate_shift(pixels)
+        if self.compute_scores:  # of the pixels the kernel is about to test
+            if self._scores is None or len(self._scores) != len(pixels):
+                self._scores = np.empty(len(pixels), dtype=np.float32)
+            scores.background_distance(pixels, self._planes, self.n_components,
+                                       float(p.background_ratio), REFERENCE_CHANNELS / channels,
+                                       self._scores)
+        else:
+            self._scores = None
         stripes.run(
             self._kernel,
             len(pixels),
@@ -193,6 +214,59 @@ class MixtureComponents:
         """Bytes of learned state per pixel for ``n_channels`` channels: the components, their
         count and the still count."""
         return self.params.k * (2 + n_channels) * 4 + 1 + 1
+
+    def fit(self, frames, iterations=em.ITERATIONS, tolerance=em.TOLERANCE,
+            keep_ratio=em.KEEP_RATIO, progress=None):
+        """Learn each pixel's mixture from ``frames`` by expectation-maximisation
+        (:mod:`bgsub.models.em`), replacing anything learned before; returns ``self``.
+
+        ``frames`` is an iterable of uint8 frames of one shape (gray or colour; or an
+        (N, H, W[, C]) array). Each pixel gets up to ``k`` components (those closer than
+        ``match_threshold`` merged), ranked by ``w / sigma``, of which it keeps the clip's
+        background: the components whose higher-ranked weights sum below ``keep_ratio``. With
+        0.6, a person who stood still over a pixel for up to 40% of the clip (the ground seen
+        the rest of the time) is dropped, and the online model reports them as foreground,
+        while swaying leaves whose main colour is seen less than 60% of the time keep both
+        colours. The online test (``background_ratio``, 0.9) would call anything above 10%
+        background.
+
+        :meth:`apply` then continues online from the fit with ``frames_seen`` = N, so the next
+        learning rate is ``1 / min(N + 1, history)``: the fit weighs as much as N frames of
+        online learning would, and one new frame moves it no more than the (N + 1)-th sample
+        moves a running average.
+        ``progress(fraction)``, if given, is called as bands of rows are fitted.
+        """
+        stack = em.stack_frames(frames)
+        if len(stack) == 0:
+            raise ConfigError("fit: no frames to learn from")
+        shape = stack.shape[1:]
+        self._check_frame(stack[0])
+        self.reset()
+        self.shape = shape
+        self._allocate_state(shape)
+        rows = [round(b * shape[0] / em.BANDS) for b in range(em.BANDS + 1)]
+        for top, bottom in zip(rows, rows[1:]):
+            self._fit_band(stack, top, bottom, iterations, tolerance, keep_ratio)
+            if progress is not None:
+                progress(bottom / shape[0])
+        self.frames_seen = len(stack)
+        return self
+
+    def _fit_band(self, stack, top, bottom, iterations, tolerance, keep_ratio):
+        """EM on rows ``top .. bottom - 1`` of the frames, into the same pixels' state."""
+        if top == bottom:
+            return
+        n_frames, width = len(stack), stack.shape[2]
+        channels = self._planes.shape[2] - kernels.MEAN
+        band = np.ascontiguousarray(stack[:, top:bottom]).reshape(n_frames, -1, channels)
+        p = self.params
+        weights, means, variances, _, _ = em.fit_pixels(band, p.k, p.var_min, p.var_max,
+                                                        iterations, tolerance)
+        pixels = slice(top * width, bottom * width)
+        # Less than half a frame's worth of responsibility is no component.
+        merge2 = self.distance2_bound(p.match_threshold, channels)
+        em.to_mixture(weights, means, variances, 0.5 / n_frames, keep_ratio, merge2,
+                      p.var_min, p.var_max, self._planes[:, pixels], self.n_components[pixels])
 
     def components(self):
         """The learned mixture in rank order, independent of the memory layout.

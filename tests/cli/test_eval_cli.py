@@ -1,6 +1,8 @@
 """Tests for the ``bgsub eval`` command on a tiny synthetic CDnet sequence."""
 
 import json
+import subprocess
+import sys
 
 import cv2
 import numpy as np
@@ -208,3 +210,21 @@ def test_fast_preset_resolves(highway_excerpt, tmp_path, args, yaml_text, label,
     assert config["postprocess"] == resolve({})["postprocess"]  # the preset changes the model only
     if model == "feedback":
         assert config["model"]["stationary_frames"] > 0  # the feedback parameters are listed
+
+
+
+def test_init_frames_scores_what_bgsub_run_writes(sequence, tmp_path):
+    result = invoke(sequence, "--init-frames", 30, "--save-masks", tmp_path / "m",
+                    "--json", tmp_path / "r.json")
+    assert result.exit_code == 0, result.output
+    doc = json.loads((tmp_path / "r.json").read_text())
+    assert doc["config"]["model"]["init_frames"] == 30
+    ran = subprocess.run([sys.executable, "-m", "bgsub", "run", str(sequence / "input"),
+                          "--init-frames", "30", "--masks-dir", str(tmp_path / "run"),
+                          "--no-mask-video", "-o", str(tmp_path / "out"), "-q"],
+                         capture_output=True, text=True, timeout=300)
+    assert ran.returncode == 0, ran.stderr
+    for n in range(1, N + 1):
+        evaluated = cv2.imread(str(tmp_path / "m" / "bgsub-feedback" / "square" / f"bin{n:06d}.png"), 0)
+        written = cv2.imread(str(tmp_path / "run" / f"bin{n:06d}.png"), 0)
+        np.testing.assert_array_equal(evaluated, written)

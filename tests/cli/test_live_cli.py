@@ -291,6 +291,24 @@ def test_max_frames_without_realtime_models_every_frame(live, tmp_path):
     assert_recorded(tmp_path / "rec", 50)
 
 
+def test_init_frames_and_a_trained_checkpoint_start_the_view_fitted(live, tmp_path, video_file):
+    app = live("--source", video_file, "--no-realtime", "--init-frames", 5, "--record",
+               tmp_path / "rec")
+    assert app.finish() == 0, app.stderr
+    assert "fitted 5 frames by EM" in app.stderr
+    assert "ended: 15 frames shown, 0 dropped" in app.stderr  # the view starts after the fit
+    trained = subprocess.run([sys.executable, "-m", "bgsub", "train", str(video_file), "-o",
+                              str(tmp_path / "m.npz"), "--frames", "20", "-q"],
+                             capture_output=True, text=True, timeout=300)
+    assert trained.returncode == 0, trained.stderr
+    app = live("--source", video_file, "--no-realtime", "--load-model", tmp_path / "m.npz",
+               "--record", tmp_path / "rec2")
+    assert app.finish() == 0, app.stderr
+    assert "ended: 20 frames shown, 0 dropped" in app.stderr
+    masks = [frame[:, :, 0] for frame in read_video(tmp_path / "rec2" / "mask.mkv")]
+    assert masks[0].max() == 255  # the square is found in the first frame shown
+
+
 def test_a_short_file_ends_by_itself(live, tmp_path, video_file):
     app = live("--source", video_file, "--no-realtime", "--record", tmp_path / "rec")
     assert app.finish() == 0, app.stderr
