@@ -173,7 +173,9 @@ class MixtureComponents:
         if MAX_SHIFT * min(height, width) < 1:
             return 0, 0  # too small a frame to tell shake from noise
         channels = pixels.shape[1]
-        means = self._planes[0, :, kernels.MEAN:].reshape(height, width, channels)
+        # Views of the top components (reshaping the sliced plane would copy all of it).
+        top = self._planes[0].reshape(height, width, -1)
+        means, variances = top[:, :, kernels.MEAN:], top[:, :, kernels.VARIANCE]
         image = pixels.reshape(height, width, channels)
         f = max(width // SHIFT_WIDTH, 1)
         reduced_means = means[::f, ::f].mean(axis=2, dtype=np.float32)
@@ -186,7 +188,6 @@ class MixtureComponents:
             return 0, 0
         # frame(y, x) ~ means(y - sy, x - sx): count the misfits on a grid inside both
         inside = image[m : height - m : f, m : width - m : f].astype(np.float32)
-        variances = self._planes[0, :, kernels.VARIANCE].reshape(height, width)
         bound = self.distance2_bound(self.params.threshold, channels)
 
         def misfits(y, x):

@@ -136,7 +136,7 @@ class MixtureParams(GaussianParams):
     exposure_compensation: bool = True
     jitter_compensation: bool = True
     ghost_frames: int = 3
-    still_threshold: float = 1.5
+    still_threshold: float = 2.0
 
     RANGES = {
         "k": (1, 8, False),
@@ -173,7 +173,7 @@ class FeedbackParams(MixtureParams):
         dynamics_rate: weight of the newest quiet frame in D (about 1 / frames of memory).
     """
 
-    threshold: float = 5.0
+    threshold: float = 4.5
     stationary_frames: int = 500
     dynamics_floor: float = 3.0
     dynamics_gain: float = 0.15

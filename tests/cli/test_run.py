@@ -32,6 +32,19 @@ def test_sample_clip_gives_a_mask_video_with_every_frame(tmp_path):
     assert not list((tmp_path / "out").glob(".*partial*"))
 
 
+def test_the_sample_clip_s_exposure_change_stays_background(tmp_path):
+    # When the white truck passes, the camera stops down and the road darkens from ~207 to ~144
+    # (frames 290-311): without exposure compensation up to 41% of those frames was foreground.
+    shares = {}
+    for name, args in (("on", []), ("off", ["--param", "exposure_compensation=false"])):
+        result = bgsub("run", SAMPLE, "-o", tmp_path / name, "-q", *args)
+        assert result.returncode == 0, result.stderr
+        masks = read_masks(tmp_path / name / "mask.mkv")
+        shares[name] = [m.mean() / 255 for m in masks[289:311]]
+    assert max(shares["on"]) < 0.2  # the truck itself, leaving
+    assert max(shares["off"]) > 0.3
+
+
 def test_image_folder_keeps_cdnet_frame_numbers(tmp_path, highway_excerpt):
     result = bgsub("run", highway_excerpt / "input", "-o", tmp_path / "out",
                    "--masks-dir", tmp_path / "masks", "--no-mask-video")
