@@ -201,7 +201,9 @@ def parse_args(argv=None):
     parser.add_argument("--k", type=int, default=5, help="components of the mixtures (default: 5)")
     parser.add_argument("--repeats", type=int, default=5, help="timed rounds per method (default: 5)")
     parser.add_argument("--frames", type=int, default=30, help="frames per timed round (default: 30)")
-    parser.add_argument("--warmup", type=int, default=30, help="frames learned before timing (default: 30)")
+    parser.add_argument("--warmup", type=int, default=100,
+                        help="frames learned before timing (default: 100; a young model still has "
+                             "foreground everywhere, which costs the mixtures more than a settled one)")
     parser.add_argument("--k-sweep", default="", help="comma-separated K values to time GMM and MOG2 at")
     parser.add_argument("--k-sweep-size", default="1920x1080", help="frame size of the K sweep")
     parser.add_argument("--threads", type=int, default=0, help="threads for Numba and OpenCV (0: all cores)")

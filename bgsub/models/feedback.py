@@ -1,10 +1,14 @@
 """Gaussian mixture with per-pixel feedback: the model behind the ``accurate`` preset."""
 
+import cv2
 import numpy as np
 
 from bgsub.models.base import BackgroundModel
 from bgsub.models.mixture import MixtureComponents
 from bgsub.models.params import FeedbackParams
+
+
+_CROSS = cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3))
 
 
 def foreground_rate_factor(alpha, stationary_frames, background_ratio):
@@ -52,7 +56,11 @@ class FeedbackMixture(MixtureComponents, BackgroundModel):
 
     def _feedback_state(self):
         p = self.params
-        return (self.dynamics, self._previous, self.shape[1],
+        # A pixel is quiet when neither it nor a 4-neighbour was foreground: where the previous
+        # labels dilated by a cross (a max filter: foreground is the largest label) are not.
+        height, width = self.shape[:2]
+        busy = cv2.dilate(self._previous.reshape(height, width), _CROSS).reshape(-1)
+        return (self.dynamics, self._previous, busy, width,
                 foreground_rate_factor(self._alpha_now, p.stationary_frames, p.background_ratio),
                 float(p.dynamics_floor), float(p.dynamics_gain), float(p.max_threshold_scale),
                 float(p.dynamics_rate))

@@ -303,7 +303,7 @@ def mixture_kernel(n_channels, feedback=False):
     match_threshold2, background_ratio, complexity_prior, var_init, var_min, var_max, shadow_tau,
     still, still2, fb)`` updates pixels ``start .. stop - 1`` (a stripe, see :mod:`bgsub.models.stripes`) with
     ``frame`` the N * C uint8 pixels and ``mixture`` the flat ``[K, N, 2 + C]`` float32 state.
-    ``fb`` is the feedback's state and parameters, ``(dynamics, previous, width,
+    ``fb`` is the feedback's state and parameters, ``(dynamics, previous, busy, width,
     foreground_rate, dynamics_floor, dynamics_gain, max_threshold_scale, dynamics_rate)``, or
     ``NO_FEEDBACK`` for the plain kernel, which compiles the feedback away. ``still`` counts, per
     pixel, the frames it has been foreground while matching a component within ``still2`` of it
@@ -375,10 +375,8 @@ def mixture_kernel(n_channels, feedback=False):
         track_still = still.shape[0] > 0
         s2 = np.float32(still2)
         inv_c = np.float32(1.0 / channels)
-        dynamics, previous, width, foreground_rate, floor, gain, s_max, dynamics_rate = fb
+        dynamics, previous, busy, width, foreground_rate, floor, gain, s_max, dynamics_rate = fb
         rate = np.float32(dynamics_rate)
-        n_pixels = _u(n_components.shape[0])
-        row = _u(width)
         # A lone component's weight is renormalised to 1 every frame, so its updated weight is
         # nearly always this one: its rho and renormalised weight are computed once, not per pixel.
         w_lone = (np.float32(1.0) * decay0 + prune0) + a0
@@ -422,7 +420,7 @@ def mixture_kernel(n_channels, feedback=False):
                 mask[p] = BACKGROUND if background else FOREGROUND
                 if track_still:
                     _count_still(still, p, not background and d2 < s2)
-                if feedback and background and a0 > 0 and _feedback_quiet(previous, p, row, n_pixels):
+                if feedback and background and a0 > 0 and busy[p] != FOREGROUND:
                     # the lone component is the nearest background one
                     dynamics[p] += rate * (np.sqrt(d2 * inv_c) - dynamics[p])
                 i += 1
@@ -514,7 +512,7 @@ def mixture_kernel(n_channels, feedback=False):
                 mask[p] = FOREGROUND
             if track_still:
                 _count_still(still, p, mask[p] == FOREGROUND and matched2 < s2)
-            if feedback and background and a > 0 and _feedback_quiet(previous, p, row, n_pixels):
+            if feedback and background and a > 0 and busy[p] != FOREGROUND:
                 dynamics[p] += rate * (np.sqrt(nearest2 * inv_c) - dynamics[p])
             if matched == _NONE and a > 0:
                 slot = n if n < k_max else k_max - _u(1)
@@ -581,8 +579,9 @@ def mixture_background(planes, n_components, background_ratio, out):
 #
 # * ``dynamics[i]`` (D, intensity levels): running average of the RMS distance between the pixel
 #   and its nearest background component, taken only in quiet frames (the pixel is background and
-#   it and its 4 neighbours were background in the previous frame, so passing objects and their
-#   edges do not count). Still road stays near the camera noise (2-4 levels); swaying leaves, their
+#   it and its 4 neighbours were not foreground in the previous frame, so passing objects and their
+#   edges do not count: ``busy``, the previous labels dilated by a 3 x 3 cross, is below
+#   FOREGROUND there). Still road stays near the camera noise (2-4 levels); swaying leaves, their
 #   shadows and rippling water sit well above it.
 # * The pixel's background threshold is scaled by ``s = min(1 + gain * max(D - floor, 0), s_max)``:
 #   static pixels keep the low base threshold (camouflaged objects are found), dynamic ones demand
@@ -600,7 +599,8 @@ def mixture_background(planes, n_components, background_ratio, out):
 # ================================================================================================
 
 # ``fb`` of the plain mixture kernel: typed like the feedback's, never read.
-NO_FEEDBACK = (np.zeros(0, np.float32), np.zeros(0, np.uint8), 1, 0.0, 0.0, 0.0, 0.0, 0.0)
+NO_FEEDBACK = (np.zeros(0, np.float32), np.zeros(0, np.uint8), np.zeros(0, np.uint8), 1, 0.0, 0.0,
+               0.0, 0.0, 0.0)
 
 
 @njit(inline="always")
@@ -622,26 +622,6 @@ def _feedback_threshold2(threshold2, d, floor, gain, s_max):
     scale = np.float32(1.0) + np.float32(gain) * (excess if excess > 0 else np.float32(0.0))
     scale = scale if scale < np.float32(s_max) else np.float32(s_max)
     return np.float32(threshold2) * (scale * scale)
-
-
-@njit(inline="always")
-def _feedback_quiet(previous, i, width, n_pixels):
-    """True when the pixel and its 4 neighbours were not foreground in the previous frame (all
-    indices unsigned, so no access pays for negative-index handling)."""
-    one = _u(1)
-    if previous[i] == FOREGROUND:
-        return False
-    if i >= width and previous[i - width] == FOREGROUND:
-        return False
-    if i + width < n_pixels and previous[i + width] == FOREGROUND:
-        return False
-    # Left and right count only within the row; the division that tells is paid only when the
-    # neighbour was foreground, which is rare.
-    if i > 0 and previous[i - one] == FOREGROUND and i % width > 0:
-        return False
-    if i + one < n_pixels and previous[i + one] == FOREGROUND and (i + one) % width > 0:
-        return False
-    return True
 
 
 # ================================================================================================
