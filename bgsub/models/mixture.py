@@ -14,7 +14,7 @@ GAIN_MIN_SAMPLES = 64  # fewer usable background samples than this: the frame is
 SHIFT_WIDTH = 160  # pixels: width of the reduced images whose phase correlation finds the shift
 MAX_SHIFT = 1 / 16  # of the frame's smaller side: camera shake, not a pan
 NO_STILL = np.zeros(0, dtype=np.uint8)  # the kernel's still counts when ghosts are not absorbed
-SHAKE_FRAMES = 25  # shake averages out over this many frames; a pan or a bump does not
+SHAKE_FRAMES = 50  # shake averages out over this many frames around the camera's rest position
 
 
 class MixtureComponents:
@@ -151,21 +151,41 @@ class MixtureComponents:
         The shift comes from the phase correlation of reduced gray images, rounded to whole
         pixels; it counts only when it explains the frame better than no shift (fewer pixels of
         a grid beyond the threshold of their top component). Shake moves the camera back and
-        forth around where the model learned it; when the mean shift of the last
-        ``SHAKE_FRAMES`` frames is a pixel or more the camera has moved instead (a pan, a bump),
-        and the model relearns the new view rather than being matched against the old one. Stores the shift undone in
-        :attr:`shift` as ``(dx, dy)``; returns ``pixels`` itself when there is none.
+        forth around a rest position; when the mean shift of the last ``SHAKE_FRAMES`` frames is
+        a pixel or more, that rest position is not where the model learned the scene (the first
+        frame caught the camera mid-shake, or it was bumped, or it pans), and the learned state
+        moves by that mean (:meth:`_move_state`) before the rest is undone on the frame. Stores
+        the shift undone in :attr:`shift` as ``(dx, dy)``; returns ``pixels`` itself when there
+        is none.
         """
-        sx, sy = self._estimate_shift(pixels)
-        self._recent_shifts[self.frames_seen % SHAKE_FRAMES] = sx, sy
-        if (sx, sy) == (0, 0) or np.any(np.abs(self._recent_shifts.mean(axis=0)) >= 1):
+        shift = np.array(self._estimate_shift(pixels), dtype=np.int32)
+        self._recent_shifts[self.frames_seen % SHAKE_FRAMES] = shift
+        mean = self._recent_shifts.mean(axis=0)
+        if np.abs(mean).max() >= 1:  # a pixel or more: not the jitter of a mean of zero
+            rest = np.rint(mean).astype(np.int32)
+            self._move_state(*rest)
+            self._recent_shifts -= rest
+            shift -= rest
+        if not shift.any():
             return pixels
+        sx, sy = (int(v) for v in shift)
         self.shift = (sx, sy)
         height, width = self.shape[:2]
         back = np.float32([[1, 0, -sx], [0, 1, -sy]])
         image = cv2.warpAffine(pixels.reshape(height, width, -1), back, (width, height),
                                flags=cv2.INTER_NEAREST, borderMode=cv2.BORDER_REPLICATE)
         return image.reshape(pixels.shape)
+
+    def _move_state(self, dx, dy):
+        """Move every per-pixel state array by ``(dx, dy)`` pixels, as the view moved: what
+        enters at a border takes the state of the edge it enters from (rare: a camera at rest
+        somewhere new)."""
+        height, width = self.shape[:2]
+        rows = np.clip(np.arange(height) - dy, 0, height - 1)
+        cols = np.clip(np.arange(width) - dx, 0, width - 1)
+        source = (rows[:, None] * width + cols[None, :]).reshape(-1)
+        for array in self._state_arrays().values():
+            array[...] = array[source]
 
     def _estimate_shift(self, pixels):
         """The frame's shift ``(dx, dy)`` against the top components' means, or ``(0, 0)``."""
