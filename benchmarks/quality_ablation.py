@@ -30,10 +30,9 @@ ABLATIONS = {
     "no shake compensation": {"model": {"jitter_compensation": False}},
     "no ghost absorption": {"model": {"ghost_frames": 0}},
     "no threshold feedback": {"model": {"max_threshold_scale": 1.0}},
-    "no feedback at all (preset fast)": {"preset": "fast"},
-    "none of the above (fast, stages off)": {
-        "preset": "fast",
-        "model": {"exposure_compensation": False, "jitter_compensation": False,
+    "no feedback at all (model gmm)": {"model": {"name": "gmm"}},
+    "none of the above (gmm, stages off)": {
+        "model": {"name": "gmm", "exposure_compensation": False, "jitter_compensation": False,
                   "ghost_frames": 0},
     },
 }

@@ -31,7 +31,7 @@ def test_rows_cover_every_method_and_size_with_consistent_numbers(bench):
     assert [(r["size"], r["method"]) for r in rows] == [
         (size, method)
         for size in ("32x24", "16x12")
-        for method in ("bgsub-default", "bgsub-fast", "bgsub-gaussian", "mog2", "mog2-shadows")
+        for method in ("bgsub-default", "bgsub-fast", "bgsub-gmm", "mog2", "mog2-shadows")
     ]
     for size in ("32x24", "16x12"):
         group = {r["method"]: r for r in rows if r["size"] == size}
@@ -43,19 +43,19 @@ def test_rows_cover_every_method_and_size_with_consistent_numbers(bench):
             assert r["ratio"] == pytest.approx(r["fps"] / reference)
             assert r["mpx_s"] == pytest.approx(r["fps"] * w * h / 1e6)
             assert r["spread"][0] <= r["fps"] <= r["spread"][1]
-        assert group["bgsub-default"]["k"] == 3 and group["bgsub-gaussian"]["k"] is None
+        assert group["bgsub-default"]["k"] == 3 and group["bgsub-fast"]["k"] is None
 
 
 def test_state_sizes_match_the_models(bench):
     rows = {(r["method"], r["k"]): r["bytes"] for r in bench.state_rows([1, 5])}
     assert rows == {
-        ("bgsub-gaussian", None): 24,
+        ("bgsub-fast", None): 24,
         # components, their count, the still count; the default adds D and the last labels
         ("bgsub-default", 1): 27,
-        ("bgsub-fast", 1): 22,
+        ("bgsub-gmm", 1): 22,
         ("mog2", 1): 21,
         ("bgsub-default", 5): 107,
-        ("bgsub-fast", 5): 102,
+        ("bgsub-gmm", 5): 102,
         ("mog2", 5): 101,
     }
 

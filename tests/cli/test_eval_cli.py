@@ -192,8 +192,8 @@ def test_warm_up_leaves_no_learned_state(highway_excerpt):
 
 
 @pytest.mark.parametrize("args, yaml_text, label, model", [
-    (["--preset", "fast"], None, "bgsub-fast", "gmm"),
-    ([], "preset: fast\n", "bgsub-fast", "gmm"),
+    (["--preset", "fast"], None, "bgsub-fast", "gaussian"),
+    ([], "preset: fast\n", "bgsub-fast", "gaussian"),
     (["--preset", "fast", "--model", "feedback"], None, "bgsub-fast-feedback", "feedback"),
 ])
 def test_fast_preset_resolves(highway_excerpt, tmp_path, args, yaml_text, label, model):
