@@ -7,8 +7,9 @@ Without ``--video`` it first encodes a test clip: CDnet highway frames (``../sha
 or the bundled clip when that is absent) resized to ``--size``, MPEG-4 Part 2, 25 fps. Both sides
 run as fresh processes, timed as whole commands (start-up included; bgsub's Numba cache is warmed
 by one untimed run), taking turns, ``--repeats`` times; the table gives the medians. bgsub runs with
-its defaults (Gaussian mixture, post-processing on), MOG2 with OpenCV's (shadow detection off);
-a third command, ``bgsub run --model gaussian``, shows what a cheaper model gains.
+its defaults (the feedback mixture and its stages, post-processing on), MOG2 with OpenCV's
+(shadow detection off); a third command, ``bgsub run --preset fast`` (one Gaussian per pixel),
+shows what a cheaper model gains.
 
 A second table, the CPU budget, times each stage alone on one core over the clip's frames
 (``time.process_time``, one thread): decoding, each model's ``apply``, post-processing and the
@@ -75,7 +76,7 @@ def _timed(command, **kwargs):
 
 COMMANDS = {  # name -> extra ``bgsub run`` arguments
     "bgsub": [],
-    "bgsub-gaussian": ["--model", "gaussian"],
+    "bgsub-fast": ["--preset", "fast"],
 }
 
 
@@ -95,7 +96,7 @@ def measure(video, repeats, workdir):
     """Interleaved whole-command timings: ``{"opencv": [s, ...], "bgsub": [...], ...}``."""
     workdir = Path(workdir)
     run_bgsub(video, workdir / "warm-up")  # compiles or loads the kernels once
-    run_bgsub(video, workdir / "warm-up", COMMANDS["bgsub-gaussian"])
+    run_bgsub(video, workdir / "warm-up", COMMANDS["bgsub-fast"])
     seconds = {"opencv": [], **{name: [] for name in COMMANDS}}
     for i in range(repeats):
         seconds["opencv"].append(run_opencv(video, workdir / f"opencv{i}.mkv"))
@@ -131,7 +132,8 @@ def cpu_budget(video, workdir):
         capture.release()
         stages = {"decode (FFmpeg, 1 thread)": (time.process_time() - start) * 1000 / len(frames)}
         stages["MOG2.apply"], _ = _cpu_ms(cv2.createBackgroundSubtractorMOG2(detectShadows=False).apply, frames)
-        stages["GaussianMixture.apply"], masks = _cpu_ms(bgsub.GaussianMixture().apply, frames)
+        stages["FeedbackMixture.apply (default)"], masks = _cpu_ms(bgsub.FeedbackMixture().apply,
+                                                                   frames)
         stages["SingleGaussian.apply"], _ = _cpu_ms(bgsub.SingleGaussian().apply, frames)
         stages["post-processing (defaults)"], masks = _cpu_ms(PostProcessor(DEFAULTS["postprocess"]), masks)
         height, width = masks[0].shape
@@ -151,9 +153,9 @@ def format_budget(stages, frames_per_second):
     common = stages["decode (FFmpeg, 1 thread)"] + stages["FFV1 mask encoding"]
     totals = {
         "OpenCV loop": common + stages["MOG2.apply"],
-        "bgsub run (defaults)": common + stages["GaussianMixture.apply"]
+        "bgsub run (defaults)": common + stages["FeedbackMixture.apply (default)"]
         + stages["post-processing (defaults)"],
-        "bgsub run --model gaussian": common + stages["SingleGaussian.apply"]
+        "bgsub run --preset fast": common + stages["SingleGaussian.apply"]
         + stages["post-processing (defaults)"],
     }
     lines = ["| stage, one thread | CPU ms/frame |", "|---|---|"]
@@ -195,7 +197,7 @@ def main(argv=None):
     medians = {name: statistics.median(runs) for name, runs in seconds.items()}
     opencv = medians["opencv"]
     labels = {"opencv": "OpenCV loop", "bgsub": "bgsub run (defaults)",
-              "bgsub-gaussian": "bgsub run --model gaussian"}
+              "bgsub-fast": "bgsub run --preset fast"}
     print(f"input: {description}; whole commands, median of {args.repeats}; {os.cpu_count()} CPUs")
     print()
     print("| command | seconds | fps | x OpenCV loop |")
