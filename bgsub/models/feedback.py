@@ -1,4 +1,4 @@
-"""Gaussian mixture with per-pixel feedback: the model behind the ``accurate`` preset."""
+"""Gaussian mixture with per-pixel feedback: the default model."""
 
 import cv2
 import numpy as np

@@ -276,7 +276,7 @@ def _is_shadow(x, mixture, o, step, n, n_channels, threshold2, background_ratio,
 
 @njit(inline="always")
 def _count_still(still, p, held):
-    """One more still frame for pixel ``p`` while ``held``, else back to 0 (stored only if not 0)."""
+    """One more still frame for pixel ``p`` while ``held``, else 0 (stored only when it was not)."""
     if held:
         if still[p] < 255:
             still[p] += 1
@@ -301,11 +301,12 @@ def mixture_kernel(n_channels, feedback=False):
 
     ``apply(start, stop, frame, mixture, n_components, mask, alpha, threshold2,
     match_threshold2, background_ratio, complexity_prior, var_init, var_min, var_max, shadow_tau,
-    still, still2, fb)`` updates pixels ``start .. stop - 1`` (a stripe, see :mod:`bgsub.models.stripes`) with
-    ``frame`` the N * C uint8 pixels and ``mixture`` the flat ``[K, N, 2 + C]`` float32 state.
-    ``fb`` is the feedback's state and parameters, ``(dynamics, previous, busy, width,
-    foreground_rate, dynamics_floor, dynamics_gain, max_threshold_scale, dynamics_rate)``, or
-    ``NO_FEEDBACK`` for the plain kernel, which compiles the feedback away. ``still`` counts, per
+    still, still2, fb)`` updates pixels ``start .. stop - 1`` (a stripe, see
+    :mod:`bgsub.models.stripes`) with ``frame`` the N * C uint8 pixels and ``mixture`` the flat
+    ``[K, N, 2 + C]`` float32 state. ``fb`` is the feedback's state and parameters, ``(dynamics,
+    previous, busy, width, foreground_rate, dynamics_floor, dynamics_gain, max_threshold_scale,
+    dynamics_rate)``, or ``NO_FEEDBACK`` for the plain kernel, which compiles the feedback away
+    (``busy`` is ``previous`` dilated by a 3 x 3 cross). ``still`` counts, per
     pixel, the frames it has been foreground while matching a component within ``still2`` of it
     (for ghost absorption, saturating at 255); an empty array turns the count off.
 
@@ -572,7 +573,7 @@ def mixture_background(planes, n_components, background_ratio, out):
 
 
 # ================================================================================================
-# Feedback mixture (the "accurate" preset)
+# Feedback mixture (the default model)
 #
 # The Gaussian mixture above with per-pixel feedback in the spirit of SuBSENSE (St-Charles et al.,
 # 2015), computed from the mixture's own quantities:

@@ -21,7 +21,7 @@ class MixtureComponents:
     """What the mixture models share: their state, ``self.mixture`` (N, K, 2 + C: each pixel's
     components in rank order, whatever the memory layout behind it) and ``self.n_components``,
     the one mixture kernel that updates it (with the feedback compiled in or out), and the
-    stages around it: exposure compensation before, ghost absorption after."""
+    stages around it: exposure and shake compensation before, ghost absorption after."""
 
     feedback = False  # whether the kernel is the feedback mixture's
     exposure_gain = None  # per channel: the last frame's gain (1 where none was measured)
@@ -135,7 +135,8 @@ class MixtureComponents:
         stride = max(n_pixels // GAIN_SAMPLES, 1)
         x = pixels[::stride].astype(np.float32)
         mu = self._planes[0, ::stride, kernels.MEAN:]
-        usable = (previous_labels[::stride, None] == kernels.BACKGROUND) & (x > 0) & (x < 255) & (mu >= 1)
+        was_background = previous_labels[::stride, None] == kernels.BACKGROUND
+        usable = was_background & (x > 0) & (x < 255) & (mu >= 1)
         gain = self.exposure_gain
         for c in range(channels):
             ok = usable[:, c]
@@ -143,7 +144,8 @@ class MixtureComponents:
         if np.all(np.abs(1.0 / gain - 1.0) * 255 < 0.5):
             return pixels
         scale = tuple(float(v) for v in 1.0 / gain) + (0.0,) * (4 - channels)
-        return cv2.multiply(pixels.reshape(n_pixels, 1, channels), scale).reshape(n_pixels, channels)
+        compensated = cv2.multiply(pixels.reshape(n_pixels, 1, channels), scale)
+        return compensated.reshape(n_pixels, channels)
 
     def _compensate_shift(self, pixels):
         """``pixels`` moved back by the camera's shake against the top components' means.

@@ -112,6 +112,11 @@ class MixtureParams(GaussianParams):
             before matching: the median ratio of the frame to the top components' means over
             the pixels that were background in the previous frame. Auto-exposure then no longer
             turns the whole frame foreground when a bright object enters.
+        jitter_compensation: undo camera shake before matching: the whole-pixel shift that phase
+            correlation finds against the top components' means, kept only when it leaves fewer
+            pixels beyond their threshold; the mask is moved back with it. When the shift of
+            the last 50 frames averages a pixel or more, the camera rests somewhere new and the
+            learned state moves there.
         ghost_frames: a foreground pixel that has been still for this many frames (see
             ``still_threshold``) and that the model of a background pixel within two pixels would
             call background is a ghost (background that a departed object uncovered) and
@@ -124,7 +129,8 @@ class MixtureParams(GaussianParams):
     # Defaults measured with `bgsub eval` (docs/quality.md): the variance floor of 10 (sigma ~3
     # levels) absorbs compressed-video noise; with it, 6 sigmas separates objects from swaying
     # leaves and shadows of leaves; shadow detection is off because it also passes dark objects
-    # on grey ground (a dark car on a road) as shadows.
+    # on grey ground (a dark car on a road) as shadows. ghost_frames and still_threshold were
+    # chosen with leave-one-sequence-out scoring (benchmarks/quality_loso.py).
     threshold: float = 6.0
     var_init: float = 15.0
     var_min: float = 10.0
@@ -151,9 +157,9 @@ class MixtureParams(GaussianParams):
 
 @dataclass(frozen=True)
 class FeedbackParams(MixtureParams):
-    """Gaussian mixture with per-pixel feedback (:class:`~bgsub.FeedbackMixture`, the
-    ``accurate`` preset): each pixel's threshold follows how much its background moves, and
-    foreground pixels learn slowly.
+    """Gaussian mixture with per-pixel feedback (:class:`~bgsub.FeedbackMixture`, the default
+    model): each pixel's threshold follows how much its background moves, and foreground pixels
+    learn slowly.
 
     Attributes (in addition to :class:`MixtureParams`; ``threshold`` is the base threshold of a
     still pixel):
