@@ -84,7 +84,7 @@ NUMBERS = st.one_of(
     st.floats(allow_nan=True, allow_infinity=True), st.floats(0, 10),
 )
 SCALARS = st.one_of(NUMBERS, st.none(), st.booleans(), st.text(max_size=6),
-                    st.sampled_from(["gmm", "gaussian", "feedback", "accurate", "default"]))
+                    st.sampled_from(["gmm", "gaussian", "feedback", "fast", "default"]))
 VALUES = st.recursive(SCALARS, lambda inner: st.lists(inner, max_size=4)
                       | st.dictionaries(st.text(max_size=4), inner, max_size=3), max_leaves=12)
 MODEL_KEYS = ["name", "gray", *FeedbackParams.names()]

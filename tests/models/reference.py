@@ -192,7 +192,7 @@ class MixtureReference:
 
 
 # ------------------------------------------------------------------------------------------------
-# Feedback mixture (the "accurate" preset): twin of kernels.mixture_kernel(C, feedback=True)
+# Feedback mixture (the default model): twin of kernels.mixture_kernel(C, feedback=True)
 # ------------------------------------------------------------------------------------------------
 
 

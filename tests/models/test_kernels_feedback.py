@@ -1,4 +1,4 @@
-"""The feedback mixture (``accurate`` preset): its Numba kernel against the NumPy twin in
+"""The feedback mixture (the default model): its Numba kernel against the NumPy twin in
 ``reference.py``, and the behaviour the feedback is for."""
 
 import numba
