@@ -14,7 +14,7 @@ def model_options(fn):
                      help="YAML config (see configs/default.yaml); flags override it."),
         click.option("--preset", type=click.Choice(list(PRESETS)),
                      help="Named starting point for the model and post-processing: default, or "
-                          "fast (one Gaussian per pixel: an eighth of the CPU, lower F)."),
+                          "fast (one Gaussian per pixel: a quarter of the CPU, lower F)."),
         click.option("--model", "model_name", type=click.Choice(sorted(MODELS)),
                      help="feedback: Gaussian mixture per pixel with per-pixel feedback "
                           "(default); gmm: the plain mixture; gaussian: one Gaussian per pixel "
