@@ -50,18 +50,14 @@ class FeedbackMixture(MixtureComponents, BackgroundModel):
         super()._initialise(pixels)
         self.dynamics[:] = 0.0
 
-    def _update(self, pixels, alpha, labels):
-        self._alpha_now = alpha
-        super()._update(pixels, alpha, labels)
-
-    def _feedback_state(self):
+    def _feedback_state(self, alpha):
         p = self.params
         # A pixel is quiet when neither it nor a 4-neighbour was foreground: where the previous
         # labels dilated by a cross (a max filter: foreground is the largest label) are not.
         height, width = self.shape[:2]
         busy = cv2.dilate(self._previous.reshape(height, width), _CROSS).reshape(-1)
         return (self.dynamics, self._previous, busy, width,
-                foreground_rate_factor(self._alpha_now, p.stationary_frames, p.background_ratio),
+                foreground_rate_factor(alpha, p.stationary_frames, p.background_ratio),
                 float(p.dynamics_floor), float(p.dynamics_gain), float(p.max_threshold_scale),
                 float(p.dynamics_rate))
 

@@ -45,8 +45,9 @@ class MixtureComponents:
         self.exposure_gain = np.ones(n_channels, dtype=np.float32)
         self._scores = None  # a new state has no score map until a frame is compared with it
 
-    def _feedback_state(self):
-        """The kernel's ``fb`` argument: the feedback's state and parameters, or none."""
+    def _feedback_state(self, alpha):
+        """The kernel's ``fb`` argument for a frame learned at ``alpha``: the feedback's state
+        and parameters, or none."""
         return kernels.NO_FEEDBACK
 
     @property
@@ -91,7 +92,7 @@ class MixtureComponents:
             )),
             self._still if p.ghost_frames else NO_STILL,
             self.distance2_bound(p.still_threshold, channels) * p.var_min,
-            self._feedback_state(),
+            self._feedback_state(alpha),
         )
         if p.ghost_frames:
             stripes.run(
