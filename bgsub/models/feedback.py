@@ -65,13 +65,8 @@ class FeedbackMixture(MixtureComponents, BackgroundModel):
         np.copyto(self._previous, labels)
 
     def _state_arrays(self):
-        return {
-            "mixture": self.mixture,
-            "n_components": self.n_components,
-            "dynamics": self.dynamics,
-            "previous_labels": self._previous,
-            **self._stage_state(),
-        }
+        return {**super()._state_arrays(), "dynamics": self.dynamics,
+                "previous_labels": self._previous}
 
     def threshold_scale(self):
         """Each pixel's current threshold factor (H x W float32, 1 on still background, up to

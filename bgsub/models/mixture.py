@@ -1,5 +1,7 @@
 """Adaptive Gaussian mixture per pixel (Stauffer-Grimson with Zivkovic's adaptive K)."""
 
+import functools
+
 import cv2
 import numpy as np
 
@@ -15,6 +17,12 @@ SHIFT_WIDTH = 160  # pixels: width of the reduced images whose phase correlation
 MAX_SHIFT = 1 / 16  # of the frame's smaller side: camera shake, not a pan
 NO_STILL = np.zeros(0, dtype=np.uint8)  # the kernel's still counts when ghosts are not absorbed
 SHAKE_FRAMES = 50  # shake averages out over this many frames around the camera's rest position
+
+
+@functools.cache
+def _hanning_window(shape):
+    """The phase correlation's window for reduced images of ``shape``, made once per size."""
+    return cv2.createHanningWindow(shape[::-1], cv2.CV_32F)
 
 
 class MixtureComponents:
@@ -103,6 +111,9 @@ class MixtureComponents:
         self._learned(labels)
         if self.shift != (0, 0):
             self._shift_labels(labels)
+
+    def _state_arrays(self):
+        return {"mixture": self.mixture, "n_components": self.n_components, **self._stage_state()}
 
     def _stage_state(self):
         """The state of the stages around the kernel, for checkpoints (optional in them: a
@@ -202,9 +213,9 @@ class MixtureComponents:
         image = pixels.reshape(height, width, channels)
         f = max(width // SHIFT_WIDTH, 1)
         reduced_means = means[::f, ::f].mean(axis=2, dtype=np.float32)
-        window = cv2.createHanningWindow(reduced_means.shape[::-1], cv2.CV_32F)
-        (dx, dy), _ = cv2.phaseCorrelate(
-            reduced_means, image[::f, ::f].mean(axis=2, dtype=np.float32), window)
+        (dx, dy), _ = cv2.phaseCorrelate(reduced_means,
+                                         image[::f, ::f].mean(axis=2, dtype=np.float32),
+                                         _hanning_window(reduced_means.shape))
         sx, sy = round(dx * f), round(dy * f)
         m = max(abs(sx), abs(sy))
         if m == 0 or m > MAX_SHIFT * min(height, width):
@@ -320,5 +331,3 @@ class GaussianMixture(MixtureComponents, BackgroundModel):
     name = "gmm"
     params_class = MixtureParams
 
-    def _state_arrays(self):
-        return {"mixture": self.mixture, "n_components": self.n_components, **self._stage_state()}
