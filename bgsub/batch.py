@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bgsub import pipeline
-from bgsub.config import DEFAULTS, fail, load_yaml, merge, model_params, resolve
+from bgsub.config import MODEL_KEYS, DEFAULTS, fail, load_yaml, merge, model_params, resolve
 from bgsub.errors import BgsubError, SinkError, SourceError
 from bgsub.models import MODELS
 from bgsub.sinks import output_lock, prepare_folder
@@ -154,7 +154,8 @@ def load_batch(path, *, workers=None, executor=None, scheduler=None, summary_dir
     defaults = data.get("defaults") or {}
     if not isinstance(defaults, dict):
         fail(locator, ("defaults",), "must be a mapping of config sections")
-    _check_roi(locator, ("defaults",), resolve(defaults, locator=locator, path=("defaults",)), base)
+    _check_file(locator, ("defaults",), resolve(defaults, locator=locator, path=("defaults",)), base,
+                "postprocess", "roi", "ROI image")
 
     options = _file_options(locator, data, base)
     workers = workers or options["workers"] or os.cpu_count() or 1
@@ -224,14 +225,14 @@ def _validate_jobs(locator, data, defaults, base):
         if "://" in job["input"]:
             fail(locator, where + ("input",), "must be a file, folder or glob (streams and "
                                               "cameras are for bgsub run and bgsub live)")
-        _check_output_outside_input(locator, where, _under(base, job["input"]),
-                                    _under(base, job["output"]))
+        input_spec, output = _under(base, job["input"]), _under(base, job["output"])
+        _check_output_outside_input(locator, where, input_spec, output)
         settings = merge(defaults, {k: v for k, v in job.items() if k not in ("input", "output")})
         job_locator = _JobLocator(locator, job, defaults, index)
         config = resolve(settings, locator=job_locator, path=where)
-        config = _check_roi(job_locator, where, config, base)
-        config = _check_checkpoint(job_locator, where, config, base)
-        checked.append((_under(base, job["input"]), config, Path(_under(base, job["output"]))))
+        config = _check_file(job_locator, where, config, base, "postprocess", "roi", "ROI image")
+        config = _check_file(job_locator, where, config, base, "model", "load", "checkpoint")
+        checked.append((input_spec, config, Path(output)))
     return checked
 
 
@@ -246,25 +247,15 @@ def _under(base, text):
     return os.path.normpath(os.path.join(base, os.path.expanduser(text)))
 
 
-def _check_roi(locator, path, config, base):
-    """Resolve an ROI image path against ``base``; a missing ROI image is a config error."""
-    roi = config["postprocess"]["roi"]
-    if isinstance(roi, str):
-        roi = _under(base, roi)
-        if not os.path.isfile(roi):
-            fail(locator, path + ("postprocess", "roi"), f"no such ROI image: {roi}")
-        config["postprocess"]["roi"] = roi
-    return config
-
-
-def _check_checkpoint(locator, path, config, base):
-    """Resolve a ``model.load`` checkpoint against ``base``; a missing one is a config error."""
-    load = config["model"]["load"]
-    if load is not None:
-        load = _under(base, load)
-        if not os.path.isfile(load):
-            fail(locator, path + ("model", "load"), f"no such checkpoint: {load}")
-        config["model"]["load"] = load
+def _check_file(locator, path, config, base, section, key, what):
+    """Resolve the file path at ``config[section][key]`` (when one is given) against ``base``;
+    a missing file is a config error naming ``what`` it is."""
+    value = config[section][key]
+    if isinstance(value, str):
+        value = _under(base, value)
+        if not os.path.isfile(value):
+            fail(locator, path + (section, key), f"no such {what}: {value}")
+        config[section][key] = value
     return config
 
 
@@ -401,8 +392,7 @@ def _parameters(config):
     config = merge(config, {})
     model = config["model"]
     params = MODELS[model["name"]].params_class(**model_params(model)).to_dict()
-    config["model"] = {"name": model["name"], "gray": model["gray"],
-                       "init_frames": model["init_frames"], "load": model["load"], **params}
+    config["model"] = {**{key: model[key] for key in MODEL_KEYS}, **params}
     return json.loads(json.dumps(config))
 
 

@@ -277,9 +277,9 @@ def _validate_model(locator, path, model):
     load = model.get("load")
     if load is not None and not (isinstance(load, str) and load):
         fail(locator, path + ("load",), f"must be the path of a checkpoint, got {load!r}")
-    if model.get("init_frames") and name == "gaussian":
+    if model.get("init_frames") and not hasattr(MODELS[name], "fit"):
         fail(locator, path + ("init_frames",), "the EM fit is for the mixtures (gmm, feedback), "
-             "not model 'gaussian'")
+             f"not model {name!r}")
     if load is not None and model.get("init_frames"):
         fail(locator, path + ("init_frames",), "a model loaded from a checkpoint is not refitted "
              "(leave out load or init_frames)")
@@ -389,13 +389,12 @@ def load_config(path, overrides=None):
     """Read a ``--config`` YAML file, apply ``overrides`` (from CLI flags) and validate."""
     data, locator = load_yaml(path)
     resolve(data, locator=locator)  # report file errors with their lines before merging flags
-    roi = data.get("postprocess", {}).get("roi")
-    if isinstance(roi, str):
-        # A path written in the file is relative to the file, not to where bgsub runs.
-        data["postprocess"]["roi"] = os.path.join(os.path.dirname(os.path.abspath(path)), roi)
-    load = data.get("model", {}).get("load")
-    if isinstance(load, str):
-        data["model"]["load"] = os.path.join(os.path.dirname(os.path.abspath(path)), load)
+    # A path written in the file is relative to the file, not to where bgsub runs.
+    here = os.path.dirname(os.path.abspath(path))
+    for section, key in (("postprocess", "roi"), ("model", "load")):
+        value = data.get(section, {}).get(key)
+        if isinstance(value, str):
+            data[section][key] = os.path.join(here, value)
     return resolve(merge(data, overrides), locator=locator)
 
 

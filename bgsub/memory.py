@@ -45,9 +45,10 @@ def available_bytes():
     if cgroup_max is not None and cgroup_used is not None:
         limits.append((cgroup_max - cgroup_used, "left under this control group's memory limit"))
     soft, _ = resource.getrlimit(resource.RLIMIT_AS)
-    size = _read_fields("/proc/self/status").get("VmSize")
-    if soft != resource.RLIM_INFINITY and size is not None:
-        limits.append((soft - size, "left under the address-space limit (ulimit -v)"))
+    if soft != resource.RLIM_INFINITY:  # the usual case has no limit: no need for the size
+        size = _read_fields("/proc/self/status").get("VmSize")
+        if size is not None:
+            limits.append((soft - size, "left under the address-space limit (ulimit -v)"))
     return min(limits) if limits else (None, None)
 
 

@@ -20,7 +20,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from bgsub.errors import ConfigError, SinkError
+from bgsub.errors import BgsubError, ConfigError, SinkError
 from bgsub.interrupts import held_signals
 from bgsub.memory import check_fits
 from bgsub.sinks import ImageSequenceSink, VideoSink, output_lock, prepare_folder
@@ -265,16 +265,6 @@ def _put(q, item, stop):
     return False
 
 
-def model_input(image, model, gray):
-    """The frame as ``model`` takes it: gray when the run models gray frames, and colour for a
-    colour model (e.g. from a checkpoint) fed gray frames, so that it keeps its state."""
-    if gray and image.ndim == 3:
-        return cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
-    if image.ndim == 2 and len(getattr(model, "shape", None) or ()) == 3:
-        return cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
-    return image
-
-
 def run(source, model, postprocess, outputs=(), *, gray=False, max_frames=None, progress=None,
         on_result=None, need_background=None):
     """Drive ``source`` through ``model`` and ``postprocess`` into ``outputs``.
@@ -481,7 +471,6 @@ def process(input_spec, outdir, config, *, model=None, fps=None, max_frames=None
     Returns:
         ``(stats, events)``: the :class:`RunStats` and the events output (None without events).
     """
-    from bgsub.config import make_model_from
     from bgsub.events import events_output_from
     from bgsub.postprocess import PostProcessor
     from bgsub.sources import open_source
@@ -489,10 +478,9 @@ def process(input_spec, outdir, config, *, model=None, fps=None, max_frames=None
     with open_source(input_spec, fps=fps, strict=strict) as source:
         if callable(model) and not hasattr(model, "apply"):
             model, gray = model(source)
-        elif model is None and config["model"]["load"]:
-            model, gray = load_for(config["model"]["load"], source)
+        elif model is None:
+            model, gray = model_for(config, source)
         else:
-            model = model if model is not None else make_model_from(config)
             gray = config["model"]["gray"]
         if hasattr(model, "bytes_per_pixel"):  # a bgsub model: its state is about to be made
             colour = not gray and len(model.shape or (0, 0, 3)) == 3
@@ -526,10 +514,19 @@ def _lock_outside(folder, outdir):
     return output_lock(folder)
 
 
+def model_for(config, source):
+    """``(model, gray)`` a config starts ``source`` with: the checkpoint its ``model.load``
+    names (checked against the source's frame size), or a new model as it describes."""
+    from bgsub.config import make_model_from
+
+    if config["model"]["load"]:
+        return load_for(config["model"]["load"], source)
+    return make_model_from(config), config["model"]["gray"]
+
+
 def load_for(path, source):
     """``(model, gray)``: the checkpoint at ``path``, refused with one line when it was learned
     on frames of another size than ``source``'s."""
-    from bgsub.errors import BgsubError
     from bgsub.models import load_model
 
     model = load_model(path)

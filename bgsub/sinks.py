@@ -48,7 +48,7 @@ def prepare_folder(folder: Path) -> None:
 
 
 LOCK_NAME = ".bgsub.lock"
-_held_locks: dict[Path, tuple[int, int]] = {}  # folder -> (holding thread, depth)
+_held_locks: dict[Path, int] = {}  # folder -> the thread that holds it
 
 
 @contextlib.contextmanager
@@ -62,19 +62,15 @@ def output_lock(folder: str | os.PathLike):
     """
     folder = Path(folder).resolve()
     me = threading.get_ident()
-    holder, depth = _held_locks.get(folder, (None, 0))
-    if holder == me:
-        _held_locks[folder] = (me, depth + 1)
-        try:
-            yield
-        finally:
-            _held_locks[folder] = (me, depth)
+    holder = _held_locks.get(folder)
+    if holder == me:  # the outermost hold releases it
+        yield
         return
     if holder is not None:  # another thread of this process (a Dask worker's)
         raise _in_use(folder, os.getpid())
     prepare_folder(folder)
     fd = _acquire(folder / LOCK_NAME)
-    _held_locks[folder] = (me, 0)
+    _held_locks[folder] = me
     try:
         yield
     finally:

@@ -6,7 +6,6 @@ import click
 
 from bgsub import pipeline
 from bgsub.cli.options import config_from_options, init_frames_option, model_options
-from bgsub.config import make_model_from
 from bgsub.errors import BgsubError, ConfigError, InputCutShort
 from bgsub.sinks import prepare_folder
 from bgsub.sources import quiet_opencv
@@ -106,9 +105,7 @@ def starting_model(load_model, source, model_opts, config):
     ``model.load`` or a new model as the config describes."""
     if load_model:
         return _load_checkpoint(load_model, source, model_opts, config)
-    if config["model"]["load"]:
-        return pipeline.load_for(config["model"]["load"], source)
-    return make_model_from(config), config["model"]["gray"]
+    return pipeline.model_for(config, source)
 
 
 def _load_checkpoint(path, source, model_opts, config):
