@@ -26,6 +26,7 @@ import cv2
 import numpy as np
 
 from bgsub.errors import ConfigError, SinkError, SourceError
+from bgsub.pipeline import model_input
 
 # CDnet ground-truth labels.
 GT_STATIC = 0
@@ -454,15 +455,11 @@ class BgsubSubtractor:
 
     def apply(self, frame: np.ndarray) -> np.ndarray:
         """The post-processed 0/255 mask of ``frame`` (a BGR or gray uint8 image)."""
-        from bgsub.pipeline import model_input
-
         return self.postprocess(self.model.apply(model_input(frame, self.model, self.gray)))
 
     def prepare(self, sequence: Sequence) -> None:
         """With ``model.init_frames`` N: fit the model to the first N frames of ``sequence`` by
         EM, as ``bgsub run --init-frames N`` does (not timed: fps counts ``apply`` only)."""
-        from bgsub.pipeline import model_input
-
         if self.init_frames:
             images = (image for _, image in sequence.frames())
             self.model.fit(model_input(image, self.model, self.gray)

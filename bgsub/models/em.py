@@ -47,7 +47,6 @@ KEEP_RATIO = 0.6  # default: the fitted background set, see to_mixture and Mixtu
 NEGLIGIBLE = 40.0  # nats: a component this much less likely than the best gets responsibility 0
 EMPTY = 1e-6  # N_k (in samples) below which a component has no data left and drops out
 _LOG_2PI = float(np.log(2.0 * np.pi))
-_MAX_BRIGHTNESS = 255 * 4  # sum of the channels of a uint8 pixel (C <= 4)
 
 
 @njit(inline="always")
@@ -62,7 +61,7 @@ def _load_pixel(frames, pixel, samples):
 @njit
 def _brightness_order(samples, order, counts):
     """``order``: the sample indices sorted by brightness ``sum_c x_c`` (a counting sort, stable:
-    brightness is an integer below ``_MAX_BRIGHTNESS``); ``counts`` is scratch."""
+    brightness is an integer of at most ``255 C``); ``counts`` is scratch of ``255 C + 2``."""
     n_frames, n_channels = samples.shape
     counts[:] = 0
     for n in range(n_frames):
@@ -141,17 +140,17 @@ def _clamp(v, lo, hi):
 
 
 @njit(inline="always")
-def _expectation(samples, weights, means, variances, log_density, s0, s1, s2):
+def _expectation(samples, weights, means, variances, log_density, s0, s1, s2, offset,
+                 half_precision):
     """E-step over the pixel's samples: accumulates the responsibility sums ``s0[k] = N_k``,
-    ``s1[k] = sum_n r_nk x_n``, ``s2[k] = sum_n r_nk |x_n|^2``; returns the log-likelihood."""
+    ``s1[k] = sum_n r_nk x_n``, ``s2[k] = sum_n r_nk |x_n|^2``; returns the log-likelihood.
+    ``offset`` and ``half_precision`` (K) are scratch, allocated once per pixel."""
     n_frames, n_channels = samples.shape
     k_max = weights.shape[0]
     s0[:] = 0.0
     s1[:] = 0.0
     s2[:] = 0.0
     # The sample-independent part of l_nk and 1 / (2 var_k), once per iteration.
-    offset = np.empty(k_max)
-    half_precision = np.empty(k_max)
     for k in range(k_max):
         if weights[k] > 0:
             offset[k] = np.log(weights[k]) - 0.5 * n_channels * (_LOG_2PI + np.log(variances[k]))
@@ -231,7 +230,7 @@ def initialise(frames, k_max, var_min, var_max, weights, means, variances):
     for p in prange(n_pixels):
         samples = np.empty((n_frames, n_channels), dtype=np.float32)
         order = np.empty(n_frames, dtype=np.int64)
-        counts = np.empty(_MAX_BRIGHTNESS + 2, dtype=np.int64)
+        counts = np.empty(255 * n_channels + 2, dtype=np.int64)
         _load_pixel(frames, p, samples)
         _brightness_order(samples, order, counts)
         _quantile_groups(samples, order, k_max, var_min, var_max, weights[p], means[p],
@@ -262,12 +261,14 @@ def expectation_maximisation(frames, weights, means, variances, iterations, tole
         s0 = np.empty(k_max)
         s1 = np.empty((k_max, n_channels))
         s2 = np.empty(k_max)
+        offset = np.empty(k_max)
+        half_precision = np.empty(k_max)
         _load_pixel(frames, p, samples)
         previous = -np.inf
         done = 0
         while done < iterations:
             log_likelihood = _expectation(samples, weights[p], means[p], variances[p],
-                                          log_density, s0, s1, s2)
+                                          log_density, s0, s1, s2, offset, half_precision)
             _maximisation(s0, s1, s2, n_frames, var_min, var_max, weights[p], means[p],
                           variances[p])
             if done < trace.shape[1]:
@@ -375,14 +376,16 @@ def to_mixture(weights, means, variances, min_weight, keep_ratio, match_threshol
 
 def stack_frames(frames):
     """The frames of an iterable (or an (N, H, W[, C]) array) as uint8 (N, H, W[, C]), held once:
-    the buffer grows by doubling (while it grows, the old and the new buffer coexist)."""
+    a list or tuple fills a buffer of its length; any other iterable's buffer grows by doubling
+    (while it grows, the old and the new buffer coexist)."""
     if isinstance(frames, np.ndarray):
         return frames
+    size = len(frames) if isinstance(frames, (list, tuple)) else 16
     buffer, count = None, 0
     for frame in frames:
         frame = np.asarray(frame)
         if buffer is None:
-            buffer = np.empty((16,) + frame.shape, dtype=frame.dtype)
+            buffer = np.empty((size,) + frame.shape, dtype=frame.dtype)
         elif frame.shape != buffer.shape[1:]:
             raise ConfigError(f"fit: frame {count + 1} has shape {frame.shape}, "
                               f"the first had {buffer.shape[1:]}")

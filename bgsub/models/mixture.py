@@ -70,13 +70,14 @@ class MixtureComponents:
     def _update(self, pixels, alpha, labels):
         p = self.params
         channels = pixels.shape[1]
+        threshold2 = self.distance2_bound(p.threshold, channels)
         if p.exposure_compensation:
             pixels = self._compensate_exposure(pixels, labels)
         self.shift = (0, 0)
         if p.jitter_compensation:
             pixels = self._compensate_shift(pixels)
         if self.compute_scores:  # of the pixels the kernel is about to test
-            if self._scores is None or len(self._scores) != len(pixels):
+            if self._scores is None:  # a new state's (see _allocate)
                 self._scores = np.empty(len(pixels), dtype=np.float32)
             scores.background_distance(pixels, self._planes, self.n_components,
                                        float(p.background_ratio), REFERENCE_CHANNELS / channels,
@@ -92,8 +93,8 @@ class MixtureComponents:
             labels,
             # floats throughout: an integer from a config file would compile another signature
             *(float(v) for v in (
-                alpha, self.distance2_bound(p.threshold, channels),
-                self.distance2_bound(p.match_threshold, channels), p.background_ratio,
+                alpha, threshold2, self.distance2_bound(p.match_threshold, channels),
+                p.background_ratio,
                 p.complexity_prior, p.var_init, p.var_min, p.var_max,
                 # One channel has no chromaticity: every darkening would pass as a shadow.
                 p.shadow_tau if channels > 1 else 0.0,
@@ -105,8 +106,8 @@ class MixtureComponents:
         if p.ghost_frames:
             stripes.run(
                 kernels.ghost_absorb, len(pixels), pixels, labels, self._still, self._planes,
-                self.n_components, self.shape[1], self.distance2_bound(p.threshold, channels),
-                float(p.background_ratio), float(p.var_init), p.ghost_frames,
+                self.n_components, self.shape[1], threshold2, float(p.background_ratio),
+                float(p.var_init), p.ghost_frames,
             )
         self._learned(labels)
         if self.shift != (0, 0):

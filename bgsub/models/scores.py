@@ -11,6 +11,7 @@ first decayed by this frame's learning rate: a score above ``threshold`` is fore
 decay (and, for the feedback model, up to its per-pixel threshold scale).
 """
 
+import cv2
 import numpy as np
 
 from bgsub.models import kernels, numba_cache
@@ -50,7 +51,7 @@ def background_distance(frame, planes, n_components, background_ratio, channel_s
 
 # The heat map's fixed scale: the same colour is the same distance in every frame and video.
 SCALE_MAX = 12.0  # sigmas at the top of the colour scale (over twice the default threshold)
-COLORMAP = 20  # cv2.COLORMAP_TURBO
+COLORMAP = cv2.COLORMAP_TURBO
 LEGEND_ROWS = 10  # the colour bar under the map
 
 
@@ -58,8 +59,6 @@ def heat_map(scores, threshold, inside=False):
     """BGR heat map of ``scores`` (H x W, sigmas) on the fixed scale 0 .. ``SCALE_MAX``, with a
     colour bar whose white tick marks ``threshold`` (above it: foreground). The bar goes under
     the map, or over its bottom rows with ``inside`` (to keep the frame's size)."""
-    import cv2
-
     height, width = scores.shape
     levels = np.clip(scores * np.float32(255.0 / SCALE_MAX), 0, 255).astype(np.uint8)
     rows = min(LEGEND_ROWS, height) if inside else LEGEND_ROWS
