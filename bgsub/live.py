@@ -35,6 +35,7 @@ from bgsub.interrupts import held_signals
 from bgsub.models.scores import heat_map
 from bgsub.pipeline import FrameResult, model_input, overlay
 from bgsub.postprocess import find_blobs
+from bgsub.sinks import write_image
 
 WINDOW = "bgsub live"
 # The tiled view is scaled so it fits in this many pixels (width, height) ...
@@ -529,8 +530,7 @@ class LiveSession:
         paths = []
         for name, image in images.items():
             path = self.snapshot_dir / f"{prefix}_{name}.png"
-            if not cv2.imwrite(str(path), image):
-                raise SinkError(f"cannot write snapshot {path}")
+            write_image(path, image)  # atomically: a watcher never reads half a file
             paths.append(path)
         self.notify(f"snapshot saved ({len(paths)} files)")
         self.messages.extend(f"snapshot: {path}" for path in paths)

@@ -111,6 +111,22 @@ def _acquire(path: Path) -> int:
         os.close(fd)
 
 
+def write_image(path: Path, image: np.ndarray) -> None:
+    """Encode ``image`` by ``path``'s suffix and write it atomically: under a hidden partial
+    name first, so that a reader never sees a half-written file (:class:`SinkError` on failure)."""
+    ok, encoded = cv2.imencode(path.suffix, image)
+    if not ok:
+        raise SinkError(f"cannot encode an image as {path.suffix}: {path}")
+    partial = path.with_name(f".{path.name}.partial")
+    try:
+        with open(partial, "wb") as handle:
+            handle.write(encoded.tobytes())
+        os.replace(partial, path)
+    except OSError as err:
+        partial.unlink(missing_ok=True)
+        raise SinkError(f"cannot write {path}: {err.strerror or err}") from None
+
+
 def _out_of_space(folder: Path) -> bool:
     try:
         return shutil.disk_usage(folder).free == 0
@@ -292,18 +308,7 @@ class ImageSequenceSink(Sink):
 
     def write(self, number: int, image: np.ndarray) -> None:
         """Write frame ``number`` as its own image file, atomically."""
-        final = self.path_for(number)
-        ok, encoded = cv2.imencode(self.ext, image)
-        if not ok:
-            raise SinkError(f"cannot encode frame {number} as {self.ext}: {final}")
-        partial = final.with_name(f".{final.name}.partial")
-        try:
-            with open(partial, "wb") as handle:
-                handle.write(encoded.tobytes())
-            os.replace(partial, final)
-        except OSError as err:
-            partial.unlink(missing_ok=True)
-            raise SinkError(f"cannot write {final}: {err.strerror or err}") from None
+        write_image(self.path_for(number), image)
         self.frames_written += 1
 
     def close(self) -> None:
