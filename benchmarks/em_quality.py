@@ -2,13 +2,15 @@
 sequences, with bgsub's own evaluation code (what ``bgsub eval --init-frames N`` runs).
 
     python benchmarks/em_quality.py ../shared/data/sbi_Board ../shared/data/sbi_HallAndMonitor \\
-        ../shared/data/sbi_CaVignal --scored 100 --init-frames 200 all
+        ../shared/data/sbi_CaVignal --scored 100 --init-frames 50 100 200 all
 
 ``all`` fits every frame of the sequence. Prints a Markdown table: F per sequence and start.
 """
 
 import argparse
 import dataclasses
+
+import yaml
 
 from bgsub import evaluate as ev
 from bgsub.config import resolve
@@ -18,14 +20,13 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("sequences", nargs="+")
     parser.add_argument("--scored", type=int, default=100, help="score the first N scored frames")
-    parser.add_argument("--init-frames", nargs="+", default=["200", "all"],
+    parser.add_argument("--init-frames", nargs="+", default=["50", "100", "200", "all"],
                         help="EM starts to compare with the online one (numbers or 'all')")
     parser.add_argument("--preset", default="default")
     parser.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
-                        help="a model parameter, e.g. background_ratio=0.7 (repeatable)")
+                        help="a model key, e.g. name=gmm or background_ratio=0.7 (repeatable)")
     args = parser.parse_args()
-    params = {k: float(v) if "." in v else int(v)
-              for k, v in (p.split("=", 1) for p in args.param)}
+    params = {k: yaml.safe_load(v) for k, v in (p.split("=", 1) for p in args.param)}
     starts = ["online"] + args.init_frames
     print(f"| sequence | {' | '.join(_label(s) for s in starts)} |")
     print("|---|" + "---:|" * len(starts))

@@ -27,10 +27,15 @@ from bgsub.train import check_fittable
               show_default=True, metavar="R",
               help="Keep the components whose higher-ranked weights sum below R: the clip's "
                    "background (docs/em.md); 1 keeps every fitted component.")
+@click.option("--recurrence", type=click.FloatRange(0, 1), default=em.RECURRENCE,
+              show_default=True, metavar="V",
+              help="Keep a component beside the first only if the pixel returned to it at least "
+                   "V times per frame of the clip (a moving background's modes recur; a person "
+                   "who stood still is one visit); 0 keeps every one the keep ratio keeps.")
 @model_options
 @click.option("--fps", type=float, help="Frame rate of image folders (default 25).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
-def train_command(input_spec, output, n_frames, iterations, keep_ratio, fps, quiet,
+def train_command(input_spec, output, n_frames, iterations, keep_ratio, recurrence, fps, quiet,
                   **model_opts):
     """Fit each pixel's Gaussian mixture to the first N frames of INPUT by
     expectation-maximisation and save the model to MODEL.npz.
@@ -48,7 +53,7 @@ def train_command(input_spec, output, n_frames, iterations, keep_ratio, fps, qui
         raise BgsubError(f"{input_spec}: has {len(images)} frames, --frames asks for {n_frames}")
     start = time.perf_counter()
     bar = pipeline.Progress(100, enabled=False if quiet else None)
-    model.fit(images, iterations=iterations, keep_ratio=keep_ratio,
+    model.fit(images, iterations=iterations, keep_ratio=keep_ratio, recurrence=recurrence,
               progress=lambda share: bar.update(round(100 * share)))
     bar.finish(100)
     seconds = time.perf_counter() - start

@@ -23,6 +23,14 @@ a component. A group whose mean lies within ``2 sqrt(var_min)`` RMS per channel 
 kept group merges into it, so a still pixel starts with one component, which is already EM's
 fixed point: it is not iterated.
 
+**Handing on** (``to_mixture``): the fit describes everything the pixel showed, the online model
+needs its background. Components are ranked by ``w_k / sigma_k`` as online; the clip's background
+set is cut from the top while the weights above sum below ``keep_ratio``. The first component is
+kept; another one only if the pixel *returned* to it: each sample is assigned to its most likely
+component, and the runs of consecutive frames in one component are its visits. A moving
+background (leaves, water, a flickering sign) visits each of its modes many times; a person who
+stood still, or a parked car, is one long visit, and stays foreground however long it stood.
+
 **Memory**: the frames are held as uint8, N x P x C bytes: 300 frames of 1080p colour are
 300 x 2073600 x 3 = 1.87 GB. A fit runs over ``BANDS`` bands of rows; a band's parameters are
 float64, P x K x (C + 2) x 8 / ``BANDS`` bytes (16 MB for 1080p at K = 3), written into the
@@ -44,6 +52,10 @@ ITERATIONS = 20  # default iteration cap
 TOLERANCE = 1e-3  # default: stop when the mean log-likelihood per sample changes less (sklearn's)
 BANDS = 16  # a fit runs over this many bands of rows: bounded scratch, and a progress bar can follow
 KEEP_RATIO = 0.6  # default: the fitted background set, see to_mixture and MixtureComponents.fit
+# Default: a fitted mode beside the first is background only if the pixel returns to it at least
+# once per 10 frames of the clip on average (swaying leaves at 25 fps return several times a
+# second; a person who stood still is one visit). See to_mixture; measured in docs/em.md.
+RECURRENCE = 0.1
 NEGLIGIBLE = 40.0  # nats: a component this much less likely than the best gets responsibility 0
 EMPTY = 1e-6  # N_k (in samples) below which a component has no data left and drops out
 _LOG_2PI = float(np.log(2.0 * np.pi))
@@ -341,37 +353,81 @@ def _rank(weights, variances, min_weight, rank):
     return count
 
 
+@njit(inline="always")
+def _count_visits(frames, pixel, weights, means, variances, rank, count, visits):
+    """``visits[m]``: the number of separate runs of consecutive frames in which the pixel's
+    sample is best explained (highest ``log w_k - C/2 log var_k - |x - mu_k|^2 / (2 var_k)``) by
+    the component of rank ``m``, for ``m < count``."""
+    n_frames, _, n_channels = frames.shape
+    visits[:] = 0
+    previous = -1
+    for n in range(n_frames):
+        best, best_m = -np.inf, 0
+        for m in range(count):
+            k = rank[m]
+            d2 = 0.0
+            for c in range(n_channels):
+                d = frames[n, pixel, c] - means[k, c]
+                d2 += d * d
+            score = (np.log(weights[k]) - 0.5 * n_channels * np.log(variances[k])
+                     - 0.5 * d2 / variances[k])
+            if score > best:
+                best, best_m = score, m
+        if best_m != previous:
+            visits[best_m] += 1
+            previous = best_m
+
+
 @njit(parallel=True, cache=True)
-def to_mixture(weights, means, variances, min_weight, keep_ratio, match_threshold2, var_min,
-               var_max, planes, n_components):
-    """Write fitted components into the online model's state ``planes`` [K, P, 2 + C] and
-    ``n_components``. Per pixel: components closer than the match threshold merge
-    (``_merge_close``, in place); those with weight below ``min_weight`` drop out; the rest are
-    ranked by ``w / sigma`` and kept while the weights ranked above sum below ``keep_ratio`` (the
-    background set of the clip), then renormalised.
+def to_mixture(frames, weights, means, variances, min_weight, keep_ratio, min_visits,
+               match_threshold2, var_min, var_max, planes, n_components):
+    """Write components fitted to ``frames`` (uint8, N x P x C) into the online model's state
+    ``planes`` [K, P, 2 + C] and ``n_components``. Per pixel: components closer than the match
+    threshold merge (``_merge_close``, in place); those with weight below ``min_weight`` drop out;
+    the rest are ranked by ``w / sigma``. The background set of the clip is cut from the top of
+    that ranking, while the weights ranked above sum below ``keep_ratio``; within it, the first
+    component is always kept and any other only if the pixel returned to it at least
+    ``min_visits`` times (``_count_visits``): a mode of a moving background (leaves, water)
+    recurs, an object that stood still is one long visit. The kept weights are renormalised.
     """
     n_pixels, k_max = weights.shape
     n_channels = means.shape[2]
     for p in prange(n_pixels):
         _merge_close(weights[p], means[p], variances[p], match_threshold2, var_min, var_max)
         rank = np.empty(k_max, dtype=np.int64)
+        visits = np.empty(k_max, dtype=np.int64)
         count = _rank(weights[p], variances[p], min_weight, rank)
+        _count_visits(frames, p, weights[p], means[p], variances[p], rank, count, visits)
         total = 0.0
         for m in range(count):
             total += weights[p, rank[m]]
         kept = 0
+        kept_weight = 0.0
         above = 0.0
-        while kept < count and above < keep_ratio * total:
-            above += weights[p, rank[kept]]
-            kept += 1
         planes[:, p, :] = 0.0
-        for m in range(kept):
+        for m in range(count):
+            if above >= keep_ratio * total:
+                break
             k = rank[m]
-            planes[m, p, kernels.WEIGHT] = weights[p, k] / above
-            planes[m, p, kernels.VARIANCE] = variances[p, k]
+            above += weights[p, k]
+            if m > 0 and visits[m] < min_visits:
+                continue
+            planes[kept, p, kernels.WEIGHT] = weights[p, k]
+            planes[kept, p, kernels.VARIANCE] = variances[p, k]
             for c in range(n_channels):
-                planes[m, p, kernels.MEAN + c] = means[p, k, c]
+                planes[kept, p, kernels.MEAN + c] = means[p, k, c]
+            kept_weight += weights[p, k]
+            kept += 1
+        for m in range(kept):
+            planes[m, p, kernels.WEIGHT] /= kept_weight
         n_components[p] = kept
+
+
+def min_visits(n_frames, recurrence=None):
+    """The visits a fitted component beside the first needs to be kept (see :func:`to_mixture`):
+    ``recurrence`` (default :data:`RECURRENCE`) per frame of the clip, rounded up (0: none)."""
+    recurrence = RECURRENCE if recurrence is None else recurrence
+    return int(np.ceil(recurrence * n_frames - 1e-9))  # 0.1 x 50 is 5, not 5.000...1
 
 
 def stack_frames(frames):

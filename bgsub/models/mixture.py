@@ -252,19 +252,19 @@ class MixtureComponents:
         return self.params.k * (2 + n_channels) * 4 + 1 + 1
 
     def fit(self, frames, iterations=em.ITERATIONS, tolerance=em.TOLERANCE,
-            keep_ratio=em.KEEP_RATIO, progress=None):
+            keep_ratio=em.KEEP_RATIO, recurrence=em.RECURRENCE, progress=None):
         """Learn each pixel's mixture from ``frames`` by expectation-maximisation
         (:mod:`bgsub.models.em`), replacing anything learned before; returns ``self``.
 
         ``frames`` is an iterable of uint8 frames of one shape (gray or colour; or an
         (N, H, W[, C]) array). Each pixel gets up to ``k`` components (those closer than
         ``match_threshold`` merged), ranked by ``w / sigma``, of which it keeps the clip's
-        background: the components whose higher-ranked weights sum below ``keep_ratio``. With
-        0.6, a person who stood still over a pixel for up to 40% of the clip (the ground seen
-        the rest of the time) is dropped, and the online model reports them as foreground,
-        while swaying leaves whose main colour is seen less than 60% of the time keep both
-        colours. The online test (``background_ratio``, 0.9) would call anything above 10%
-        background.
+        background: the first component, and each next one while the weights ranked above sum
+        below ``keep_ratio``, if the pixel returned to it at least ``recurrence`` times per frame
+        of the clip (N / 10 visits by default). Swaying leaves whose colours alternate keep both;
+        a person who stood still over the pixel, however long, is one visit: dropped, and the
+        online model reports them as foreground. Of a pixel's modes, ``keep_ratio`` (0.6) keeps
+        at most those that cover 60% of the clip from the top of the ranking.
 
         :meth:`apply` then continues online from the fit with ``frames_seen`` = N, so the next
         learning rate is ``1 / min(N + 1, history)``: the fit weighs as much as N frames of
@@ -280,15 +280,16 @@ class MixtureComponents:
         self.reset()
         self.shape = shape
         self._allocate_state(shape)
+        visits = em.min_visits(len(stack), recurrence)
         rows = [round(b * shape[0] / em.BANDS) for b in range(em.BANDS + 1)]
         for top, bottom in zip(rows, rows[1:]):
-            self._fit_band(stack, top, bottom, iterations, tolerance, keep_ratio)
+            self._fit_band(stack, top, bottom, iterations, tolerance, keep_ratio, visits)
             if progress is not None:
                 progress(bottom / shape[0])
         self.frames_seen = len(stack)
         return self
 
-    def _fit_band(self, stack, top, bottom, iterations, tolerance, keep_ratio):
+    def _fit_band(self, stack, top, bottom, iterations, tolerance, keep_ratio, min_visits):
         """EM on rows ``top .. bottom - 1`` of the frames, into the same pixels' state."""
         if top == bottom:
             return
@@ -301,8 +302,9 @@ class MixtureComponents:
         pixels = slice(top * width, bottom * width)
         # Less than half a frame's worth of responsibility is no component.
         merge2 = self.distance2_bound(p.match_threshold, channels)
-        em.to_mixture(weights, means, variances, 0.5 / n_frames, keep_ratio, merge2,
-                      p.var_min, p.var_max, self._planes[:, pixels], self.n_components[pixels])
+        em.to_mixture(band, weights, means, variances, 0.5 / n_frames, keep_ratio, min_visits,
+                      merge2, p.var_min, p.var_max, self._planes[:, pixels],
+                      self.n_components[pixels])
 
     def components(self):
         """The learned mixture in rank order, independent of the memory layout.

@@ -105,3 +105,20 @@ def test_a_missing_checkpoint_in_a_config_is_one_line(tmp_path, video_file):
     ran = bgsub_cli("run", video_file, "--config", config, "-o", tmp_path / "out")
     assert ran.returncode == 2
     assert ran.stderr.strip() == f"bgsub: error: model checkpoint not found: {tmp_path / 'nowhere.npz'}"
+
+
+def test_recurrence_and_keep_ratio_reach_the_fit(tmp_path, write_video):
+    """A square that stops for the clip's second half over a flat background: by default the
+    fit keeps one component where it stood (one visit); `--recurrence 0 --keep-ratio 1` keeps
+    the square's colour as a second component there."""
+    frames = [np.full((48, 64, 3), 60, np.uint8) for _ in range(40)]
+    for frame in frames[20:]:
+        frame[16:32, 24:40] = 200
+    clip = write_video(tmp_path / "stop.mkv", frames)
+    counts = {}
+    for name, extra in (("default", ()), ("all", ("--recurrence", 0, "--keep-ratio", 1))):
+        path = tmp_path / f"{name}.npz"
+        trained = bgsub_cli("train", clip, "-o", path, "--frames", 40, "--k", 3, *extra)
+        assert trained.returncode == 0, trained.stderr
+        counts[name] = bgsub.load_model(path).n_components.reshape(48, 64)[24, 32]
+    assert counts == {"default": 1, "all": 2}

@@ -63,3 +63,16 @@ def expectation_maximisation(x, weights, means, variances, iterations, tolerance
             break
         previous = log_likelihood
     return w, mu, var, trace
+
+
+def visits(x, weights, means, variances):
+    """Per component of one pixel (in the order given), how many runs of consecutive samples of
+    ``x`` (N, C) it explains best: the densities of all samples at once, then the runs read off
+    where the winning component changes."""
+    x = np.asarray(x, dtype=np.float64)
+    w, mu, var = (np.asarray(a, dtype=np.float64) for a in (weights, means, variances))
+    d2 = ((x[:, None, :] - mu[None]) ** 2).sum(axis=2)
+    log_density = np.log(w) - 0.5 * x.shape[1] * np.log(var) - 0.5 * d2 / var
+    best = log_density.argmax(axis=1)
+    starts = np.concatenate([[True], best[1:] != best[:-1]])
+    return np.bincount(best[starts], minlength=len(w))
