@@ -7,6 +7,7 @@ construct these classes, so validation happens in one place and fails with a one
 
 import math
 from dataclasses import asdict, dataclass, fields
+from typing import Any
 
 from bgsub.errors import ConfigError
 
@@ -81,12 +82,12 @@ class GaussianParams:
                 f"got {self.var_init}"
             )
 
-    def to_dict(self):
+    def to_dict(self) -> dict[str, Any]:
         """Plain dict of the parameters (for configs and checkpoints)."""
         return asdict(self)
 
     @classmethod
-    def names(cls):
+    def names(cls) -> list[str]:
         """The parameter names this model accepts."""
         return [f.name for f in fields(cls)]
 
