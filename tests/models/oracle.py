@@ -180,7 +180,8 @@ def random_scene(shape, n_frames, seed):
                             for new, old in zip(draw_mixture(), mixture))
         cumulative, colours, sigmas = mixture
         mode = np.minimum((rng.random(n_pixels)[:, None] > cumulative).sum(axis=1), 2)
-        x = colours[rows, mode] + rng.normal(0, 1, (n_pixels, n_channels)) * sigmas[rows, mode, None]
+        noise = rng.normal(0, 1, (n_pixels, n_channels)) * sigmas[rows, mode, None]
+        x = colours[rows, mode] + noise
         outlier = rng.random(n_pixels) < 0.03
         x[outlier] = rng.uniform(0, 255, size=(outlier.sum(), n_channels))
         frames.append(np.clip(np.rint(x), 0, 255).astype(np.uint8).reshape(shape))

@@ -87,7 +87,8 @@ def test_threshold_scale_stays_within_its_bounds_on_wild_pixels():
     scale = model.threshold_scale()
     assert (scale[:, :4] == 1).all()
     p = model.params
-    wild = model.dynamics.reshape(8, 8)[:, 4:] > p.dynamics_floor + (p.max_threshold_scale - 1) / p.dynamics_gain
+    saturated = p.dynamics_floor + (p.max_threshold_scale - 1) / p.dynamics_gain
+    wild = model.dynamics.reshape(8, 8)[:, 4:] > saturated
     assert wild.mean() > 0.5
     assert (scale[:, 4:][wild] == p.max_threshold_scale).all()
     assert scale.max() <= p.max_threshold_scale
