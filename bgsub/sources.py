@@ -27,9 +27,9 @@ import re
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from typing import TypeGuard
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeGuard
 
 # Must be set before OpenCV first initialises its FFmpeg backend; -8 is AV_LOG_QUIET.
 os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
