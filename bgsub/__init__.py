@@ -10,10 +10,15 @@ over Ctrl-C (see ``bgsub/__main__.py``).
 """
 
 import importlib
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
 from bgsub.errors import BgsubError, ConfigError, SinkError, SourceError  # noqa: E402
+
+if TYPE_CHECKING:  # what __getattr__ returns, for type checkers (it imports at run time)
+    from bgsub.models import (FeedbackMixture, FeedbackParams, GaussianMixture, GaussianParams,
+                              MixtureParams, SingleGaussian, load_model, make_model)
 
 _FROM_MODELS = ("FeedbackMixture", "FeedbackParams", "GaussianMixture", "GaussianParams",
                 "MixtureParams", "SingleGaussian", "load_model", "make_model")
@@ -21,7 +26,7 @@ _SUBMODULES = ("batch", "cli", "config", "evaluate", "events", "live", "models",
                "postprocess", "sinks", "sources")
 
 
-def __getattr__(name):
+def __getattr__(name: str) -> Any:
     if name in _FROM_MODELS:
         value = getattr(importlib.import_module("bgsub.models"), name)
     elif name in _SUBMODULES:
@@ -32,7 +37,7 @@ def __getattr__(name):
     return value
 
 
-def __dir__():
+def __dir__() -> list[str]:
     return sorted(set(globals()) | set(_FROM_MODELS) | set(_SUBMODULES))
 
 

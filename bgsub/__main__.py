@@ -14,7 +14,8 @@ def _interrupted_while_starting(signum, frame):
     os._exit(130)
 
 
-_interrupted_while_starting.startup_guard = True  # bgsub.cli.main recognises and replaces it
+# bgsub.cli.main recognises and replaces it
+_interrupted_while_starting.startup_guard = True  # type: ignore[attr-defined]
 
 
 def main():

@@ -18,13 +18,14 @@ Validation is strict: an unknown key, a wrong type or an out-of-range value rais
 import copy
 import os
 from dataclasses import dataclass
+from typing import Any
 
 import yaml
 
 from bgsub.errors import ConfigError
 from bgsub.models import MODELS
 
-DEFAULTS = {
+DEFAULTS: dict[str, Any] = {
     "preset": "default",
     "model": {"name": "feedback", "gray": False, "init_frames": 0, "load": None},
     "postprocess": {
@@ -55,7 +56,7 @@ DEFAULTS = {
 }
 
 # Named starting points: a preset's values apply before the user's own.
-PRESETS = {
+PRESETS: dict[str, dict[str, Any]] = {
     "default": {},
     # Per-pixel feedback on the mixture (docs/quality.md): higher F, about half the speed.
     # One Gaussian per pixel: a quarter of the default's CPU per 1080p frame, for many cameras

@@ -21,6 +21,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -160,10 +161,8 @@ def _temporal_roi(path: Path, numbers: list[int]) -> tuple[int, int]:
     parts = path.read_text().split()
     try:
         first, last = (int(v) for v in parts[:2])
-    except ValueError:
-        first = last = None
-    if len(parts) < 2 or first is None:
-        raise SourceError(f"{path} should hold two frame numbers 'first last'")
+    except ValueError:  # not numbers, or fewer than two
+        raise SourceError(f"{path} should hold two frame numbers 'first last'") from None
     return first, last
 
 
@@ -289,7 +288,7 @@ def evaluate(sequence: Sequence, subtractor_factory: Callable[[], object], *, na
     return result
 
 
-def evaluate_together(sequence: Sequence, methods: dict[str, Callable[[], object]],
+def evaluate_together(sequence: Sequence, methods: dict[str, Callable[[], Any]],
                       out_dirs: dict[str, Path | None] | None = None) -> list[Result]:
     """Run fresh subtractors of several methods over ``sequence``, each frame through all of them
     in turn, and score each one.
@@ -314,8 +313,8 @@ def evaluate_together(sequence: Sequence, methods: dict[str, Callable[[], object
             start = time.perf_counter()
             mask = subtractor.apply(frame)
             elapsed[name] += time.perf_counter() - start
-            if out_dirs.get(name) is not None:
-                _write_image(out_dirs[name] / f"bin{number:06d}.png", mask)
+            if (out_dir := out_dirs.get(name)) is not None:
+                _write_image(out_dir / f"bin{number:06d}.png", mask)
             if gt is not None:
                 counts[name] += confusion_counts(mask, gt, sequence.roi)
     return [Result(sequence.name, name, counts[name], n / elapsed[name] if elapsed[name] > 0 else math.nan,

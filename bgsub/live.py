@@ -541,6 +541,7 @@ class LiveSession:
         """The panes of the view at full resolution: input, mask, overlay, [background],
         [score]."""
         r = self.result
+        assert r is not None  # drawn once a frame was shown
         boxed = draw_blobs(overlay(r.frame.image, r.mask), self.blobs)
         panes = [("input", as_bgr(r.frame.image)), ("mask", r.mask), ("overlay", boxed)]
         if self.show_background and r.background is not None:
@@ -560,6 +561,7 @@ class LiveSession:
 
     def render(self) -> np.ndarray:
         """The whole view: tiled panes, the status strip and, when on, the help box."""
+        assert self.result is not None  # drawn once a frame was shown
         lines = status_lines(describe_model(self.model), self.meter.rate, self.source_fps,
                              self.foreground, len(self.blobs), self.dropped,
                              self.result.frame.number, self.flags())
@@ -645,7 +647,7 @@ class Window:
         return (cv2.getTrackbarPos(self.THRESHOLD_BAR, WINDOW),
                 cv2.getTrackbarPos(self.LEARNING_BAR, WINDOW))
 
-    def moved(self) -> tuple[int | None, int | None]:
+    def moved(self) -> tuple[int | None, ...]:
         """Trackbar positions the user changed since the last call (None where unchanged)."""
         now = self._read_positions()
         changed = tuple(new if new != old else None for new, old in zip(now, self._positions))

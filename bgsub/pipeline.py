@@ -16,6 +16,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
@@ -24,6 +25,9 @@ from bgsub.errors import BgsubError, ConfigError, SinkError
 from bgsub.interrupts import held_signals
 from bgsub.memory import check_fits
 from bgsub.sinks import ImageSequenceSink, VideoSink, output_lock, prepare_folder
+
+if TYPE_CHECKING:
+    from bgsub.sources import Frame
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +42,7 @@ class FrameResult:
     ``labels`` (255 foreground, 127 shadow, 0 background) and, when an output needs it, the
     learned ``background`` image and ``scores`` map."""
 
-    frame: object
+    frame: "Frame"
     mask: np.ndarray
     labels: np.ndarray
     background: np.ndarray | None = None
@@ -111,7 +115,7 @@ class SinkOutput:
     out, with a warning, and never resampled.
     """
 
-    _odd_sizes_reported = set()  # warn once per size, not once per video
+    _odd_sizes_reported: set[tuple[int, int]] = set()  # warn once per size, not once per video
 
     def __init__(self, sink, view):
         self.sink = sink

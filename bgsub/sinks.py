@@ -205,6 +205,7 @@ class VideoSink(Sink):
 
     def _conform(self, number: int, image: np.ndarray) -> np.ndarray:
         height, width = image.shape[:2]
+        assert self._size is not None  # set by _open, before the first frame
         if (width, height) != self._size:
             raise SinkError(f"frame {number} is {width}x{height} but the video is "
                             f"{self._size[0]}x{self._size[1]}: {self.path}")
@@ -222,6 +223,7 @@ class VideoSink(Sink):
             raise SinkError(f"frame {number} is {image.dtype}, need uint8: {self.path}")
         if self._writer is None:
             self._open(image)
+        assert self._writer is not None
         self._writer.write(self._conform(number, image))
         self.frames_written += 1
         if self.frames_written % _SPACE_CHECK_EVERY == 0:

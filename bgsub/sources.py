@@ -29,6 +29,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeGuard
 
 # Must be set before OpenCV first initialises its FFmpeg backend; -8 is AV_LOG_QUIET.
 os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
@@ -456,6 +457,7 @@ class ImageSource(Source):
         while self._position < len(self._files):
             index = self._position
             path = self._files[index]
+            image: np.ndarray | None
             if self._first is not None:
                 image, self._first = self._first, None
             else:
@@ -467,7 +469,7 @@ class ImageSource(Source):
                             name)
 
 
-def _is_camera(spec) -> bool:
+def _is_camera(spec) -> TypeGuard[int | str]:
     return isinstance(spec, int) or (isinstance(spec, str) and spec.strip().isdigit())
 
 
@@ -492,6 +494,7 @@ def open_source(spec: str | int | os.PathLike, *, realtime: bool = False,
         raise SourceError(f"not a source: {spec!r}")
     if _is_camera(spec):
         return CameraSource(int(spec), realtime)
+    assert not isinstance(spec, int)  # every int is a camera
     text = os.fspath(spec)
     if _is_stream(text):
         return StreamSource(text, realtime, reconnect)

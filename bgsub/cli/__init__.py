@@ -49,7 +49,7 @@ def cli():
     """Background subtraction for video surveillance."""
 
 
-_signals = []
+_signals: list[int] = []
 
 
 def _on_sigterm(signum, frame):

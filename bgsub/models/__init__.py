@@ -1,5 +1,8 @@
 """Per-pixel background models and the registry the CLI and configs use."""
 
+import os
+from typing import Any
+
 from bgsub.errors import BgsubError, ConfigError
 from bgsub.models.base import BackgroundModel
 from bgsub.models.checkpoint import load_checkpoint
@@ -8,10 +11,11 @@ from bgsub.models.gaussian import SingleGaussian
 from bgsub.models.mixture import GaussianMixture
 from bgsub.models.params import FeedbackParams, GaussianParams, MixtureParams
 
-MODELS = {"gaussian": SingleGaussian, "gmm": GaussianMixture, "feedback": FeedbackMixture}
+MODELS: dict[str, type[BackgroundModel]] = {
+    "gaussian": SingleGaussian, "gmm": GaussianMixture, "feedback": FeedbackMixture}
 
 
-def make_model(name, **params):
+def make_model(name: str, **params: Any) -> BackgroundModel:
     """Build a model by name: ``"gaussian"`` (:class:`SingleGaussian`), ``"gmm"``
     (:class:`GaussianMixture`) or ``"feedback"`` (:class:`FeedbackMixture`), with its parameters
     as keyword arguments."""
@@ -22,7 +26,8 @@ def make_model(name, **params):
     return cls(**params)
 
 
-def load_model(path, *, shape=None):
+def load_model(path: str | os.PathLike[str], *,
+               shape: tuple[int, ...] | None = None) -> BackgroundModel:
     """Rebuild a model saved with ``model.save(path)``, learned state included.
 
     If ``shape`` is given (the frame shape the caller will feed), a checkpoint learned on another

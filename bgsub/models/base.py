@@ -4,11 +4,13 @@ import json
 import os
 import tempfile
 import warnings
+from typing import Any, Callable
 
 import cv2
 import numpy as np
 
 from bgsub.errors import ConfigError
+from bgsub.models.params import GaussianParams
 
 CHECKPOINT_FORMAT = 1
 # Thresholds are stated for colour: a C-channel pixel is tested against threshold^2 * C / 3, so a
@@ -27,9 +29,17 @@ class BackgroundModel:
     """
 
     name = ""
-    params_class = None
+    params_class: type[GaussianParams]
+    frames_seen: int
+    shape: tuple[int, ...] | None  # of the frames learned, None before the first frame
+    _labels: np.ndarray | None  # the last frame's, None before the first frame
+    # Hooks each model defines (see above).
+    _initialise: Callable[[np.ndarray], None]
+    _update: Callable[[np.ndarray, float, np.ndarray], None]
+    _background: Callable[[np.ndarray], None]
+    _state_arrays: Callable[[], dict[str, np.ndarray]]
 
-    def __init__(self, **params):
+    def __init__(self, **params: Any) -> None:
         unknown = sorted(set(params) - set(self.params_class.names()))
         if unknown:
             valid = ", ".join(self.params_class.names())
@@ -37,13 +47,13 @@ class BackgroundModel:
         self.params = self.params_class(**params)
         self.reset()
 
-    def reset(self):
+    def reset(self) -> None:
         """Forget everything learned; the next frame starts a new model."""
         self.frames_seen = 0
         self.shape = None
         self._labels = None
 
-    def with_params(self, **changes):
+    def with_params(self, **changes: Any) -> "BackgroundModel":
         """A new model with ``changes`` applied to the parameters and a copy of the learned state.
 
         For tuning while running (e.g. ``model = model.with_params(threshold=4.5)``): the new
@@ -62,13 +72,14 @@ class BackgroundModel:
                 raise ConfigError(f"{self.name}: changing {', '.join(sorted(changes))} needs a "
                                   "model reset (the learned state has another layout)")
             target[...] = source
+        assert clone._labels is not None  # allocated with the state
         clone._labels[...] = self._labels
         clone.shape = self.shape
         clone.frames_seen = self.frames_seen
         return clone
 
     # -- the public per-frame API -------------------------------------------------------------
-    def apply(self, frame, learning_rate=None):
+    def apply(self, frame: np.ndarray, learning_rate: float | None = None) -> np.ndarray:
         """Classify ``frame`` and learn from it.
 
         Args:
@@ -95,6 +106,7 @@ class BackgroundModel:
             self._allocate_state(frame.shape)
         self.frames_seen += 1
         alpha = self._alpha(learning_rate)
+        assert self._labels is not None  # allocated with the state
         labels = self._labels.reshape(-1)
         if self.frames_seen == 1:
             # Whatever the rate: an update needs a model to update (with rate 0 a mixture would
@@ -107,11 +119,11 @@ class BackgroundModel:
         return cv2.threshold(self._labels, 254, 255, cv2.THRESH_BINARY)[1]
 
     @property
-    def labels(self):
+    def labels(self) -> np.ndarray | None:
         """Labels of the last frame: 255 foreground, 127 shadow, 0 background (None before any)."""
         return self._labels
 
-    def background_image(self):
+    def background_image(self) -> np.ndarray | None:
         """The learned background as a uint8 image of the input's shape (None before any frame)."""
         if self.shape is None:
             return None
@@ -121,12 +133,12 @@ class BackgroundModel:
         return out.reshape(self.shape)
 
     @staticmethod
-    def distance2_bound(threshold, n_channels):
+    def distance2_bound(threshold: float, n_channels: int) -> float:
         """The bound on the squared Mahalanobis distance, summed over ``n_channels`` channels,
         that ``threshold`` (in sigmas, stated for three channels) sets."""
         return float(threshold) ** 2 * n_channels / REFERENCE_CHANNELS
 
-    def learning_rate_at(self, n):
+    def learning_rate_at(self, n: int) -> float:
         """The scheduled learning rate for the n-th frame (1-based)."""
         p = self.params
         if p.learning_rate is None:
@@ -159,7 +171,7 @@ class BackgroundModel:
         return np.ascontiguousarray(frame).reshape(-1, channels)
 
     # -- checkpoints --------------------------------------------------------------------------
-    def save(self, path):
+    def save(self, path: str | os.PathLike[str]) -> None:
         """Write parameters and learned state to ``path`` (``.npz``), atomically."""
         path = os.fspath(path)
         meta = {
@@ -169,7 +181,7 @@ class BackgroundModel:
             "frames_seen": self.frames_seen,
             "shape": list(self.shape) if self.shape is not None else None,
         }
-        arrays = self._state_arrays() if self.shape is not None else {}
+        arrays: dict[str, Any] = self._state_arrays() if self.shape is not None else {}
         directory = os.path.dirname(os.path.abspath(path))
         fd, tmp = tempfile.mkstemp(prefix=".checkpoint-", suffix=".npz", dir=directory)
         try:

@@ -11,7 +11,7 @@ from bgsub.models.params import FeedbackParams
 _CROSS = cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3))
 
 
-def foreground_rate_factor(alpha, stationary_frames, background_ratio):
+def foreground_rate_factor(alpha: float, stationary_frames: int, background_ratio: float) -> float:
     """The factor of ``alpha`` at which foreground pixels learn (the kernel's ``foreground_rate``):
     the rate ``1 - background_ratio ** (1 / stationary_frames)`` over ``alpha``; 0 when either
     is 0 (a frozen model stays frozen; ``stationary_frames`` 0 never absorbs)."""
@@ -37,6 +37,7 @@ class FeedbackMixture(MixtureComponents, BackgroundModel):
 
     name = "feedback"
     params_class = FeedbackParams
+    params: FeedbackParams
     feedback = True
 
     def _allocate(self, n_pixels, n_channels):
@@ -68,7 +69,7 @@ class FeedbackMixture(MixtureComponents, BackgroundModel):
         return {**super()._state_arrays(), "dynamics": self.dynamics,
                 "previous_labels": self._previous}
 
-    def threshold_scale(self):
+    def threshold_scale(self) -> np.ndarray | None:
         """Each pixel's current threshold factor (H x W float32, 1 on still background, up to
         ``max_threshold_scale`` where the background moves); None before the first frame."""
         if self.shape is None:
@@ -79,6 +80,6 @@ class FeedbackMixture(MixtureComponents, BackgroundModel):
                            np.float32(p.max_threshold_scale))
         return scale.reshape(self.shape[:2])
 
-    def bytes_per_pixel(self, n_channels=3):
+    def bytes_per_pixel(self, n_channels: int = 3) -> int:
         """Bytes of learned state per pixel for ``n_channels`` channels."""
         return super().bytes_per_pixel(n_channels) + 4 + 1

@@ -51,10 +51,10 @@ class SingleGaussian(BackgroundModel):
     def _state_arrays(self):
         return {"state": self.state}
 
-    def components(self):
+    def components(self) -> tuple[np.ndarray, np.ndarray]:
         """``(means, variances)`` per pixel and channel, shapes (N, C), in row-major pixel order."""
         return self.state[:, 0, :].copy(), self.state[:, 1, :].copy()
 
-    def bytes_per_pixel(self, n_channels=3):
+    def bytes_per_pixel(self, n_channels: int = 3) -> int:
         """Bytes of learned state per pixel for ``n_channels`` channels."""
         return 2 * n_channels * 4

@@ -1,6 +1,7 @@
 """Adaptive Gaussian mixture per pixel (Stauffer-Grimson with Zivkovic's adaptive K)."""
 
 import functools
+from typing import Callable, Iterable
 
 import cv2
 import numpy as np
@@ -25,12 +26,13 @@ def _hanning_window(shape):
     return cv2.createHanningWindow(shape[::-1], cv2.CV_32F)
 
 
-class MixtureComponents:
+class MixtureComponents(BackgroundModel):
     """What the mixture models share: their state, ``self.mixture`` (N, K, 2 + C: each pixel's
     components in rank order, whatever the memory layout behind it) and ``self.n_components``,
     the one mixture kernel that updates it (with the feedback compiled in or out), and the
     stages around it: exposure and shake compensation before, ghost absorption after."""
 
+    params: MixtureParams
     feedback = False  # whether the kernel is the feedback mixture's
     exposure_gain = None  # per channel: the last frame's gain (1 where none was measured)
     shift = (0, 0)  # the last frame's camera shift (dx, dy) in pixels, undone before matching
@@ -59,7 +61,7 @@ class MixtureComponents:
         return kernels.NO_FEEDBACK
 
     @property
-    def scores(self):
+    def scores(self) -> np.ndarray | None:
         """Each pixel's Mahalanobis distance in sigmas to its nearest background component, for
         the last frame against the state before it was learned (H x W float32; see
         :mod:`bgsub.models.scores`). None unless ``compute_scores`` was set before that frame."""
@@ -246,13 +248,15 @@ class MixtureComponents:
         ratio = self.params.background_ratio
         kernels.mixture_background(self._planes, self.n_components, ratio, out)
 
-    def bytes_per_pixel(self, n_channels=3):
+    def bytes_per_pixel(self, n_channels: int = 3) -> int:
         """Bytes of learned state per pixel for ``n_channels`` channels: the components, their
         count and the still count."""
         return self.params.k * (2 + n_channels) * 4 + 1 + 1
 
-    def fit(self, frames, iterations=em.ITERATIONS, tolerance=em.TOLERANCE,
-            keep_ratio=em.KEEP_RATIO, recurrence=em.RECURRENCE, progress=None):
+    def fit(self, frames: Iterable[np.ndarray], iterations: int = em.ITERATIONS,
+            tolerance: float = em.TOLERANCE, keep_ratio: float = em.KEEP_RATIO,
+            recurrence: float = em.RECURRENCE,
+            progress: Callable[[float], None] | None = None) -> "MixtureComponents":
         """Learn each pixel's mixture from ``frames`` by expectation-maximisation
         (:mod:`bgsub.models.em`), replacing anything learned before; returns ``self``.
 
@@ -306,7 +310,7 @@ class MixtureComponents:
                       merge2, p.var_min, p.var_max, self._planes[:, pixels],
                       self.n_components[pixels])
 
-    def components(self):
+    def components(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """The learned mixture in rank order, independent of the memory layout.
 
         Returns ``(weights, variances, means, counts)`` with shapes (N, K), (N, K), (N, K, C) and

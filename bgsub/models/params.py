@@ -7,6 +7,7 @@ construct these classes, so validation happens in one place and fails with a one
 
 import math
 from dataclasses import asdict, dataclass, fields
+from typing import Any
 
 from bgsub.errors import ConfigError
 
@@ -81,12 +82,12 @@ class GaussianParams:
                 f"got {self.var_init}"
             )
 
-    def to_dict(self):
+    def to_dict(self) -> dict[str, Any]:
         """Plain dict of the parameters (for configs and checkpoints)."""
         return asdict(self)
 
     @classmethod
-    def names(cls):
+    def names(cls) -> list[str]:
         """The parameter names this model accepts."""
         return [f.name for f in fields(cls)]
 
@@ -166,8 +167,9 @@ class FeedbackParams(MixtureParams):
         stationary_frames: N, how long a stopped object stays foreground (selective update): a
             pixel that was foreground in the previous frame learns at the rate
             ``1 - background_ratio ** (1 / N)``, at which a component new to it reaches the
-            weight ``1 - background_ratio`` of a background one in exactly N frames, whatever the
-            learning rate. Objects in busy scenes then do not teach the model their colours.
+            weight ``1 - background_ratio`` of a background one in N frames, whatever the learning
+            rate (from weight 0, without the complexity prior; docs/quality.md gives the frames a
+            stopped object takes). Objects in busy scenes then do not teach the model their colours.
             Frames are seconds times the frame rate (500: 20 s at 25 fps); 0 never absorbs a
             stopped object (nor a ghost that ghost absorption leaves).
         dynamics_floor: D below this (intensity levels, RMS over channels) is camera noise: the

@@ -1,10 +1,10 @@
 """Runs a per-pixel kernel over contiguous stripes of the frame on a few threads.
 
 Numba's ``prange`` splits the pixels evenly between its threads up front, so on a machine whose
-cores also serve other processes a frame waits for the slowest thread: a 320x240 mixture frame
-took 4 to 8 ms on two threads against 2.8 ms on one. Here the calling thread and its helpers take
-stripes from a shared counter, so whichever thread has a core does the work, and a helper that
-has not started by the time the stripes run out is cancelled instead of waited for.
+cores also serve other processes a frame waits for the slowest thread. Here the calling thread and
+its helpers take stripes from a shared counter, so whichever thread has a core does the work, and
+a helper that has not started by the time the stripes run out is cancelled instead of waited for.
+Costs and gains: ``benchmarks/stripes.py`` (results in ``benchmarks/RESULTS.md``).
 
 The kernels are ``nogil`` and take ``(start, stop, *args)``: the pixel range of one stripe.
 The number of threads is Numba's (``NUMBA_NUM_THREADS``, ``numba.set_num_threads``).
@@ -17,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numba
 
-MIN_STRIPE = 16384  # pixels: ~0.3 ms or more of work against ~10 us to dispatch a kernel call
+MIN_STRIPE = 16384  # pixels: work enough to dwarf the cost of dispatching a kernel call
 STRIPES_PER_THREAD = 8  # enough that a thread slowed by other processes leaves little idle time
 
 _pool = None
