@@ -17,7 +17,7 @@ from bgsub.errors import BgsubError, ConfigError, SinkError, SourceError  # noqa
 
 _FROM_MODELS = ("FeedbackMixture", "FeedbackParams", "GaussianMixture", "GaussianParams",
                 "MixtureParams", "SingleGaussian", "load_model", "make_model")
-_SUBMODULES = ("batch", "cli", "config", "evaluate", "events", "live", "models", "pipeline",
+_SUBMODULES = ("batch", "cli", "config", "cv", "evaluate", "events", "live", "models", "pipeline",
                "postprocess", "sinks", "sources")
 
 
