@@ -25,7 +25,6 @@ import multiprocessing
 import os
 import signal
 import sys
-import tempfile
 import threading
 import time
 import warnings
@@ -34,7 +33,7 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 
-from bgsub import pipeline
+from bgsub import atomic, pipeline
 from bgsub.config import MODEL_KEYS, DEFAULTS, fail, load_yaml, merge, model_params, resolve
 from bgsub.errors import BgsubError, SinkError, SourceError
 from bgsub.models import MODELS
@@ -451,18 +450,9 @@ def write_atomic(path, text):
     path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".partial")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-                fh.write(text)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
     except OSError as err:
         raise SinkError(f"cannot write {path}: {err.strerror or err}") from None
+    atomic.write_atomic(path, text, sync=True)
 
 
 def _forget_outputs(outdir):

@@ -27,6 +27,7 @@ import numpy as np
 
 from bgsub.errors import ConfigError, SinkError, SourceError
 from bgsub.pipeline import model_input
+from bgsub.sinks import write_image
 
 # CDnet ground-truth labels.
 GT_STATIC = 0
@@ -99,6 +100,9 @@ def load_sequence(path: str | Path) -> Sequence:
     Raises :class:`SourceError` when the directory is missing or is neither layout.
     """
     path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise SourceError(f"{path} is a file, not a sequence directory (CDnet: input/ and "
+                          "groundtruth/; Wallflower: frames and hand_segmented_*.BMP)")
     if not path.is_dir():
         raise SourceError(f"sequence directory not found: {path}")
     if (path / "input").is_dir():
@@ -315,7 +319,7 @@ def evaluate_together(sequence: Sequence, methods: dict[str, Callable[[], object
             mask = subtractor.apply(frame)
             elapsed[name] += time.perf_counter() - start
             if out_dirs.get(name) is not None:
-                _write_image(out_dirs[name] / f"bin{number:06d}.png", mask)
+                write_image(out_dirs[name] / f"bin{number:06d}.png", mask)
             if gt is not None:
                 counts[name] += confusion_counts(mask, gt, sequence.roi)
     return [Result(sequence.name, name, counts[name], n / elapsed[name] if elapsed[name] > 0 else math.nan,
@@ -607,13 +611,4 @@ def plot_results(results: list[Result], path: str | Path) -> None:
         y = top + j * 22
         cv2.rectangle(img, (lx, y), (lx + 14, y + 14), _PALETTE[j % len(_PALETTE)], cv2.FILLED)
         cv2.putText(img, method, (lx + 20, y + 12), font, 0.45, (0, 0, 0), 1, cv2.LINE_AA)
-    _write_image(Path(path), img)
-
-
-def _write_image(path: Path, image: np.ndarray) -> None:
-    try:
-        ok = cv2.imwrite(str(path), image)
-    except cv2.error:
-        ok = False
-    if not ok:
-        raise SinkError(f"cannot write image {path} (check the directory and the file extension)")
+    write_image(Path(path), img)

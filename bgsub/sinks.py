@@ -27,6 +27,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from bgsub.atomic import write_atomic
 from bgsub.errors import SinkError
 from bgsub.sources import quiet_opencv
 
@@ -114,17 +115,13 @@ def _acquire(path: Path) -> int:
 def write_image(path: Path, image: np.ndarray) -> None:
     """Encode ``image`` by ``path``'s suffix and write it atomically: under a hidden partial
     name first, so that a reader never sees a half-written file (:class:`SinkError` on failure)."""
-    ok, encoded = cv2.imencode(path.suffix, image)
+    try:
+        ok, encoded = cv2.imencode(path.suffix, image)
+    except cv2.error:  # an extension OpenCV has no encoder for
+        ok = False
     if not ok:
         raise SinkError(f"cannot encode an image as {path.suffix}: {path}")
-    partial = path.with_name(f".{path.name}.partial")
-    try:
-        with open(partial, "wb") as handle:
-            handle.write(encoded.tobytes())
-        os.replace(partial, path)
-    except OSError as err:
-        partial.unlink(missing_ok=True)
-        raise SinkError(f"cannot write {path}: {err.strerror or err}") from None
+    write_atomic(path, encoded.tobytes())
 
 
 def _out_of_space(folder: Path) -> bool:

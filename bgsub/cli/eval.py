@@ -9,7 +9,8 @@ import click
 
 from bgsub import evaluate as ev
 from bgsub.cli.options import config_from_options, init_frames_option, model_options
-from bgsub.errors import ConfigError, SinkError
+from bgsub.atomic import write_atomic
+from bgsub.errors import ConfigError
 
 
 def method_label(config: dict) -> str:
@@ -53,17 +54,10 @@ def run_eval(sequence_paths: list[str], *, model_factory: Callable[[], object] |
                               progress=lambda line: click.echo(line, err=True))
     click.echo(ev.format_table(results))
     if json_path:
-        _write_text(Path(json_path), ev.to_json(results, config=config) + "\n")
+        write_atomic(Path(json_path), ev.to_json(results, config=config) + "\n")
     if plot_path:
         ev.plot_results(results, plot_path)
     return results
-
-
-def _write_text(path: Path, text: str) -> None:
-    try:
-        path.write_text(text)
-    except OSError as err:
-        raise SinkError(f"cannot write {path}: {err.strerror}") from None
 
 
 @click.command("eval")
