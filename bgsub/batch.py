@@ -24,6 +24,7 @@ import json
 import multiprocessing
 import os
 import signal
+import socket
 import sys
 import threading
 import time
@@ -34,7 +35,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bgsub import atomic, pipeline
-from bgsub.config import MODEL_KEYS, DEFAULTS, fail, load_yaml, merge, model_params, resolve
+from bgsub.config import (MODEL_KEYS, DEFAULTS, fail, load_yaml, merge, model_params, resolve,
+                          unknown_key)
 from bgsub.errors import BgsubError, SinkError, SourceError
 from bgsub.models import MODELS
 from bgsub.sinks import output_lock, prepare_folder
@@ -145,11 +147,11 @@ def load_batch(path, *, workers=None, executor=None, scheduler=None, summary_dir
     paths in the file resolve against the file's folder; ``summary_dir`` given here resolves
     against the current directory.
     """
-    data, locator = load_yaml(path)
+    data, locator = load_yaml(path, "job file")
     base = Path(path).resolve().parent
     for key in data:
         if key not in BATCH_KEYS:
-            fail(locator, (key,), f"unknown key (valid keys: {', '.join(BATCH_KEYS)})")
+            fail(locator, (key,), unknown_key(key, BATCH_KEYS))
     defaults = data.get("defaults") or {}
     if not isinstance(defaults, dict):
         fail(locator, ("defaults",), "must be a mapping of config sections")
@@ -215,7 +217,7 @@ def _validate_jobs(locator, data, defaults, base):
             fail(locator, where, "must be a mapping with input and output")
         for key in job:
             if key not in JOB_KEYS:
-                fail(locator, where + (key,), f"unknown key (valid keys: {', '.join(JOB_KEYS)})")
+                fail(locator, where + (key,), unknown_key(key, JOB_KEYS))
         for key in ("input", "output"):
             if key not in job:
                 fail(locator, where, f"missing key '{key}'")
@@ -791,7 +793,7 @@ class _DaskExecutor:
                 self.cluster = LocalCluster(n_workers=self.workers, threads_per_worker=1,
                                             processes=True, dashboard_address=None)
                 self.client = Client(self.cluster)
-        except (OSError, TimeoutError) as err:
+        except Exception as err:  # refused, timed out, or what answered speaks no dask
             raise BgsubError(f"cannot reach the dask scheduler {self.scheduler}: "
                              f"{_one_line(err)}") from None
         token = f"bgsub-batch-{os.getpid()}-{time.time_ns()}"
@@ -957,6 +959,8 @@ def run_batch(batch, *, force=False, progress=None):
     ``interrupted``.
     """
     start = time.perf_counter()
+    if batch.executor == "dask" and batch.scheduler:
+        check_scheduler(batch.scheduler)
     prepare_folder(batch.summary_dir)  # fail now rather than after hours of processing
     progress = progress or BatchProgress(len(batch.recordings))
     results = _Results(progress)
@@ -974,6 +978,20 @@ def run_batch(batch, *, force=False, progress=None):
     report = BatchReport(rows, interrupted=interrupted, wall_s=time.perf_counter() - start)
     report.summary_json, report.summary_csv = write_summary(batch, report)
     return report
+
+
+def check_scheduler(address, timeout=2.0):
+    """Refuse, in about a second, a Dask scheduler that nothing answers at: a TCP connection to
+    its host and port (dask's own client waits its whole timeout before saying so)."""
+    protocol, _, rest = address.rpartition("://")
+    host, _, port = rest.rpartition(":")
+    if protocol not in ("", "tcp", "tls") or not port.isdigit():
+        return  # another transport: dask's client reports it
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()
+    except OSError as err:
+        reason = err.strerror or type(err).__name__
+        raise BgsubError(f"cannot reach the dask scheduler {address}: {reason.lower()}") from None
 
 
 def _execute(batch, recordings, events):

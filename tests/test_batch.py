@@ -94,10 +94,13 @@ def test_bad_defaults_are_reported_under_defaults(tmp_path):
 
 
 @pytest.mark.parametrize("text, expected", [
-    ("jobz: []\n", "1: jobz: unknown key (valid keys: defaults, workers, executor, scheduler, "
-                   "summary_dir, jobs)"),
+    ("jobz: []\n", "1: jobz: unknown key; did you mean jobs?"),
+    ("zzz: []\n", "1: zzz: unknown key (valid keys: defaults, workers, executor, scheduler, "
+                  "summary_dir, jobs)"),
     ("jobs:\n  - input: a.mp4\n    output: o\n    modle: {k: 3}\n",
-     "4: jobs[0].modle: unknown key (valid keys: input, output, preset, model, postprocess, "
+     "4: jobs[0].modle: unknown key; did you mean model?"),
+    ("jobs:\n  - input: a.mp4\n    output: o\n    zzz: {k: 3}\n",
+     "4: jobs[0].zzz: unknown key (valid keys: input, output, preset, model, postprocess, "
      "outputs, events)"),
     ("jobs:\n  - output: o\n", "2: jobs[0]: missing key 'input'"),
     ("jobs:\n  - input: a.mp4\n    output: 3\n", "3: jobs[0].output: must be a path, got 3"),
