@@ -20,6 +20,7 @@ import csv
 import glob
 import hashlib
 import io
+import itertools
 import json
 import multiprocessing
 import os
@@ -33,6 +34,8 @@ from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
+
+from tqdm import tqdm
 
 from bgsub import atomic, pipeline
 from bgsub.config import (MODEL_KEYS, DEFAULTS, fail, load_yaml, merge, model_params, resolve,
@@ -847,28 +850,49 @@ class _DaskExecutor:
 
 
 class BatchProgress:
-    """Progress on stderr: one line per finished recording, and an overall bar (recordings,
-    frames, fps) that is shown only when stderr is a terminal."""
+    """Progress on stderr: one line per finished recording and, when stderr is a terminal, tqdm
+    bars: the recordings done (with the frames and fps of the whole batch), and a line per
+    running recording (its frames, fps and ETA). ``names`` maps recording indices to their
+    inputs, which name the running recordings' bars."""
 
-    def __init__(self, total, stream=None, bar=None, lines=True):
+    def __init__(self, total, stream=None, bar=None, lines=True, names=None):
         self.total = total
         self.stream = stream or sys.stderr
         self.bar = self.stream.isatty() if bar is None else bar
         self.lines = lines
+        self.names = names or {}
         self.finished_count = 0
         self.failed = 0
         self.frames = 0
         self.frame_totals = {}
         self._start = time.perf_counter()
-        self._last = 0.0
+        self._overall = tqdm(total=total, file=self.stream, disable=not self.bar, position=0,
+                             dynamic_ncols=True, mininterval=0.2,
+                             bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} recordings{postfix} "
+                                        "[{elapsed}]")
+        self._jobs = {}  # index -> the bar of a running recording
 
     def message(self, message):
         kind, index, value = message
         if kind == "open":
             self.frame_totals[index] = value
+            self._job_bar(index, value)
         elif kind == "frames":
             self.frames += value
+            if index in self._jobs:
+                self._jobs[index].update(value)
         self.draw()
+
+    def _job_bar(self, index, total):
+        if not self.bar:
+            return
+        if index in self._jobs:  # a retry after a worker died: the recording starts again
+            self._jobs.pop(index).close()
+        taken = {bar.pos for bar in self._jobs.values()}
+        position = next(p for p in itertools.count(1) if p not in taken and -p not in taken)
+        self._jobs[index] = pipeline.frame_bar(total, self.stream, True, interval=0.2,
+                                               position=position, leave=False,
+                                               desc=f"{_show(self.names.get(index, f'#{index}'))}: ")
 
     def note(self, text):
         self._print(text)
@@ -876,8 +900,11 @@ class BatchProgress:
     def finished(self, rec, result):
         self.finished_count += 1
         self.failed += result["status"] == "failed"
+        if rec.index in self._jobs:
+            self._jobs.pop(rec.index).close()
         if self.lines:
             self._print(self._line(rec, result))
+        self._overall.update(1)
         self.draw(force=True)
 
     def _line(self, rec, result):
@@ -892,37 +919,27 @@ class BatchProgress:
 
     def _print(self, text):
         if self.bar:
-            self.stream.write("\r\033[K")
-        self.stream.write(text + "\n")
+            tqdm.write(text, file=self.stream)
+        else:
+            self.stream.write(text + "\n")
         self.stream.flush()
 
     def draw(self, force=False):
+        """Refresh the overall bar's figures (tqdm limits how often it redraws)."""
         if not self.bar:
             return
-        now = time.perf_counter()
-        if not force and now - self._last < 0.2:
-            return
-        self._last = now
-        elapsed = now - self._start
-        share = self.finished_count / self.total if self.total else 1.0
+        elapsed = time.perf_counter() - self._start
         known = sum(v for v in self.frame_totals.values() if v)
         frames = f"{self.frames}/{known}" if known else str(self.frames)
-        failed = f", {self.failed} failed" if self.failed else ""
+        failed = f"{self.failed} failed | " if self.failed else ""
         fps = self.frames / elapsed if elapsed > 0 else 0.0
-        self.stream.write(f"\r\033[K[{'#' * int(30 * share):<30}] {self.finished_count}/"
-                          f"{self.total} recordings{failed} | {frames} frames | {fps:.0f} fps | "
-                          f"{_clock(elapsed)}")
-        self.stream.flush()
+        self._overall.set_postfix_str(f"{failed}{frames} frames | {fps:.0f} fps", refresh=force)
 
     def close(self):
-        if self.bar:
-            self.stream.write("\r\033[K")
-            self.stream.flush()
-
-
-def _clock(seconds):
-    seconds = int(seconds)
-    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+        for bar in self._jobs.values():
+            bar.close()
+        self._jobs.clear()
+        self._overall.close()
 
 
 def _show(path):

@@ -352,15 +352,17 @@ def test_a_queued_recording_asked_to_stop_touches_nothing(tmp_path):
 
 def test_progress_shows_recordings_frames_and_one_line_per_recording(tmp_path):
     stream = io.StringIO()
-    progress = BatchProgress(2, stream=stream, bar=True)
+    progress = BatchProgress(2, stream=stream, bar=True, names={0: str(tmp_path / "a.mkv")})
     rec = Recording(0, 0, str(tmp_path / "a.mkv"), str(tmp_path / "out" / "a"), {})
     progress.message(("open", 0, 40))
     progress.message(("frames", 0, 15))
     progress.draw(force=True)
     progress.finished(rec, {"status": "failed", "error": "cannot decode video: a.mkv",
                             "frames": 0, "fps": 0.0, "foreground_pct": 0.0, "wall_s": 0.1})
+    progress.close()
     text = stream.getvalue()
-    assert "0/2 recordings | 15/40 frames" in text
+    assert f"{tmp_path / 'a.mkv'}:   0%|" in text and "0/40 frames" in text  # its own bar
+    assert "0/2 recordings, 15/40 frames" in text
     assert f"failed   1/2  {tmp_path / 'a.mkv'}: cannot decode video: a.mkv\n" in text
     assert "1/2 recordings, 1 failed | 15/40 frames" in text
 

@@ -117,3 +117,59 @@ def test_no_empty_output_folder_when_a_later_output_cannot_be_created(tmp_path, 
     result = bgsub_run(video_file, "-o", out, "--events", tmp_path / "blocker" / "ev.json")
     assert result.returncode == 2
     assert not (tmp_path / "new").exists()
+
+
+def on_a_terminal(*args, cwd=None):
+    """``bgsub ARGS`` with stderr on a pseudo-terminal (where the bars show): (exit code,
+    what the terminal received)."""
+    import fcntl
+    import pty
+    import struct
+    import termios
+
+    leader, follower = pty.openpty()
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 160, 0, 0))  # rows, columns
+    process = subprocess.Popen([sys.executable, "-m", "bgsub", *map(str, args)], cwd=cwd,
+                               stdout=subprocess.DEVNULL, stderr=follower, stdin=subprocess.DEVNULL)
+    os.close(follower)
+    received = b""
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:  # the process closed the terminal
+            break
+        if not chunk:
+            break
+        received += chunk
+    os.close(leader)
+    return process.wait(timeout=300), received.decode(errors="replace")
+
+
+def test_run_shows_a_bar_with_frames_fps_and_eta(tmp_path):
+    video = write_video(tmp_path / "cam.mkv", make_scene(60)[0])
+    code, shown = on_a_terminal("run", video, "-o", tmp_path / "out")
+    assert code == 0, shown
+    assert "100%|" in shown and "60/60 frames" in shown and " frames/s, ETA " in shown
+
+
+def test_eval_shows_a_bar_per_sequence_and_method(highway_excerpt):
+    code, shown = on_a_terminal("eval", highway_excerpt, "--compare", "mog2")
+    assert code == 0, shown
+    for method in ("bgsub-feedback", "mog2"):
+        bar = next(line for line in shown.replace("\r", "\n").splitlines()
+                   if line.startswith(f"highway_excerpt {method}") and "15/15 frames" in line)
+        assert "fps alone" in bar and "ETA" in bar
+
+
+def test_batch_shows_a_bar_per_running_recording(tmp_path):
+    for name in "ab":
+        write_video(tmp_path / f"{name}.mkv", make_scene(150)[0])
+    jobs = tmp_path / "jobs.yaml"
+    jobs.write_text("workers: 2\njobs:\n  - {input: a.mkv, output: out/a}\n"
+                    "  - {input: b.mkv, output: out/b}\n")
+    code, shown = on_a_terminal("batch", jobs, cwd=tmp_path)
+    assert code == 0, shown
+    assert "2/2 recordings" in shown and "300/300 frames" in shown
+    for name in "ab":  # its own bar while it ran, and its line when done
+        assert f"{name}.mkv: " in shown and "/150 frames" in shown
+        assert f"{name}.mkv -> out/{name}: 150 frames" in shown
