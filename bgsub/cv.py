@@ -38,7 +38,6 @@ MOG2_DEFAULTS = {
     "shadowThreshold": 0.5,
 }
 _MIXTURE_ONLY = ("nmixtures", "varThresholdGen", "backgroundRatio", "complexityReductionThreshold")
-_INTEGERS = ("history", "nmixtures", "shadowValue")
 _MODELS = {"gmm": GaussianMixture, "feedback": FeedbackMixture}
 
 
