@@ -22,7 +22,7 @@ if TYPE_CHECKING:  # what __getattr__ returns, for type checkers (it imports at 
 
 _FROM_MODELS = ("FeedbackMixture", "FeedbackParams", "GaussianMixture", "GaussianParams",
                 "MixtureParams", "SingleGaussian", "load_model", "make_model")
-_SUBMODULES = ("batch", "cli", "config", "evaluate", "events", "live", "models", "pipeline",
+_SUBMODULES = ("batch", "cli", "config", "cv", "evaluate", "events", "live", "models", "pipeline",
                "postprocess", "sinks", "sources")
 
 

@@ -20,12 +20,13 @@ import csv
 import glob
 import hashlib
 import io
+import itertools
 import json
 import multiprocessing
 import os
 import signal
+import socket
 import sys
-import tempfile
 import threading
 import time
 import warnings
@@ -34,8 +35,11 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 
-from bgsub import pipeline
-from bgsub.config import MODEL_KEYS, DEFAULTS, fail, load_yaml, merge, model_params, resolve
+from tqdm import tqdm
+
+from bgsub import atomic, pipeline
+from bgsub.config import (MODEL_KEYS, DEFAULTS, fail, load_yaml, merge, model_params, resolve,
+                          unknown_key)
 from bgsub.errors import BgsubError, SinkError, SourceError
 from bgsub.models import MODELS
 from bgsub.sinks import output_lock, prepare_folder
@@ -146,11 +150,11 @@ def load_batch(path, *, workers=None, executor=None, scheduler=None, summary_dir
     paths in the file resolve against the file's folder; ``summary_dir`` given here resolves
     against the current directory.
     """
-    data, locator = load_yaml(path)
+    data, locator = load_yaml(path, "job file")
     base = Path(path).resolve().parent
     for key in data:
         if key not in BATCH_KEYS:
-            fail(locator, (key,), f"unknown key (valid keys: {', '.join(BATCH_KEYS)})")
+            fail(locator, (key,), unknown_key(key, BATCH_KEYS))
     defaults = data.get("defaults") or {}
     if not isinstance(defaults, dict):
         fail(locator, ("defaults",), "must be a mapping of config sections")
@@ -216,7 +220,7 @@ def _validate_jobs(locator, data, defaults, base):
             fail(locator, where, "must be a mapping with input and output")
         for key in job:
             if key not in JOB_KEYS:
-                fail(locator, where + (key,), f"unknown key (valid keys: {', '.join(JOB_KEYS)})")
+                fail(locator, where + (key,), unknown_key(key, JOB_KEYS))
         for key in ("input", "output"):
             if key not in job:
                 fail(locator, where, f"missing key '{key}'")
@@ -451,18 +455,9 @@ def write_atomic(path, text):
     path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".partial")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-                fh.write(text)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
     except OSError as err:
         raise SinkError(f"cannot write {path}: {err.strerror or err}") from None
+    atomic.write_atomic(path, text, sync=True)
 
 
 def _forget_outputs(outdir):
@@ -801,7 +796,7 @@ class _DaskExecutor:
                 self.cluster = LocalCluster(n_workers=self.workers, threads_per_worker=1,
                                             processes=True, dashboard_address=None)
                 self.client = Client(self.cluster)
-        except (OSError, TimeoutError) as err:
+        except Exception as err:  # refused, timed out, or what answered speaks no dask
             raise BgsubError(f"cannot reach the dask scheduler {self.scheduler}: "
                              f"{_one_line(err)}") from None
         token = f"bgsub-batch-{os.getpid()}-{time.time_ns()}"
@@ -855,28 +850,49 @@ class _DaskExecutor:
 
 
 class BatchProgress:
-    """Progress on stderr: one line per finished recording, and an overall bar (recordings,
-    frames, fps) that is shown only when stderr is a terminal."""
+    """Progress on stderr: one line per finished recording and, when stderr is a terminal, tqdm
+    bars: the recordings done (with the frames and fps of the whole batch), and a line per
+    running recording (its frames, fps and ETA). ``names`` maps recording indices to their
+    inputs, which name the running recordings' bars."""
 
-    def __init__(self, total, stream=None, bar=None, lines=True):
+    def __init__(self, total, stream=None, bar=None, lines=True, names=None):
         self.total = total
         self.stream = stream or sys.stderr
         self.bar = self.stream.isatty() if bar is None else bar
         self.lines = lines
+        self.names = names or {}
         self.finished_count = 0
         self.failed = 0
         self.frames = 0
         self.frame_totals = {}
         self._start = time.perf_counter()
-        self._last = 0.0
+        self._overall = tqdm(total=total, file=self.stream, disable=not self.bar, position=0,
+                             dynamic_ncols=True, mininterval=0.2,
+                             bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} recordings{postfix} "
+                                        "[{elapsed}]")
+        self._jobs = {}  # index -> the bar of a running recording
 
     def message(self, message):
         kind, index, value = message
         if kind == "open":
             self.frame_totals[index] = value
+            self._job_bar(index, value)
         elif kind == "frames":
             self.frames += value
+            if index in self._jobs:
+                self._jobs[index].update(value)
         self.draw()
+
+    def _job_bar(self, index, total):
+        if not self.bar:
+            return
+        if index in self._jobs:  # a retry after a worker died: the recording starts again
+            self._jobs.pop(index).close()
+        taken = {bar.pos for bar in self._jobs.values()}
+        position = next(p for p in itertools.count(1) if p not in taken and -p not in taken)
+        self._jobs[index] = pipeline.frame_bar(total, self.stream, True, interval=0.2,
+                                               position=position, leave=False,
+                                               desc=f"{_show(self.names.get(index, f'#{index}'))}: ")
 
     def note(self, text):
         self._print(text)
@@ -884,8 +900,11 @@ class BatchProgress:
     def finished(self, rec, result):
         self.finished_count += 1
         self.failed += result["status"] == "failed"
+        if rec.index in self._jobs:
+            self._jobs.pop(rec.index).close()
         if self.lines:
             self._print(self._line(rec, result))
+        self._overall.update(1)
         self.draw(force=True)
 
     def _line(self, rec, result):
@@ -900,37 +919,27 @@ class BatchProgress:
 
     def _print(self, text):
         if self.bar:
-            self.stream.write("\r\033[K")
-        self.stream.write(text + "\n")
+            tqdm.write(text, file=self.stream)
+        else:
+            self.stream.write(text + "\n")
         self.stream.flush()
 
     def draw(self, force=False):
+        """Refresh the overall bar's figures (tqdm limits how often it redraws)."""
         if not self.bar:
             return
-        now = time.perf_counter()
-        if not force and now - self._last < 0.2:
-            return
-        self._last = now
-        elapsed = now - self._start
-        share = self.finished_count / self.total if self.total else 1.0
+        elapsed = time.perf_counter() - self._start
         known = sum(v for v in self.frame_totals.values() if v)
         frames = f"{self.frames}/{known}" if known else str(self.frames)
-        failed = f", {self.failed} failed" if self.failed else ""
+        failed = f"{self.failed} failed | " if self.failed else ""
         fps = self.frames / elapsed if elapsed > 0 else 0.0
-        self.stream.write(f"\r\033[K[{'#' * int(30 * share):<30}] {self.finished_count}/"
-                          f"{self.total} recordings{failed} | {frames} frames | {fps:.0f} fps | "
-                          f"{_clock(elapsed)}")
-        self.stream.flush()
+        self._overall.set_postfix_str(f"{failed}{frames} frames | {fps:.0f} fps", refresh=force)
 
     def close(self):
-        if self.bar:
-            self.stream.write("\r\033[K")
-            self.stream.flush()
-
-
-def _clock(seconds):
-    seconds = int(seconds)
-    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+        for bar in self._jobs.values():
+            bar.close()
+        self._jobs.clear()
+        self._overall.close()
 
 
 def _show(path):
@@ -967,6 +976,8 @@ def run_batch(batch, *, force=False, progress=None):
     ``interrupted``.
     """
     start = time.perf_counter()
+    if batch.executor == "dask" and batch.scheduler:
+        check_scheduler(batch.scheduler)
     prepare_folder(batch.summary_dir)  # fail now rather than after hours of processing
     progress = progress or BatchProgress(len(batch.recordings))
     results = _Results(progress)
@@ -984,6 +995,20 @@ def run_batch(batch, *, force=False, progress=None):
     report = BatchReport(rows, interrupted=interrupted, wall_s=time.perf_counter() - start)
     report.summary_json, report.summary_csv = write_summary(batch, report)
     return report
+
+
+def check_scheduler(address, timeout=2.0):
+    """Refuse, in about a second, a Dask scheduler that nothing answers at: a TCP connection to
+    its host and port (dask's own client waits its whole timeout before saying so)."""
+    protocol, _, rest = address.rpartition("://")
+    host, _, port = rest.rpartition(":")
+    if protocol not in ("", "tcp", "tls") or not port.isdigit():
+        return  # another transport: dask's client reports it
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()
+    except OSError as err:
+        reason = err.strerror or type(err).__name__
+        raise BgsubError(f"cannot reach the dask scheduler {address}: {reason.lower()}") from None
 
 
 def _execute(batch, recordings, events):

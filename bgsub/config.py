@@ -16,6 +16,7 @@ Validation is strict: an unknown key, a wrong type or an out-of-range value rais
 """
 
 import copy
+import difflib
 import os
 from dataclasses import dataclass
 from typing import Any
@@ -212,16 +213,19 @@ def parse_yaml(text, where):
         loader.dispose()
 
 
-def load_yaml(path):
-    """Parse a YAML file: ``(data, locator)``; any read or syntax error is one ConfigError."""
+def load_yaml(path, what="config file"):
+    """Parse a YAML file: ``(data, locator)``; any read or syntax error is one ConfigError
+    (naming the file as ``what``)."""
     path = os.fspath(path)
     try:
         with open(path, encoding="utf-8") as fh:
             text = fh.read()
     except FileNotFoundError:
-        raise ConfigError(f"config file not found: {path}") from None
+        raise ConfigError(f"{what} not found: {path}") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{path} is a folder, not a {what}") from None
     except (OSError, UnicodeDecodeError) as err:
-        raise ConfigError(f"cannot read config file {path}: {err}") from None
+        raise ConfigError(f"cannot read {what} {path}: {err}") from None
     data, node = parse_yaml(text, path)
     if data is None:
         data = {}
@@ -258,21 +262,35 @@ def _check_bool(locator, path, value):
         fail(locator, path, f"must be true or false, got {value!r}")
 
 
+def unknown_key(key, allowed):
+    """The message for ``key`` outside ``allowed``: the closest valid key when one is close (a
+    misspelling), else the list of valid keys."""
+    close = difflib.get_close_matches(str(key), [str(k) for k in allowed], n=1)
+    if close:
+        return f"unknown key; did you mean {close[0]}?"
+    return f"unknown key (valid keys: {', '.join(map(str, allowed))})"
+
+
 def _check_keys(locator, path, section, allowed):
     if not isinstance(section, dict):
         fail(locator, path, f"must be a mapping, got {type(section).__name__}")
     for key in section:
         if key not in allowed:
-            valid = ", ".join(sorted(allowed))
-            fail(locator, path + (key,), f"unknown key (valid keys: {valid})")
+            fail(locator, path + (key,), unknown_key(key, sorted(allowed)))
 
 
 def _validate_model(locator, path, model):
-    _check_keys(locator, path, model, {*MODEL_KEYS, *set().union(
-        *(cls.params_class.names() for cls in MODELS.values()))})
+    if not isinstance(model, dict):
+        fail(locator, path, f"must be a mapping, got {type(model).__name__}")
     name = model.get("name")
     if not isinstance(name, str) or name not in MODELS:
         fail(locator, path + ("name",), f"must be one of {', '.join(MODELS)}, got {name!r}")
+    # The keys of the chosen model; another model's parameter is named as such.
+    allowed = {*MODEL_KEYS, *MODELS[name].params_class.names()}
+    for key in model:
+        if key not in allowed and any(key in cls.params_class.names() for cls in MODELS.values()):
+            fail(locator, path + (key,), f"is not a parameter of model {name!r}")
+    _check_keys(locator, path, model, allowed)
     _check_bool(locator, path + ("gray",), model.get("gray"))
     _check_int(locator, path + ("init_frames",), model.get("init_frames"), 0)
     load = model.get("load")
@@ -285,10 +303,6 @@ def _validate_model(locator, path, model):
         fail(locator, path + ("init_frames",), "a model loaded from a checkpoint is not refitted "
              "(leave out load or init_frames)")
     params = model_params(model)
-    allowed = set(MODELS[name].params_class.names())
-    for key in params:
-        if key not in allowed:
-            fail(locator, path + (key,), f"is not a parameter of model {name!r}")
     try:
         MODELS[name].params_class(**params)
     except ConfigError as err:

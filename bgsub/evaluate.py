@@ -28,6 +28,7 @@ import numpy as np
 
 from bgsub.errors import ConfigError, SinkError, SourceError
 from bgsub.pipeline import model_input
+from bgsub.sinks import write_image
 
 # CDnet ground-truth labels.
 GT_STATIC = 0
@@ -100,6 +101,9 @@ def load_sequence(path: str | Path) -> Sequence:
     Raises :class:`SourceError` when the directory is missing or is neither layout.
     """
     path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise SourceError(f"{path} is a file, not a sequence directory (CDnet: input/ and "
+                          "groundtruth/; Wallflower: frames and hand_segmented_*.BMP)")
     if not path.is_dir():
         raise SourceError(f"sequence directory not found: {path}")
     if (path / "input").is_dir():
@@ -289,16 +293,20 @@ def evaluate(sequence: Sequence, subtractor_factory: Callable[[], object], *, na
 
 
 def evaluate_together(sequence: Sequence, methods: dict[str, Callable[[], Any]],
-                      out_dirs: dict[str, Path | None] | None = None) -> list[Result]:
+                      out_dirs: dict[str, Path | None] | None = None,
+                      bars: Callable | None = None) -> list[Result]:
     """Run fresh subtractors of several methods over ``sequence``, each frame through all of them
     in turn, and score each one.
 
     Every frame is decoded once, and since the methods take turns on the same frames, a change in
     the machine's load (other processes on a shared computer) slows all of them alike: their fps
     stay comparable. ``out_dirs`` maps a method to the directory its masks are written to.
+    ``bars(sequence name, method names, frame count)``, when given, returns a progress bar per
+    method (tqdm's ``update``, ``set_postfix_str``, ``close``); each shows the method's own fps.
     """
     out_dirs = out_dirs or {}
     subtractors = {name: factory() for name, factory in methods.items()}
+    shown = bars(sequence.name, list(subtractors), len(sequence.frame_numbers)) if bars else {}
     for subtractor in subtractors.values():
         if hasattr(subtractor, "prepare"):  # bgsub with init_frames: fit before the first frame
             subtractor.prepare(sequence)
@@ -314,9 +322,14 @@ def evaluate_together(sequence: Sequence, methods: dict[str, Callable[[], Any]],
             mask = subtractor.apply(frame)
             elapsed[name] += time.perf_counter() - start
             if (out_dir := out_dirs.get(name)) is not None:
-                _write_image(out_dir / f"bin{number:06d}.png", mask)
+                write_image(out_dir / f"bin{number:06d}.png", mask)
             if gt is not None:
                 counts[name] += confusion_counts(mask, gt, sequence.roi)
+            if name in shown:
+                shown[name].update(1)
+                shown[name].set_postfix_str(f"{n / max(elapsed[name], 1e-9):.0f} fps alone", refresh=False)
+    for bar in shown.values():
+        bar.close()
     return [Result(sequence.name, name, counts[name], n / elapsed[name] if elapsed[name] > 0 else math.nan,
                    n, len(scored)) for name in subtractors]
 
@@ -373,12 +386,14 @@ def _index_masks(masks_dir: Path) -> dict[int, Path]:
 
 def evaluate_all(sequences: Iterable[Sequence], methods: dict[str, Callable[[], object]], *,
                  masks_dirs: Iterable[str | Path] = (), save_masks_dir: str | Path | None = None,
-                 progress: Callable[[str], None] | None = None) -> list[Result]:
+                 progress: Callable[[str], None] | None = None,
+                 bars: Callable | None = None) -> list[Result]:
     """Evaluate every method (name -> subtractor factory) and every mask directory on each sequence.
 
     The methods run together, taking turns on each frame (:func:`evaluate_together`). With
     ``save_masks_dir`` the masks of method M go to ``save_masks_dir/M/<sequence>/``, which
-    :func:`evaluate_masks` reads back. ``progress`` receives a line before each run.
+    :func:`evaluate_masks` reads back. ``progress`` receives a line before each run, ``bars``
+    makes the progress bars of each (see :func:`evaluate_together`).
     """
     masks_dirs = [Path(d) for d in masks_dirs]
     results = []
@@ -388,7 +403,7 @@ def evaluate_all(sequences: Iterable[Sequence], methods: dict[str, Callable[[], 
                 progress(f"{seq.name}: running {', '.join(methods)} on {len(seq.frame_numbers)} frames")
             out_dirs = {} if save_masks_dir is None else {
                 method: _mask_output_dir(Path(save_masks_dir) / method, seq.name) for method in methods}
-            results.extend(evaluate_together(seq, methods, out_dirs))
+            results.extend(evaluate_together(seq, methods, out_dirs, bars))
         for d in masks_dirs:
             if progress:
                 progress(f"{seq.name}: scoring masks in {d}")
@@ -606,13 +621,4 @@ def plot_results(results: list[Result], path: str | Path) -> None:
         y = top + j * 22
         cv2.rectangle(img, (lx, y), (lx + 14, y + 14), _PALETTE[j % len(_PALETTE)], cv2.FILLED)
         cv2.putText(img, method, (lx + 20, y + 12), font, 0.45, (0, 0, 0), 1, cv2.LINE_AA)
-    _write_image(Path(path), img)
-
-
-def _write_image(path: Path, image: np.ndarray) -> None:
-    try:
-        ok = cv2.imwrite(str(path), image)
-    except cv2.error:
-        ok = False
-    if not ok:
-        raise SinkError(f"cannot write image {path} (check the directory and the file extension)")
+    write_image(Path(path), img)

@@ -27,7 +27,6 @@ import io
 import json
 import logging
 import os
-import tempfile
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +34,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from bgsub.atomic import write_atomic
 from bgsub.errors import ConfigError, SinkError
 from bgsub.postprocess import find_blobs, roi_mask
 from bgsub.sinks import prepare_folder
@@ -285,19 +285,6 @@ def draw_snapshot(image, blobs, label=None):
     return out
 
 
-def _write_atomically(path, data):
-    """Write ``data`` (bytes) to ``path`` under a temporary name, then rename it into place."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, path)
-    except OSError as err:
-        Path(tmp).unlink(missing_ok=True)
-        raise SinkError(f"cannot write {path}: {err.strerror or err}") from None
-
-
 class EventsOutput:
     """A pipeline output that detects motion events and writes them to ``path``.
 
@@ -384,7 +371,7 @@ class EventsOutput:
         ok, encoded = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, _JPEG_QUALITY])
         if not ok:
             raise SinkError(f"cannot encode snapshot {target}")
-        _write_atomically(target, encoded.tobytes())
+        write_atomic(target, encoded.tobytes())
         self._snapshots.append(target)
         return Path(os.path.relpath(target, self.path.parent)).as_posix()
 
@@ -395,7 +382,7 @@ class EventsOutput:
         self._done = True
         for event in self.detector.finish():
             self._finish(event)
-        _write_atomically(self.path, self._render())
+        write_atomic(self.path, self._render())
         log.info("%d motion events -> %s", len(self.events), self.path)
 
     def abort(self):

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
+from tqdm import tqdm
 
 from bgsub.errors import BgsubError, ConfigError, SinkError
 from bgsub.interrupts import held_signals
@@ -202,46 +203,37 @@ def masks_folder(outdir, outputs):
     return Path(outdir) / "masks" if masks_dir is True else Path(masks_dir)
 
 
+# tqdm's bar with bgsub's words: frames done, frames per second, time left.
+BAR_FORMAT = ("{desc}{percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} frames "
+              "[{elapsed}, {rate_fmt}, ETA {remaining}{postfix}]")
+COUNT_FORMAT = "{desc}{n_fmt} frames [{elapsed}, {rate_fmt}{postfix}]"  # the total unknown
+
+
+def frame_bar(total=None, stream=None, enabled=None, *, interval=0.25, **kwargs):
+    """A tqdm bar counting frames on ``stream`` (stderr), shown only when it is a terminal
+    (``enabled`` None) or when ``enabled``; ``kwargs`` go to tqdm (``desc``, ``position``)."""
+    stream = stream or sys.stderr
+    enabled = stream.isatty() if enabled is None else enabled
+    return tqdm(total=total or None, file=stream, disable=not enabled, mininterval=interval,
+                unit=" frames", dynamic_ncols=True,
+                bar_format=BAR_FORMAT if total else COUNT_FORMAT, **kwargs)
+
+
 class Progress:
-    """A one-line progress bar on stderr (frames, fps, ETA); silent when stderr is no terminal."""
+    """The progress of one run on stderr (a :func:`frame_bar`): ``update(frames)`` with the
+    count so far, ``finish(frames)`` at the end."""
 
     def __init__(self, total=None, stream=None, enabled=None, interval=0.25):
-        self.total = total
-        self.stream = stream or sys.stderr
-        self.enabled = self.stream.isatty() if enabled is None else enabled
-        self.interval = interval
-        self._start = time.perf_counter()
-        self._last = 0.0
+        self._bar = frame_bar(total, stream, enabled, interval=interval)
 
     def update(self, frames, force=False):
-        if not self.enabled:
-            return
-        now = time.perf_counter()
-        if not force and now - self._last < self.interval:
-            return
-        self._last = now
-        elapsed = now - self._start
-        fps = frames / elapsed if elapsed > 0 else 0.0
-        if self.total:
-            share = min(frames / self.total, 1.0)
-            bar = "#" * int(30 * share)
-            eta = (self.total - frames) / fps if fps > 0 else 0
-            text = f"[{bar:<30}] {frames}/{self.total} {fps:6.1f} fps ETA {_clock(eta)}"
-        else:
-            text = f"{frames} frames {fps:6.1f} fps"
-        self.stream.write("\r" + text)
-        self.stream.flush()
+        self._bar.update(frames - self._bar.n)
+        if force:
+            self._bar.refresh()
 
     def finish(self, frames):
-        if self.enabled:
-            self.update(frames, force=True)
-            self.stream.write("\n")
-            self.stream.flush()
-
-
-def _clock(seconds):
-    seconds = int(max(seconds, 0))
-    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+        self.update(frames)
+        self._bar.close()
 
 
 class _Worker(threading.Thread):

@@ -27,6 +27,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from bgsub.atomic import write_atomic
 from bgsub.errors import SinkError
 from bgsub.sources import quiet_opencv
 
@@ -58,7 +59,9 @@ def output_lock(folder: str | os.PathLike):
     Two runs writing the same hidden partial files would corrupt each other, so a second
     writer is refused with one :class:`SinkError` line naming the holder's pid. The lock is an
     ``flock`` on ``FOLDER/.bgsub.lock``: the system releases it when its process dies, so the
-    file a killed run leaves behind is simply taken over. Re-entrant within one process.
+    file a killed run leaves behind is simply taken over. Re-entrant within one process. When
+    the block fails, the folders this call created are removed again where they stayed empty
+    (an output that could not be created leaves no empty output folder behind).
     """
     folder = Path(folder).resolve()
     me = threading.get_ident()
@@ -68,16 +71,32 @@ def output_lock(folder: str | os.PathLike):
         return
     if holder is not None:  # another thread of this process (a Dask worker's)
         raise _in_use(folder, os.getpid())
+    created = [path for path in (folder, *folder.parents) if not path.exists()]  # innermost first
     prepare_folder(folder)
     fd = _acquire(folder / LOCK_NAME)
     _held_locks[folder] = me
+    failed = False
     try:
         yield
+    except BaseException:
+        failed = True
+        raise
     finally:
         del _held_locks[folder]
         with contextlib.suppress(OSError):
             os.unlink(folder / LOCK_NAME)
         os.close(fd)
+        if failed:
+            _remove_empty(created)
+
+
+def _remove_empty(folders):
+    """Remove ``folders``, innermost first, up to the first that is not empty."""
+    for path in folders:
+        try:
+            path.rmdir()
+        except OSError:
+            return
 
 
 def _in_use(folder, holder):
@@ -114,17 +133,13 @@ def _acquire(path: Path) -> int:
 def write_image(path: Path, image: np.ndarray) -> None:
     """Encode ``image`` by ``path``'s suffix and write it atomically: under a hidden partial
     name first, so that a reader never sees a half-written file (:class:`SinkError` on failure)."""
-    ok, encoded = cv2.imencode(path.suffix, image)
+    try:
+        ok, encoded = cv2.imencode(path.suffix, image)
+    except cv2.error:  # an extension OpenCV has no encoder for
+        ok = False
     if not ok:
         raise SinkError(f"cannot encode an image as {path.suffix}: {path}")
-    partial = path.with_name(f".{path.name}.partial")
-    try:
-        with open(partial, "wb") as handle:
-            handle.write(encoded.tobytes())
-        os.replace(partial, path)
-    except OSError as err:
-        partial.unlink(missing_ok=True)
-        raise SinkError(f"cannot write {path}: {err.strerror or err}") from None
+    write_atomic(path, encoded.tobytes())
 
 
 def _out_of_space(folder: Path) -> bool:

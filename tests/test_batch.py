@@ -94,10 +94,13 @@ def test_bad_defaults_are_reported_under_defaults(tmp_path):
 
 
 @pytest.mark.parametrize("text, expected", [
-    ("jobz: []\n", "1: jobz: unknown key (valid keys: defaults, workers, executor, scheduler, "
-                   "summary_dir, jobs)"),
+    ("jobz: []\n", "1: jobz: unknown key; did you mean jobs?"),
+    ("zzz: []\n", "1: zzz: unknown key (valid keys: defaults, workers, executor, scheduler, "
+                  "summary_dir, jobs)"),
     ("jobs:\n  - input: a.mp4\n    output: o\n    modle: {k: 3}\n",
-     "4: jobs[0].modle: unknown key (valid keys: input, output, preset, model, postprocess, "
+     "4: jobs[0].modle: unknown key; did you mean model?"),
+    ("jobs:\n  - input: a.mp4\n    output: o\n    zzz: {k: 3}\n",
+     "4: jobs[0].zzz: unknown key (valid keys: input, output, preset, model, postprocess, "
      "outputs, events)"),
     ("jobs:\n  - output: o\n", "2: jobs[0]: missing key 'input'"),
     ("jobs:\n  - input: a.mp4\n    output: 3\n", "3: jobs[0].output: must be a path, got 3"),
@@ -349,15 +352,17 @@ def test_a_queued_recording_asked_to_stop_touches_nothing(tmp_path):
 
 def test_progress_shows_recordings_frames_and_one_line_per_recording(tmp_path):
     stream = io.StringIO()
-    progress = BatchProgress(2, stream=stream, bar=True)
+    progress = BatchProgress(2, stream=stream, bar=True, names={0: str(tmp_path / "a.mkv")})
     rec = Recording(0, 0, str(tmp_path / "a.mkv"), str(tmp_path / "out" / "a"), {})
     progress.message(("open", 0, 40))
     progress.message(("frames", 0, 15))
     progress.draw(force=True)
     progress.finished(rec, {"status": "failed", "error": "cannot decode video: a.mkv",
                             "frames": 0, "fps": 0.0, "foreground_pct": 0.0, "wall_s": 0.1})
+    progress.close()
     text = stream.getvalue()
-    assert "0/2 recordings | 15/40 frames" in text
+    assert f"{tmp_path / 'a.mkv'}:   0%|" in text and "0/40 frames" in text  # its own bar
+    assert "0/2 recordings, 15/40 frames" in text
     assert f"failed   1/2  {tmp_path / 'a.mkv'}: cannot decode video: a.mkv\n" in text
     assert "1/2 recordings, 1 failed | 15/40 frames" in text
 

@@ -41,7 +41,16 @@ def _write(tmp_path, text):
 @pytest.mark.parametrize(
     "text, message",
     [
-        ("model:\n  name: gmm\n  kk: 3\n", "c.yaml:3: model.kk: unknown key"),
+        ("model:\n  name: gmm\n  kk: 3\n", "c.yaml:3: model.kk: unknown key; did you mean k?"),
+        ("model:\n  treshold: 3\n", "c.yaml:2: model.treshold: unknown key; did you mean threshold?"),
+        # the valid keys listed are the chosen model's
+        ("model:\n  name: gaussian\n  zzz: 3\n", "c.yaml:3: model.zzz: unknown key (valid keys: "
+         "gray, history, init_frames, learning_rate, load, name, threshold, var_init, var_max, "
+         "var_min)"),
+        ("model:\n  name: gmm\n  stationary_frames: 3\n",
+         "c.yaml:3: model.stationary_frames: is not a parameter of model 'gmm'"),
+        ("events:\n  quiet_frame: 3\n", "c.yaml:2: events.quiet_frame: unknown key; did you mean "
+         "quiet_frames?"),
         ("model:\n  k: 12\n", "c.yaml:2: model.k: must be in [1, 8], got 12"),
         ("model:\n  name: gaussian\n  k: 3\n", "c.yaml:3: model.k: is not a parameter of model 'gaussian'"),
         ("postprocess:\n  median: 4\n", "c.yaml:2: postprocess.median: must be odd"),

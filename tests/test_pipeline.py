@@ -88,4 +88,9 @@ def test_progress_line(capsys):
     progress.update(5)
     progress.finish(10)
     text = stream.getvalue()
-    assert "5/10" in text and "10/10" in text and "ETA" in text
+    assert "5/10 frames" in text and "10/10 frames" in text and "ETA" in text
+    assert " frames/s" in text  # the rate
+    quiet = io.StringIO()  # no terminal: no bar
+    progress = pipeline.Progress(total=10, stream=quiet)
+    progress.finish(10)
+    assert quiet.getvalue() == ""

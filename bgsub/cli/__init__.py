@@ -6,6 +6,7 @@ on stderr and exit code 2; Ctrl-C exits with 130 and SIGTERM with 143, both afte
 outputs; Python warnings print as one ``bgsub: warning:`` line.
 """
 
+import difflib
 import importlib
 import signal
 import sys
@@ -70,6 +71,20 @@ def _end_startup_guard():
         signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
+def usage_line(err):
+    """A click usage error as one line: what is wrong, the option meant, where to read more."""
+    if isinstance(err, click.NoSuchOption):
+        text = f"no such option {err.option_name}"
+        best = difflib.get_close_matches(err.option_name, err.possibilities or (), n=1, cutoff=0)
+        if best:
+            text += f" (did you mean {best[0]}?)"
+    else:
+        text = " ".join(err.format_message().split()).rstrip(".")
+        text = text[:1].lower() + text[1:]
+    where = f"{err.ctx.command_path} --help" if err.ctx else "bgsub --help"
+    return f"{text}; see '{where}'"
+
+
 def main(argv=None):
     """Console entry point: run the click group, mapping user errors to one line and an exit code."""
     try:
@@ -82,6 +97,9 @@ def main(argv=None):
     except (click.exceptions.Abort, KeyboardInterrupt):  # click turns Ctrl-C into Abort
         click.echo("bgsub: interrupted", err=True)
         sys.exit(143 if _signals else 130)
+    except click.UsageError as err:
+        click.echo(f"bgsub: error: {usage_line(err)}", err=True)
+        sys.exit(2)
     except click.ClickException as err:
         err.show()
         sys.exit(2 if err.exit_code == 2 else err.exit_code)

@@ -28,7 +28,8 @@ def batch_command(jobs_file, workers, force, executor, scheduler, summary_dir, q
         raise click.UsageError("--scheduler needs --executor dask")
     batch = load_batch(jobs_file, workers=workers, executor=executor, scheduler=scheduler,
                        summary_dir=summary_dir)
-    progress = BatchProgress(len(batch.recordings), bar=False if quiet else None, lines=not quiet)
+    progress = BatchProgress(len(batch.recordings), bar=False if quiet else None, lines=not quiet,
+                             names={rec.index: rec.input for rec in batch.recordings})
     report = run_batch(batch, force=force, progress=progress)
     click.echo(format_summary(report))
     if report.interrupted:

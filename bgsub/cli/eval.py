@@ -9,7 +9,9 @@ import click
 
 from bgsub import evaluate as ev
 from bgsub.cli.options import config_from_options, init_frames_option, model_options
-from bgsub.errors import ConfigError, SinkError
+from bgsub.atomic import write_atomic
+from bgsub.errors import ConfigError
+from bgsub.pipeline import frame_bar
 
 
 def method_label(config: dict) -> str:
@@ -50,20 +52,20 @@ def run_eval(sequence_paths: list[str], *, model_factory: Callable[[], object] |
         raise ConfigError("nothing to evaluate: drop --no-bgsub, or give --compare or --masks")
     sequences = [ev.load_sequence(p) for p in sequence_paths]
     results = ev.evaluate_all(sequences, methods, masks_dirs=masks_dirs, save_masks_dir=save_masks,
-                              progress=lambda line: click.echo(line, err=True))
+                              progress=lambda line: click.echo(line, err=True), bars=method_bars)
     click.echo(ev.format_table(results))
     if json_path:
-        _write_text(Path(json_path), ev.to_json(results, config=config) + "\n")
+        write_atomic(Path(json_path), ev.to_json(results, config=config) + "\n")
     if plot_path:
         ev.plot_results(results, plot_path)
     return results
 
 
-def _write_text(path: Path, text: str) -> None:
-    try:
-        path.write_text(text)
-    except OSError as err:
-        raise SinkError(f"cannot write {path}: {err.strerror}") from None
+def method_bars(sequence, methods, total):
+    """A frame bar per method (:func:`bgsub.pipeline.frame_bar`), one line each, on a terminal."""
+    width = max(len(m) for m in methods)
+    return {method: frame_bar(total, desc=f"{sequence} {method:<{width}} ", position=i)
+            for i, method in enumerate(methods)}
 
 
 @click.command("eval")

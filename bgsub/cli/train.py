@@ -1,9 +1,11 @@
 """``bgsub train``: fit the mixture to the first frames of an input by EM and save a checkpoint."""
 
+import sys
 import time
 from pathlib import Path
 
 import click
+from tqdm import tqdm
 
 from bgsub import pipeline
 from bgsub.cli.options import config_from_options, model_options
@@ -52,10 +54,11 @@ def train_command(input_spec, output, n_frames, iterations, keep_ratio, recurren
     if len(images) < n_frames:
         raise BgsubError(f"{input_spec}: has {len(images)} frames, --frames asks for {n_frames}")
     start = time.perf_counter()
-    bar = pipeline.Progress(100, enabled=False if quiet else None)
+    bar = tqdm(total=100, file=sys.stderr, disable=quiet or not sys.stderr.isatty(),
+               bar_format="EM fit {percentage:3.0f}%|{bar}| [{elapsed}, ETA {remaining}]")
     model.fit(images, iterations=iterations, keep_ratio=keep_ratio, recurrence=recurrence,
-              progress=lambda share: bar.update(round(100 * share)))
-    bar.finish(100)
+              progress=lambda share: bar.update(round(100 * share) - bar.n))
+    bar.close()
     seconds = time.perf_counter() - start
     try:
         model.save(output)

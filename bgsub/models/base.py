@@ -2,13 +2,13 @@
 
 import json
 import os
-import tempfile
 import warnings
 from typing import Any, Callable
 
 import cv2
 import numpy as np
 
+from bgsub.atomic import atomic_file
 from bgsub.errors import ConfigError
 from bgsub.models.params import GaussianParams
 
@@ -182,15 +182,8 @@ class BackgroundModel:
             "shape": list(self.shape) if self.shape is not None else None,
         }
         arrays: dict[str, Any] = self._state_arrays() if self.shape is not None else {}
-        directory = os.path.dirname(os.path.abspath(path))
-        fd, tmp = tempfile.mkstemp(prefix=".checkpoint-", suffix=".npz", dir=directory)
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                np.savez(fh, meta=np.array(json.dumps(meta)), **arrays)
-            os.replace(tmp, path)
-        except BaseException:
-            os.unlink(tmp)
-            raise
+        with atomic_file(path) as fh:
+            np.savez(fh, meta=np.array(json.dumps(meta)), **arrays)
 
     def _allocate_state(self, shape):
         """Labels (background) and the learned state for frames of ``shape``."""

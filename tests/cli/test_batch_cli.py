@@ -98,8 +98,7 @@ def test_a_corrupt_recording_fails_alone_and_a_rerun_retries_only_it(tmp_path):
 
 
 @pytest.mark.parametrize("job, line, message", [
-    ("    modle: {k: 3}\n", 6, "jobs[0].modle: unknown key (valid keys: input, output, preset, "
-                             "model, postprocess, outputs, events)"),
+    ("    modle: {k: 3}\n", 6, "jobs[0].modle: unknown key; did you mean model?"),
     ("    model:\n      k: 12\n", 7, "jobs[0].model.k: must be in [1, 8], got 12"),
 ])
 def test_a_bad_job_file_exits_2_with_line_and_key_and_processes_nothing(tmp_path, job, line, message):
