@@ -423,10 +423,9 @@ def to_mixture(frames, weights, means, variances, min_weight, keep_ratio, min_vi
         n_components[p] = kept
 
 
-def min_visits(n_frames, recurrence=None):
+def min_visits(n_frames, recurrence=RECURRENCE):
     """The visits a fitted component beside the first needs to be kept (see :func:`to_mixture`):
-    ``recurrence`` (default :data:`RECURRENCE`) per frame of the clip, rounded up (0: none)."""
-    recurrence = RECURRENCE if recurrence is None else recurrence
+    ``recurrence`` per frame of the clip, rounded up (0: none)."""
     return int(np.ceil(recurrence * n_frames - 1e-9))  # 0.1 x 50 is 5, not 5.000...1
 
 

@@ -266,8 +266,9 @@ class MixtureComponents(BackgroundModel):
         background: the first component, and each next one while the weights ranked above sum
         below ``keep_ratio``, if the pixel returned to it at least ``recurrence`` times per frame
         of the clip (N / 10 visits by default). Swaying leaves whose colours alternate keep both;
-        a person who stood still over the pixel, however long, is one visit: dropped, and the
-        online model reports them as foreground. Of a pixel's modes, ``keep_ratio`` (0.6) keeps
+        a person who stood still over the pixel is one visit: dropped (unless they rank first,
+        having covered it for most of the clip), and the online model reports them as
+        foreground. Of a pixel's modes, ``keep_ratio`` (0.6) keeps
         at most those that cover 60% of the clip from the top of the ranking.
 
         :meth:`apply` then continues online from the fit with ``frames_seen`` = N, so the next
