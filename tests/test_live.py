@@ -11,24 +11,24 @@ import pytest
 from bgsub import make_model
 from bgsub.config import resolve
 from bgsub.errors import BgsubError, ConfigError, SourceError
-from bgsub.live import (
+from bgsub.live import LiveSession, check_display
+from bgsub.live.controls import (
     HELP,
     LEARNING_RATE_SLIDER_MAX,
+    action_for_key,
+    learning_rate_at,
+    learning_rate_position,
+    threshold_position,
+)
+from bgsub.live.reader import FrameReader, RateMeter
+from bgsub.live.view import (
     MAX_VIEW,
     MIN_VIEW_WIDTH,
-    FrameReader,
-    LiveSession,
-    RateMeter,
-    action_for_key,
     add_status,
-    check_display,
     describe_model,
     draw_help,
     grid_shape,
-    learning_rate_at,
-    learning_rate_position,
     status_lines,
-    threshold_position,
     tile,
 )
 from bgsub.models.scores import heat_map
@@ -54,7 +54,7 @@ def test_no_key_and_special_keys_do_nothing(code):
 
 
 def test_every_bound_action_has_a_help_line():
-    from bgsub.live import KEYS
+    from bgsub.live.controls import KEYS
     described = " ".join(what for _, what in HELP)
     for word in ("quit", "pause", "reset", "snapshot", "background", "score", "threshold",
                  "help"):
