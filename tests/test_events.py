@@ -298,7 +298,7 @@ def test_abort_writes_no_events_file_and_removes_the_snapshots(tmp_path):
 
 
 def test_bad_paths(tmp_path):
-    with pytest.raises(ConfigError, match="must end in .json or .csv"):
+    with pytest.raises(ConfigError, match="must end in .json, .jsonl or .csv"):
         EventsOutput(tmp_path / "ev.txt", events_settings())
     blocker = tmp_path / "file"
     blocker.write_text("x")
@@ -366,7 +366,7 @@ def test_bad_events_file_name_is_one_line(tmp_path, video_file):
     result = bgsub("run", video_file, "-o", tmp_path / "out", "--events", tmp_path / "ev.txt")
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
-        f"bgsub: error: events.file: must be a .json or .csv path, got '{tmp_path / 'ev.txt'}'"]
+        f"bgsub: error: events.file: must be a .json, .jsonl or .csv path, got '{tmp_path / 'ev.txt'}'"]
 
 
 def test_sample_clip_gives_events_with_snapshots(tmp_path):
