@@ -115,6 +115,8 @@ class ClipCutter:
                     raise _NotCopyable("timestamps do not number the frames one by one")
                 if packet.dts is not None and packet.dts != packet.pts:
                     raise _NotCopyable("decode order differs from display order")
+                if packet.is_keyframe and number <= start_frame:
+                    packets = []  # seeking may land on an earlier keyframe (Matroska's cues)
                 packets.append((number, packet))
             if not packets or not packets[0][1].is_keyframe or packets[0][0] > start_frame \
                     or packets[-1][0] != end_frame:

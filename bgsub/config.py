@@ -17,6 +17,7 @@ Validation is strict: an unknown key, a wrong type or an out-of-range value rais
 
 import copy
 import os
+import re
 from dataclasses import dataclass
 
 import yaml
@@ -137,6 +138,9 @@ MAX_ALIAS_VALUES = 10_000
 MAX_COORDINATE = 1_000_000
 
 
+_BASE_60 = re.compile(r"[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?")
+
+
 class _Loader(yaml.SafeLoader):
     """PyYAML's safe loader, stopping at the first value nested past :data:`MAX_DEPTH` (its
     composer recurses once per level, and its scanner's cost per token grows with the depth)."""
@@ -144,6 +148,13 @@ class _Loader(yaml.SafeLoader):
     def __init__(self, stream):
         super().__init__(stream)
         self._depth = 0
+
+    def resolve(self, kind, value, implicit):
+        # YAML 1.1 reads 00:00:01.5 as the base-60 number 1.5 and 01:30 as 90: keep them text,
+        # timecodes (bgsub.units), so that 01:30 is never taken for 90 frames.
+        if kind is yaml.ScalarNode and implicit[0] and _BASE_60.fullmatch(value):
+            return "tag:yaml.org,2002:str"
+        return super().resolve(kind, value, implicit)
 
     def compose_node(self, parent, index):
         self._depth += 1
@@ -402,6 +413,9 @@ def canonical(settings, locator=None, path=()):
             if key in events:
                 fail(locator, path + ("events", alias), f"is another name for {key}; give one "
                      "of them")
+            # Checked under the name it was given, on its own line.
+            _check_duration(locator, path + ("events", alias), events[alias],
+                            1 if key == "min_frames" else 0)
             events[key] = events.pop(alias)
     return {**settings, "events": events}
 
