@@ -30,7 +30,7 @@ DEFAULTS = {
     "preset": "default",
     "model": {"name": "feedback", "gray": False, "init_frames": 0, "load": None},
     "postprocess": {
-        "median": 5,
+        "median": "4%",
         "open": 0,
         "close": 5,
         "min_area": 0,
