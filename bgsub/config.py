@@ -459,8 +459,8 @@ def resolve(settings=None, *, locator=None, path=()):
 def load_config(path, overrides=None):
     """Read a ``--config`` YAML file, apply ``overrides`` (from CLI flags) and validate."""
     data, locator = load_yaml(path)
-    resolve(data, locator=locator)
-    data = canonical(data, locator)  # report file errors with their lines before merging flags
+    resolve(data, locator=locator)  # report file errors with their lines before merging flags
+    data = canonical(data, locator)  # the flags set the events' keys, not their other names
     # A path written in the file is relative to the file, not to where bgsub runs.
     here = os.path.dirname(os.path.abspath(path))
     for section, key in (("postprocess", "roi"), ("model", "load")):

@@ -83,7 +83,8 @@ class PostProcessor:
         return self._roi
 
     def sizes(self, shape):
-        """``(median, open, close, min_area)`` in pixels for frames of ``shape`` (cached)."""
+        """For frames of ``shape`` (cached): the median's aperture (0: off), the opening and
+        closing kernels (None: off) and the least blob area, in pixels."""
         if self._sizes_shape != shape[:2]:
             median, opening, closing = (aperture_pixels(self.settings[k], shape)
                                         for k in ("median", "open", "close"))
