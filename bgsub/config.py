@@ -64,7 +64,7 @@ PRESETS = {
     "default": {},
     # Per-pixel feedback on the mixture (docs/quality.md): higher F, about half the speed.
     # One Gaussian per pixel: a quarter of the default's CPU per 1080p frame, for many cameras
-    # at once (mean F 0.57 against 0.79 on the seven sequences of docs/quality.md).
+    # at once (mean F 0.58 against 0.80 on the seven sequences of docs/quality.md).
     "fast": {"model": {"name": "gaussian"}},
 }
 
