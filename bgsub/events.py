@@ -202,6 +202,13 @@ class EventDetector:
         """True while an event is open."""
         return self._open is not None
 
+    @property
+    def open_span(self):
+        """``(index, start_frame, last_motion_frame)`` of the open event, or None."""
+        if self._open is None:
+            return None
+        return self.count + 1, self._open.start.number, self._open.last_motion.number
+
     def update(self, number, time, percent, box=None, payload=None):
         """Feed one frame; returns the events that ended with it (a list of 0 or 1).
 
@@ -345,7 +352,9 @@ class EventsOutput:
         roi: the ``postprocess.roi`` setting: the percentage is of the pixels inside it.
         fps: frame rate of the input, for durations.
         source: a description of the input, recorded in the file.
-        video: the input video file, which event clips are cut from (``settings["clips"]``).
+        video: the input video file, which event clips (``settings["clips"]``) are cut from;
+            without one they are encoded from the frames as they pass
+            (:class:`~bgsub.clips.FrameClips`, named after ``source``).
 
     The ``.json`` and ``.csv`` files are written once, atomically, by :meth:`close` (also after
     Ctrl-C, with the events found so far); :meth:`abort` writes none and removes this run's
@@ -386,12 +395,12 @@ class EventsOutput:
         folder = self.settings.get("clips")
         if not folder:
             return None
-        if video is None:
-            raise ConfigError("event clips are cut out of a video file; this input is none "
-                              "(leave out --event-clips / events.clips)")
-        from bgsub.clips import ClipCutter
+        from bgsub.clips import ClipCutter, FrameClips
 
-        return ClipCutter(video, folder)
+        if video is not None:
+            return ClipCutter(video, folder)
+        keep = self.frame_settings["pad_before"] + self.frame_settings["min_frames"]
+        return FrameClips(folder, input_name(self.source), self.fps, keep)
 
     def _open_log(self):
         try:
@@ -432,6 +441,8 @@ class EventsOutput:
         ended = self.detector.update(frame.number, frame.timestamp, percent, box, payload)
         result.blobs = blobs
         result.event = self.detector.count + 1 if self.detector.in_event else None
+        if self.clips is not None:
+            self.clips.add(frame.number, frame.image, self.detector.open_span)
         for event in ended:
             self._finish(event)
 
@@ -517,9 +528,22 @@ class EventsOutput:
         return (json.dumps(document, indent=2) + "\n").encode("utf-8")
 
 
+def input_name(source):
+    """A file-name stem for an input: the video's or folder's name, ``camera0`` for a camera,
+    the last part of a URL's path (the folder above a glob's pattern)."""
+    text = str(source or "input").rstrip("/\\")
+    if text.isdigit():
+        return f"camera{text}"
+    path = Path(text.split("?")[0])
+    while path.name and any(c in path.name for c in "*?["):
+        path = path.parent
+    return path.stem or "input"
+
+
 def events_output_from(config, *, fps, source=None, video=None):
     """The :class:`EventsOutput` a resolved config asks for (``events.file``), or None.
-    ``video`` is the input video file, for event clips (None when the input is no file)."""
+    ``video`` is the input video file that event clips are cut from (None when the input is no
+    video file: the clips are then encoded from the frames)."""
     events = config["events"]
     if not events.get("file"):
         return None

@@ -224,14 +224,31 @@ def test_event_clips_in_csv_and_from_the_config_file(tmp_path, write_video):
         assert len(decode(tmp_path / row["clip"])) == int(row["clip_frames"]) == int(row["frames"])
 
 
-def test_event_clips_need_a_video_file(tmp_path, write_images):
-    folder = write_images(tmp_path / "frames", two_visits(20))
-    result = bgsub("run", folder, "-o", tmp_path / "out", "--events", tmp_path / "ev.json",
-                   "--event-clips", tmp_path / "clips")
-    assert result.returncode == 2
-    assert result.stderr.strip().splitlines() == [
-        "bgsub: error: event clips are cut out of a video file; this input is none (leave out "
-        "--event-clips / events.clips)"]
+@pytest.mark.parametrize("pad_before", [0, 3])
+def test_clips_of_an_image_folder_are_encoded_from_the_frames(tmp_path, write_images, pad_before):
+    frames = two_visits()
+    folder = write_images(tmp_path / "frames", frames, start=101)  # numbered 101..220
+    result = bgsub("run", folder, "-o", tmp_path / "out", "-q", "--events", tmp_path / "ev.json",
+                   "--event-clips", tmp_path / "clips", "--pad-before", pad_before,
+                   "--pad-after", 4, "--quiet-duration", 10)
+    assert result.returncode == 0, result.stderr
+    events = json.loads((tmp_path / "ev.json").read_text())["events"]
+    assert len(events) == 2
+    for event in events:
+        assert event["clip"] == f"clips/frames.event{event['event']:04d}.mp4"
+        # Exactly the event: no keyframes to start from, the frames themselves are encoded.
+        assert event["clip_start_frame"] == event["start_frame"]
+        assert event["clip_frames"] == event["frames"] == event["end_frame"] - event["start_frame"] + 1
+        got = decode(tmp_path / event["clip"])
+        assert len(got) == event["frames"]
+        for offset, image in enumerate(got):  # MPEG-4: close to its own frame, not another's
+            own = frames[event["start_frame"] - 101 + offset].astype(int)
+            assert np.abs(image.astype(int) - own).mean() < 4
+        if FFPROBE:
+            count, start, duration = probe(tmp_path / event["clip"])
+            assert (count, start) == (event["frames"], 0.0)
+            assert duration == pytest.approx(event["duration"])
+    assert events[0]["start_frame"] == 130 - pad_before  # frame 30 of the video, padded
 
 
 def test_event_clips_need_an_events_file(tmp_path, write_video):
@@ -259,3 +276,36 @@ def test_batch_jobs_write_event_clips_in_their_output_folder(tmp_path, write_vid
             clip = tmp_path / "out" / name / event["clip"]
             assert clip.parent == Path(tmp_path / "out" / name / "clips")
             assert len(decode(clip)) == event["clip_frames"] == event["frames"]
+
+
+@pytest.mark.parametrize("settings", [
+    {"quiet_frames": 5}, {"quiet_frames": 3, "pad_after": 6}, {"quiet_frames": 6, "pad_after": 6},
+    {"pad_before": 8, "min_frames": 4, "quiet_frames": 12, "pad_after": 2},
+])
+def test_frame_clips_hold_exactly_each_event(tmp_path, settings):
+    # Two visits, the second still going when the input ends (closed by close()).
+    from bgsub.config import resolve
+    from bgsub.events import EventsOutput
+    from bgsub.pipeline import FrameResult
+    from bgsub.sources import Frame
+
+    frames = textured_frames(70)
+    present = {*range(10, 21), *range(24, 27), *range(45, 71)}
+    events_settings = resolve({"events": {**settings, "clips": str(tmp_path / "clips"),
+                                          "file": str(tmp_path / "ev.json")}})["events"]
+    output = EventsOutput(tmp_path / "ev.json", events_settings, fps=25, source="cam/")
+    for number, image in enumerate(frames, 1):
+        mask = np.zeros(image.shape[:2], np.uint8)
+        if number in present:
+            mask[10:40, 10:40] = 255
+        output.write(FrameResult(Frame(number, (number - 1) / 25, image), mask, mask))
+    output.close()
+    assert len(output.events) == 2
+    for event in output.events:
+        clip = tmp_path / event.clip["clip"]
+        assert clip.name == f"cam.event{event.index:04d}.mp4"
+        got = decode(clip)
+        assert len(got) == event.clip["clip_frames"] == event.frames
+        for offset, image in enumerate(got):  # each frame nearest to its own input frame
+            errors = [np.abs(image.astype(int) - f.astype(int)).mean() for f in frames]
+            assert int(np.argmin(errors)) == event.start_frame - 1 + offset

@@ -494,7 +494,8 @@ def test_the_jsonl_log_shows_events_while_a_stream_run_goes_on(tmp_path, camera)
 
     cam = camera([visits()], fps=50)
     log = tmp_path / "ev.jsonl"
-    run = start_run(cam.url, tmp_path / "out", "--events", log, "--quiet-duration", "0.2s")
+    run = start_run(cam.url, tmp_path / "out", "--events", log, "--quiet-duration", "0.2s",
+                    "--event-clips", tmp_path / "clips", "--pad-before", "0.1s")
     try:
         deadline = time.monotonic() + 120
         while not log.is_file() or not log.read_text():
@@ -509,6 +510,10 @@ def test_the_jsonl_log_shows_events_while_a_stream_run_goes_on(tmp_path, camera)
     assert first["event"] == 1 and first["frames"] >= 3
     assert run.returncode == 130, stderr
     assert json.loads(log.read_text().splitlines()[0]) == first
+    # A camera's clips are encoded from its frames: the event exactly, padding included.
+    assert first["clip"] == "clips/video.event0001.mp4"
+    assert first["clip_start_frame"] == first["start_frame"]
+    assert len(read_all(tmp_path / first["clip"])) == first["clip_frames"] == first["frames"]
 
 
 # --- burn-in on the overlay video ---------------------------------------------------------------
