@@ -46,7 +46,7 @@ def default_outdir(input_spec):
                    "(one line per event as it ends); peak-frame snapshots to FILE_stem/.")
 @click.option("--event-clips", type=click.Path(file_okay=False), metavar="DIR",
               help="With --events: one video per event in DIR (INPUT_STEM.event0001.mp4, ...), "
-                   "cut out of the input video file.")
+                   "cut out of an input video file or encoded from the frames of others.")
 @click.option("--min-duration", type=from_text, metavar="TIME",
               help="Motion that starts an event: frames (3), seconds (0.5s) or a timecode "
                    "(events.min_frames; default 3 frames).")
