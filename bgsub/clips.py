@@ -28,6 +28,7 @@ are held in memory meanwhile: 2 s of padding at 25 fps holds 50 frames, 300 MB a
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 from collections import deque
@@ -105,43 +106,54 @@ class ClipCutter:
             path.unlink(missing_ok=True)
 
     def _copy(self, partial, target, start_frame, end_frame):
-        """The clip as the input's own packets, from the keyframe at or before ``start_frame``."""
+        """The clip as the input's own packets, from the keyframe at or before ``start_frame``.
+        Packets go to the clip as they are read: only those from that keyframe to the event's
+        first frame are held."""
         import av
 
-        with av.open(str(self.video)) as source:
+        with av.open(str(self.video)) as source, contextlib.ExitStack() as opened:
             stream = source.streams.video[0]
             if stream.codec_context.has_b_frames:
                 raise _NotCopyable("the stream reorders frames (B-frames)")
             numbering = _Numbering(stream)
             source.seek(numbering.pts(start_frame), stream=stream, backward=True,
                         any_frame=False)
-            packets = []
+            head, clip, last, copied = [], None, None, 0
             for packet in source.demux(stream):
                 if packet.pts is None or packet.size == 0:
                     continue
                 number = numbering.number(packet.pts)
                 if number > end_frame:
                     break
-                if packets and number != packets[-1][0] + 1:
+                if last is not None and number != last + 1:
                     raise _NotCopyable("timestamps do not number the frames one by one")
                 if packet.dts is not None and packet.dts != packet.pts:
                     raise _NotCopyable("decode order differs from display order")
-                if packet.is_keyframe and number <= start_frame:
-                    packets = []  # seeking may land on an earlier keyframe (Matroska's cues)
-                packets.append((number, packet))
-            if not packets or not packets[0][1].is_keyframe or packets[0][0] > start_frame \
-                    or packets[-1][0] != end_frame:
-                raise _NotCopyable("no keyframe at or before the event's first frame")
-            with av.open(str(partial), "w") as clip:
-                out = clip.add_stream_from_template(stream)
-                shift = packets[0][1].pts  # the clip starts at time 0
-                for _, packet in packets:
-                    packet.pts -= shift
-                    packet.dts = packet.pts
-                    packet.stream = out
-                    clip.mux(packet)
+                last = number
+                if clip is None:
+                    if packet.is_keyframe and number <= start_frame:
+                        head = []  # seeking may land on an earlier keyframe (Matroska's cues)
+                    head.append(packet)
+                    if number < start_frame:
+                        continue
+                    if not head[0].is_keyframe:
+                        raise _NotCopyable("no keyframe at or before the event's first frame")
+                    clip = opened.enter_context(av.open(str(partial), "w"))
+                    out = clip.add_stream_from_template(stream)
+                    shift, first = head[0].pts, number - len(head) + 1  # the clip starts at 0
+                    packets, head = head, []
+                else:
+                    packets = [packet]
+                for copy in packets:
+                    copy.pts -= shift
+                    copy.dts = copy.pts
+                    copy.stream = out
+                    clip.mux(copy)
+                    copied += 1
+            if last != end_frame or clip is None:
+                raise _NotCopyable(f"the video ends at frame {last}, before frame {end_frame}")
         os.replace(partial, target)
-        return Clip(target, packets[0][0], len(packets), True)
+        return Clip(target, first, copied, True)
 
     def _reencode(self, target, start_frame, end_frame):
         """The clip decoded and encoded again, exactly ``start_frame``..``end_frame``."""
