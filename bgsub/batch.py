@@ -38,8 +38,8 @@ from pathlib import Path
 from tqdm import tqdm
 
 from bgsub import atomic, pipeline
-from bgsub.config import (MODEL_KEYS, DEFAULTS, fail, load_yaml, merge, model_params, resolve,
-                          unknown_key)
+from bgsub.config import (MODEL_KEYS, DEFAULTS, canonical, fail, load_yaml, merge, model_params,
+                          resolve, unknown_key)
 from bgsub.errors import BgsubError, SinkError, SourceError
 from bgsub.models import MODELS
 from bgsub.sinks import output_lock, prepare_folder
@@ -231,7 +231,10 @@ def _validate_jobs(locator, data, defaults, base):
                                               "cameras are for bgsub run and bgsub live)")
         input_spec, output = _under(base, job["input"]), _under(base, job["output"])
         _check_output_outside_input(locator, where, input_spec, output)
-        settings = merge(defaults, {k: v for k, v in job.items() if k not in ("input", "output")})
+        # Other names (events.quiet) become their keys first, so a job's overrides the defaults'.
+        own = canonical({k: v for k, v in job.items() if k not in ("input", "output")}, locator,
+                        where)
+        settings = merge(canonical(defaults, locator, ("defaults",)), own)
         job_locator = _JobLocator(locator, job, defaults, index)
         config = resolve(settings, locator=job_locator, path=where)
         config = _check_file(job_locator, where, config, base, "postprocess", "roi", "ROI image")
@@ -264,13 +267,15 @@ def _check_file(locator, path, config, base, section, key, what):
 
 
 def _localise(config, outdir):
-    """The recording's config: relative ``masks_dir`` and ``events.file`` go under ``outdir``."""
+    """The recording's config: relative ``masks_dir``, ``events.file`` and ``events.clips`` go
+    under ``outdir``."""
     config = merge(config, {})
     masks_dir = config["outputs"]["masks_dir"]
     if isinstance(masks_dir, str):
         config["outputs"]["masks_dir"] = str(Path(outdir) / os.path.expanduser(masks_dir))
-    if isinstance(config["events"]["file"], str):
-        config["events"]["file"] = str(Path(outdir) / os.path.expanduser(config["events"]["file"]))
+    for key in ("file", "clips"):
+        if isinstance(config["events"][key], str):
+            config["events"][key] = str(Path(outdir) / os.path.expanduser(config["events"][key]))
     return config
 
 

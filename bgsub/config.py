@@ -18,6 +18,7 @@ Validation is strict: an unknown key, a wrong type or an out-of-range value rais
 import copy
 import difflib
 import os
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,12 +26,13 @@ import yaml
 
 from bgsub.errors import ConfigError
 from bgsub.models import MODELS
+from bgsub.units import parse_duration, parse_size
 
 DEFAULTS: dict[str, Any] = {
     "preset": "default",
     "model": {"name": "feedback", "gray": False, "init_frames": 0, "load": None},
     "postprocess": {
-        "median": 5,
+        "median": "4%",
         "open": 0,
         "close": 5,
         "min_area": 0,
@@ -43,6 +45,8 @@ DEFAULTS: dict[str, Any] = {
         "shadow_video": False,
         "score_video": False,
         "masks_dir": False,
+        "overlay_boxes": False,
+        "overlay_timecode": False,
     },
     "events": {
         "file": None,
@@ -51,8 +55,9 @@ DEFAULTS: dict[str, Any] = {
         "quiet_frames": 15,
         "pad_before": 0,
         "pad_after": 0,
-        "min_area": 25,
+        "min_area": "0.03%",
         "snapshots": True,
+        "clips": None,
     },
 }
 
@@ -61,7 +66,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     "default": {},
     # Per-pixel feedback on the mixture (docs/quality.md): higher F, about half the speed.
     # One Gaussian per pixel: a quarter of the default's CPU per 1080p frame, for many cameras
-    # at once (mean F 0.57 against 0.79 on the seven sequences of docs/quality.md).
+    # at once (mean F 0.58 against 0.80 on the seven sequences of docs/quality.md).
     "fast": {"model": {"name": "gaussian"}},
 }
 
@@ -135,6 +140,9 @@ MAX_ALIAS_VALUES = 10_000
 MAX_COORDINATE = 1_000_000
 
 
+_BASE_60 = re.compile(r"[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?")
+
+
 class _Loader(yaml.SafeLoader):
     """PyYAML's safe loader, stopping at the first value nested past :data:`MAX_DEPTH` (its
     composer recurses once per level, and its scanner's cost per token grows with the depth)."""
@@ -142,6 +150,13 @@ class _Loader(yaml.SafeLoader):
     def __init__(self, stream):
         super().__init__(stream)
         self._depth = 0
+
+    def resolve(self, kind, value, implicit):
+        # YAML 1.1 reads 00:00:01.5 as the base-60 number 1.5 and 01:30 as 90: keep them text,
+        # timecodes (bgsub.units), so that 01:30 is never taken for 90 frames.
+        if kind is yaml.ScalarNode and implicit[0] and _BASE_60.fullmatch(value):
+            return "tag:yaml.org,2002:str"
+        return super().resolve(kind, value, implicit)
 
     def compose_node(self, parent, index):
         self._depth += 1
@@ -312,13 +327,37 @@ def _validate_model(locator, path, model):
         fail(locator, path, str(err))
 
 
+def _check_pixels(locator, path, value, hi=None):
+    """Pixels (an integer, at most ``hi``) or a percentage of the frame (``"0.01%"``)."""
+    if _is_int(value):
+        _check_int(locator, path, value, 0, hi)
+        return
+    try:
+        parse_size(value)
+    except ValueError as err:
+        fail(locator, path, str(err))
+
+
+def _check_duration(locator, path, value, lo=0):
+    """Frames (an integer of at least ``lo``), seconds (``"2s"``) or a timecode."""
+    if _is_int(value):
+        _check_int(locator, path, value, lo)
+        return
+    try:
+        frames, _ = parse_duration(value)
+    except ValueError as err:
+        fail(locator, path, str(err))
+    if frames is not None and frames < lo:
+        fail(locator, path, f"must be at least {lo}, got {value!r}")
+
+
 def _validate_postprocess(locator, path, post):
     _check_keys(locator, path, post, DEFAULTS["postprocess"])
     for key in ("median", "open", "close"):
-        _check_int(locator, path + (key,), post[key], 0, 99)
-    if post["median"] > 1 and post["median"] % 2 == 0:
+        _check_pixels(locator, path + (key,), post[key], 99)
+    if _is_int(post["median"]) and post["median"] > 1 and post["median"] % 2 == 0:
         fail(locator, path + ("median",), f"must be odd (or 0 to turn it off), got {post['median']}")
-    _check_int(locator, path + ("min_area",), post["min_area"], 0)
+    _check_pixels(locator, path + ("min_area",), post["min_area"])
     roi = post["roi"]
     if roi is not None and not isinstance(roi, (str, list)):
         fail(locator, path + ("roi",), "must be an image path or a list of polygons [[x, y], ...]")
@@ -344,7 +383,8 @@ def _validate_polygons(locator, path, roi):
 
 def _validate_outputs(locator, path, outputs):
     _check_keys(locator, path, outputs, DEFAULTS["outputs"])
-    for key in ("mask_video", "overlay_video", "background_video", "shadow_video", "score_video"):
+    for key in ("mask_video", "overlay_video", "background_video", "shadow_video", "score_video",
+                "overlay_boxes", "overlay_timecode"):
         _check_bool(locator, path + (key,), outputs[key])
     masks_dir = outputs["masks_dir"]
     if not isinstance(masks_dir, (bool, str)):
@@ -354,15 +394,45 @@ def _validate_outputs(locator, path, outputs):
 def _validate_events(locator, path, events):
     _check_keys(locator, path, events, DEFAULTS["events"])
     file = events["file"]
-    if file is not None and (not isinstance(file, str) or not file.lower().endswith((".json", ".csv"))):
-        fail(locator, path + ("file",), f"must be a .json or .csv path, got {file!r}")
+    if file is not None and (not isinstance(file, str)
+                             or not file.lower().endswith((".json", ".jsonl", ".csv"))):
+        fail(locator, path + ("file",), f"must be a .json, .jsonl or .csv path, got {file!r}")
+    clips = events["clips"]
+    if clips is not None and not (isinstance(clips, str) and clips):
+        fail(locator, path + ("clips",), f"must be a folder, got {clips!r}")
+    if clips is not None and file is None:
+        fail(locator, path + ("clips",), "event clips need an events file (events.file, --events)")
     threshold = events["threshold"]
     if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0 <= threshold <= 100:
         fail(locator, path + ("threshold",), f"must be a percentage in [0, 100], got {threshold!r}")
-    _check_int(locator, path + ("min_frames",), events["min_frames"], 1)
-    for key in ("quiet_frames", "pad_before", "pad_after", "min_area"):
-        _check_int(locator, path + (key,), events[key], 0)
+    _check_duration(locator, path + ("min_frames",), events["min_frames"], 1)
+    for key in ("quiet_frames", "pad_before", "pad_after"):
+        _check_duration(locator, path + (key,), events[key])
+    _check_pixels(locator, path + ("min_area",), events["min_area"])
     _check_bool(locator, path + ("snapshots",), events["snapshots"])
+
+
+# Other names of two event settings, for durations: ``min_duration: 0.5s``, ``quiet: 1.5s``.
+EVENT_ALIASES = {"min_duration": "min_frames", "quiet": "quiet_frames"}
+
+
+def canonical(settings, locator=None, path=()):
+    """``settings`` (a partial config) with the events' other names (:data:`EVENT_ALIASES`)
+    replaced by the keys they stand for; both names at once is an error."""
+    events = settings.get("events") if isinstance(settings, dict) else None
+    if not isinstance(events, dict) or not EVENT_ALIASES.keys() & events.keys():
+        return settings
+    events = dict(events)
+    for alias, key in EVENT_ALIASES.items():
+        if alias in events:
+            if key in events:
+                fail(locator, path + ("events", alias), f"is another name for {key}; give one "
+                     "of them")
+            # Checked under the name it was given, on its own line.
+            _check_duration(locator, path + ("events", alias), events[alias],
+                            1 if key == "min_frames" else 0)
+            events[key] = events.pop(alias)
+    return {**settings, "events": events}
 
 
 # Keys of the model section that are not the model class's parameters.
@@ -385,6 +455,7 @@ def resolve(settings=None, *, locator=None, path=()):
     if not isinstance(settings, dict):
         fail(locator, path, "must be a mapping")
     _check_keys(locator, path, settings, DEFAULTS)
+    settings = canonical(settings, locator, path)
     preset = settings.get("preset", "default")
     if not isinstance(preset, str) or preset not in PRESETS:
         fail(locator, path + ("preset",), f"must be one of {', '.join(PRESETS)}, got {preset!r}")
@@ -404,6 +475,7 @@ def load_config(path, overrides=None):
     """Read a ``--config`` YAML file, apply ``overrides`` (from CLI flags) and validate."""
     data, locator = load_yaml(path)
     resolve(data, locator=locator)  # report file errors with their lines before merging flags
+    data = canonical(data, locator)  # the flags set the events' keys, not their other names
     # A path written in the file is relative to the file, not to where bgsub runs.
     here = os.path.dirname(os.path.abspath(path))
     for section, key in (("postprocess", "roi"), ("model", "load")):

@@ -41,13 +41,16 @@ _DONE = object()
 class FrameResult:
     """What the model made of one frame: the post-processed ``mask`` (0/255), the raw
     ``labels`` (255 foreground, 127 shadow, 0 background) and, when an output needs it, the
-    learned ``background`` image and ``scores`` map."""
+    learned ``background`` image and ``scores`` map. The events output, which runs first, sets
+    the mask's ``blobs`` and the number of the ``event`` open at this frame."""
 
     frame: "Frame"
     mask: np.ndarray
     labels: np.ndarray
     background: np.ndarray | None = None
     scores: np.ndarray | None = None  # the model's score map, when an output needs it
+    blobs: list | None = None
+    event: int | None = None
 
 
 @dataclass
@@ -163,19 +166,28 @@ VIEWS = {
 }
 
 
-def build_outputs(outdir, outputs, fps, threshold=None):
+def build_outputs(outdir, outputs, fps, threshold=None, box_min_area=1):
     """The outputs the ``outputs`` config section asks for, writing under ``outdir``.
 
     Mask and label videos are FFV1 (lossless) so no codec blurs them; overlay and background are
     MPEG-4 to stay small. ``masks_dir: true`` writes ``OUTDIR/masks/binNNNNNN.png``.
     ``score_video`` writes the score map's heat map (:func:`bgsub.models.scores.heat_map`) with
-    ``threshold`` (the model's) marked on its colour bar.
+    ``threshold`` (the model's) marked on its colour bar. ``overlay_boxes`` / ``overlay_timecode``
+    burn the blob boxes (blobs of ``box_min_area``, pixels or a share of the frame, when no
+    events output found them) / the timecode, frame and event number into the overlay video,
+    which they turn on.
     """
     outdir = Path(outdir)
     prepare_folder(outdir)
     made = []
+    burn_in = outputs.get("overlay_boxes") or outputs.get("overlay_timecode")
     for key, (name, view) in VIEWS.items():
-        if outputs.get(key):
+        if key == "overlay_video" and burn_in:
+            from bgsub.events import burnt_in_overlay
+
+            made.append(SinkOutput(VideoSink(outdir / name, fps), burnt_in_overlay(
+                outputs.get("overlay_boxes"), outputs.get("overlay_timecode"), box_min_area)))
+        elif outputs.get(key):
             made.append(SinkOutput(VideoSink(outdir / name, fps), view))
     if outputs.get("score_video"):
         from bgsub.models.scores import heat_map
@@ -487,10 +499,12 @@ def process(input_spec, outdir, config, *, model=None, fps=None, max_frames=None
             total = min(total, max_frames) if total else max_frames
         with output_lock(outdir), _lock_outside(masks_folder(outdir, config["outputs"]), outdir):
             outputs = build_outputs(outdir, config["outputs"], source.fps,
-                                    getattr(model.params, "threshold", None))
-            events = events_output_from(config, fps=source.fps, source=str(input_spec))
+                                    getattr(model.params, "threshold", None),
+                                    config["events"]["min_area"])
+            events = events_output_from(config, fps=source.fps, source=str(input_spec),
+                                        video=input_spec if source.kind == "video" else None)
             if events is not None:
-                outputs.append(events)
+                outputs.insert(0, events)  # first: the overlay's burn-in reads its blobs
             frames = _until(source, stop) if stop else source
             if config["model"]["init_frames"]:
                 frames = _fitted(model, frames, config["model"]["init_frames"], gray)

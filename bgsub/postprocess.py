@@ -4,6 +4,10 @@ Order: ROI first (pixels outside are never foreground; applied again after the f
 could otherwise spill into a concave ROI's corners), then the median filter (removes the
 salt-and-pepper noise of per-pixel decisions), opening (erases thin false detections), closing
 (fills holes in objects), and finally blobs below ``min_area`` pixels are dropped.
+
+Each size is pixels or a percentage of the frame (:mod:`bgsub.units`: an aperture of its shorter
+side, an area of its pixels), worked out once per frame size, so one setting filters a 320x240
+and a 1080p camera alike.
 """
 
 from dataclasses import dataclass
@@ -12,6 +16,7 @@ import cv2
 import numpy as np
 
 from bgsub.errors import ConfigError
+from bgsub.units import aperture_pixels, area_pixels
 
 
 @dataclass(frozen=True)
@@ -61,17 +66,14 @@ def find_blobs(mask, min_area=1):
 class PostProcessor:
     """Applies the ``postprocess`` section of a config to each raw mask.
 
-    The ROI is rasterised once per frame size; masks must be uint8 0/255.
+    The ROI and the filter sizes are worked out once per frame size; masks must be uint8 0/255.
     """
 
     def __init__(self, settings):
         self.settings = dict(settings)
         self._roi_shape = None
         self._roi = None
-        median, opening, closing = (self.settings[k] for k in ("median", "open", "close"))
-        self._median = median if median > 1 else 0
-        self._open = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (opening,) * 2) if opening > 1 else None
-        self._close = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (closing,) * 2) if closing > 1 else None
+        self._sizes_shape = None
 
     def roi(self, shape):
         """The ROI mask for frames of ``shape`` (cached), or None when there is no ROI."""
@@ -80,8 +82,22 @@ class PostProcessor:
             self._roi_shape = shape[:2]
         return self._roi
 
+    def sizes(self, shape):
+        """For frames of ``shape`` (cached): the median's aperture (0: off), the opening and
+        closing kernels (None: off) and the least blob area, in pixels."""
+        if self._sizes_shape != shape[:2]:
+            median, opening, closing = (aperture_pixels(self.settings[k], shape)
+                                        for k in ("median", "open", "close"))
+            self._median = median if median > 1 else 0
+            self._open = _ellipse(opening)
+            self._close = _ellipse(closing)
+            self._min_area = area_pixels(self.settings["min_area"], shape)
+            self._sizes_shape = shape[:2]
+        return self._median, self._open, self._close, self._min_area
+
     def __call__(self, mask):
         roi = self.roi(mask.shape)
+        self.sizes(mask.shape)
         if roi is not None:
             mask = cv2.bitwise_and(mask, roi)
         if self._median:
@@ -93,9 +109,14 @@ class PostProcessor:
         if roi is not None and (self._median or self._close is not None):
             # Median and closing can grow foreground into a concave ROI's outside corners.
             mask = cv2.bitwise_and(mask, roi)
-        if self.settings["min_area"] > 1:
-            mask = remove_small_blobs(mask, self.settings["min_area"])
+        if self._min_area > 1:
+            mask = remove_small_blobs(mask, self._min_area)
         return mask
+
+
+def _ellipse(size):
+    """The elliptic structuring element of ``size`` (None below 2: no filter)."""
+    return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size,) * 2) if size > 1 else None
 
 
 def remove_small_blobs(mask, min_area):

@@ -2,8 +2,10 @@
 
 import csv
 import json
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import cv2
@@ -12,11 +14,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bgsub.config import DEFAULTS, resolve
+from bgsub.config import DEFAULTS, load_config, resolve
 from bgsub.errors import ConfigError, SinkError
-from bgsub.events import EventDetector, EventsOutput, timecode, union_box
-from bgsub.pipeline import FrameResult
+from bgsub.events import (EventDetector, EventsOutput, burnt_in_overlay, draw_snapshot, timecode,
+                          union_box)
+from bgsub.pipeline import FrameResult, overlay
+from bgsub.postprocess import Blob
 from bgsub.sources import Frame
+from conftest import start_run
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "sample_videos" / "highway_320x240.mp4"
@@ -298,7 +303,7 @@ def test_abort_writes_no_events_file_and_removes_the_snapshots(tmp_path):
 
 
 def test_bad_paths(tmp_path):
-    with pytest.raises(ConfigError, match="must end in .json or .csv"):
+    with pytest.raises(ConfigError, match="must end in .json, .jsonl or .csv"):
         EventsOutput(tmp_path / "ev.txt", events_settings())
     blocker = tmp_path / "file"
     blocker.write_text("x")
@@ -307,8 +312,10 @@ def test_bad_paths(tmp_path):
 
 
 def test_config_validates_the_new_keys():
-    assert DEFAULTS["events"]["min_area"] == 25 and DEFAULTS["events"]["snapshots"] is True
-    for bad in ({"file": "ev.txt"}, {"min_area": -1}, {"snapshots": "yes"}, {"min_frames": 0}):
+    assert DEFAULTS["events"]["min_area"] == "0.03%" and DEFAULTS["events"]["snapshots"] is True
+    for bad in ({"file": "ev.txt"}, {"min_area": -1}, {"snapshots": "yes"}, {"min_frames": 0},
+                {"min_frames": "0f"}, {"pad_before": "2 h"}, {"quiet_frames": -1},
+                {"min_area": "1 %%"}, {"pad_after": 1.5}, {"clips": ""}):
         with pytest.raises(ConfigError, match=f"events.{next(iter(bad))}"):
             resolve({"events": bad})
 
@@ -366,7 +373,7 @@ def test_bad_events_file_name_is_one_line(tmp_path, video_file):
     result = bgsub("run", video_file, "-o", tmp_path / "out", "--events", tmp_path / "ev.txt")
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
-        f"bgsub: error: events.file: must be a .json or .csv path, got '{tmp_path / 'ev.txt'}'"]
+        f"bgsub: error: events.file: must be a .json, .jsonl or .csv path, got '{tmp_path / 'ev.txt'}'"]
 
 
 def test_sample_clip_gives_events_with_snapshots(tmp_path):
@@ -379,3 +386,191 @@ def test_sample_clip_gives_events_with_snapshots(tmp_path):
     for event in document["events"]:
         assert event["peak_percent"] > 0.5 and event["duration"] > 0
         assert cv2.imread(str(tmp_path / event["snapshot"])) is not None
+
+
+# --- durations in seconds and timecodes ---------------------------------------------------------
+
+@pytest.mark.parametrize("fps", [10, 25, 30, 50])
+def test_durations_in_seconds_mean_the_same_time_at_any_frame_rate(tmp_path, fps):
+    # The square shows for 0.6 s from 0.4 s; 0.2 s of padding, 0.4 s of quiet, 0.12 s to start.
+    count = int(2 * fps)
+    first, last = round(0.4 * fps) + 1, round(1.0 * fps)
+    results = square_results(count, range(first, last + 1))
+    for number, result in enumerate(results, 1):  # timestamps at this rate
+        result.frame = Frame(number, (number - 1) / fps, result.frame.image)
+    settings = events_settings(pad_before="0.2s", pad_after="00:00:00.2", quiet_frames="0.4s",
+                               min_frames="120ms")
+    output = run_output(EventsOutput(tmp_path / "ev.json", settings, fps=fps), results)
+    pad = round(0.2 * fps)
+    event, = output.events
+    assert (event.start_frame, event.end_frame) == (first - pad, last + pad)
+    assert event.start_time == pytest.approx(0.4 - 0.2, abs=0.5 / fps)
+    assert event.duration == pytest.approx(0.6 + 0.4, abs=1.01 / fps)
+    recorded = json.loads((tmp_path / "ev.json").read_text())["settings"]
+    assert recorded == {"threshold": 0.5, "min_frames": max(round(0.12 * fps), 1),
+                        "quiet_frames": round(0.4 * fps), "pad_before": pad, "pad_after": pad}
+
+
+def test_a_short_burst_is_no_event_when_min_duration_is_longer(tmp_path):
+    results = square_results(60, range(10, 16))  # 6 frames: 0.24 s at 25 fps
+    long = run_output(EventsOutput(tmp_path / "a.json", events_settings(min_frames="0.3s")),
+                      results)
+    short = run_output(EventsOutput(tmp_path / "b.json", events_settings(min_frames="0.2s")),
+                       square_results(60, range(10, 16)))
+    assert long.events == [] and len(short.events) == 1
+
+
+def test_min_duration_and_quiet_are_other_names_for_the_frame_keys(tmp_path):
+    events = resolve({"events": {"min_duration": "0.5s", "quiet": "00:00:01.5"}})["events"]
+    assert events["min_frames"] == "0.5s" and events["quiet_frames"] == "00:00:01.5"
+    assert "min_duration" not in events and "quiet" not in events
+    with pytest.raises(ConfigError, match="events.quiet: is another name for quiet_frames"):
+        resolve({"events": {"quiet": 3, "quiet_frames": 4}})
+    config = tmp_path / "c.yaml"
+    config.write_text("events:\n  threshold: 1\n  quiet: 00:00:01.5\n  pad_before: 01:30\n")
+    loaded = load_config(config)["events"]  # YAML would read these as base-60 numbers
+    assert loaded["quiet_frames"] == "00:00:01.5" and loaded["pad_before"] == "01:30"
+    # A command-line flag (the frame key) overrides the file's other name.
+    assert load_config(config, {"events": {"quiet_frames": 7}})["events"]["quiet_frames"] == 7
+    config.write_text("events:\n  threshold: 1\n  quiet: 1.5 s\n  min_duration: 0f\n")
+    with pytest.raises(ConfigError, match=r"c.yaml:4: events.min_duration: must be at least 1"):
+        load_config(config)
+
+
+def test_percent_min_area_scales_with_the_frame(tmp_path):
+    # A 12x10 square is 120 pixels: above 2% of a 60x80 frame (96), below 3% (144).
+    for share, boxed in (("2%", True), ("3%", False)):
+        output = run_output(EventsOutput(tmp_path / f"{share}.json",
+                                         events_settings(min_area=share)), square_results())
+        assert (output.events[0].box == (30, 20, 12, 10)) is boxed
+        assert output.min_area == (96 if boxed else 144)
+
+
+# --- the JSON Lines log ---------------------------------------------------------------------------
+
+def test_jsonl_gets_each_event_as_it_ends(tmp_path):
+    path = tmp_path / "ev.jsonl"
+    path.write_text("an earlier run's line\n")
+    output = EventsOutput(path, events_settings(min_frames=3, quiet_frames=5), fps=25)
+    assert path.read_text() == ""
+    results = square_results(80, present=[*range(10, 25), *range(50, 60)])
+    for result in results[:28]:  # the first event ends with the 5th quiet frame, frame 29
+        output.write(result)
+    assert path.read_text() == ""
+    output.write(results[28])
+    first, = [json.loads(line) for line in path.read_text().splitlines()]
+    assert (first["event"], first["start_frame"], first["end_frame"]) == (1, 10, 24)
+    assert first == output.events[0].to_dict()
+    for result in results[29:]:
+        output.write(result)
+    output.close()
+    lines = path.read_text().splitlines()
+    assert [json.loads(line)["start_frame"] for line in lines] == [10, 50]
+    assert path.read_text().endswith("\n") and not list(tmp_path.glob(".*partial"))
+
+
+def test_jsonl_lines_written_stay_when_the_run_fails(tmp_path):
+    path = tmp_path / "ev.jsonl"
+    output = EventsOutput(path, events_settings(quiet_frames=2), fps=25)
+    for result in square_results(40):
+        output.write(result)
+    output.abort()
+    assert len(path.read_text().splitlines()) == 1
+    assert not (tmp_path / "ev" / "event_001.jpg").exists()
+
+
+def test_the_jsonl_log_shows_events_while_a_stream_run_goes_on(tmp_path, camera):
+    # A paced camera: a square crosses for 10 frames, then 90 still frames, over and over.
+    background = np.full((72, 96, 3), 90, np.uint8)
+    background[:, ::8] = 140
+
+    def visits():
+        for i in range(10_000):
+            frame = background.copy()
+            if i % 100 < 10 and i >= 100:
+                x = 6 * (i % 100)
+                frame[20:40, x:x + 20] = (40, 200, 240)
+            yield frame
+
+    cam = camera([visits()], fps=50)
+    log = tmp_path / "ev.jsonl"
+    run = start_run(cam.url, tmp_path / "out", "--events", log, "--quiet-duration", "0.2s",
+                    "--event-clips", tmp_path / "clips", "--pad-before", "0.1s")
+    try:
+        deadline = time.monotonic() + 120
+        while not log.is_file() or not log.read_text():
+            assert run.poll() is None, run.communicate()[1]
+            assert time.monotonic() < deadline, "no event line within 120 s"
+            time.sleep(0.1)
+        assert run.poll() is None  # the run is still going: the line came as the event ended
+        first = json.loads(log.read_text().splitlines()[0])
+    finally:
+        run.send_signal(signal.SIGINT)
+        _, stderr = run.communicate(timeout=60)
+    assert first["event"] == 1 and first["frames"] >= 3
+    assert run.returncode == 130, stderr
+    assert json.loads(log.read_text().splitlines()[0]) == first
+    # A camera's clips are encoded from its frames: the event exactly, padding included.
+    assert first["clip"] == "clips/video.event0001.mp4"
+    assert first["clip_start_frame"] == first["start_frame"]
+    assert len(read_all(tmp_path / first["clip"])) == first["clip_frames"] == first["frames"]
+
+
+# --- burn-in on the overlay video ---------------------------------------------------------------
+
+def test_burn_in_draws_the_boxes_and_the_timecode_frame_and_event():
+    result, = square_results(1, present=[1], shape=(120, 160), box=(30, 20, 24, 20))
+    result.frame = Frame(1234, 49.36, result.frame.image)
+    plain = overlay(result.frame.image, result.mask)
+    boxes = burnt_in_overlay(True, False)(result)
+    # Without an events output the blobs come from the mask: a green box just around the square.
+    assert (boxes[20, 32:52, 1] > 200).all() and (boxes[20, 32:52, 2] < 60).all()
+    assert (boxes[19, 32:52] == plain[19, 32:52]).all() and (boxes[60:] == plain[60:]).all()
+    result.blobs, result.event = [Blob(100, 60, 10, 10, 100)], 3
+    stamped = burnt_in_overlay(True, True)(result)
+    expected = draw_snapshot(plain, result.blobs, "00:00:49.360  frame 1234  event 3")
+    np.testing.assert_array_equal(stamped, expected)  # the events output's blobs, and its event
+    result.event = None
+    unstamped = burnt_in_overlay(False, True)(result)
+    np.testing.assert_array_equal(unstamped,
+                                  draw_snapshot(plain, [], "00:00:49.360  frame 1234"))
+    assert (unstamped[:90] == plain[:90]).all() and (unstamped[100:] != plain[100:]).any()
+
+
+def test_bgsub_run_burns_boxes_and_event_numbers_into_the_overlay(tmp_path, write_video):
+    video = passing_object_video(tmp_path / "pass.mkv", write_video, count=80)
+    result = bgsub("run", video, "-o", tmp_path / "out", "-q", "--events", tmp_path / "ev.json",
+                   "--overlay-boxes", "--overlay-timecode", "--quiet-duration", "5")
+    assert result.returncode == 0, result.stderr
+    plain = bgsub("run", video, "-o", tmp_path / "plain", "-q", "--overlay")
+    assert plain.returncode == 0, plain.stderr
+    event, = json.loads((tmp_path / "ev.json").read_text())["events"]
+    stamped = read_all(tmp_path / "out" / "overlay.mp4")
+    bare = read_all(tmp_path / "plain" / "overlay.mp4")
+    assert len(stamped) == len(bare) == 80
+    text_rows = slice(72 - 16, 72)
+    for number in (10, event["start_frame"] + 5, 70):
+        stamp, base = stamped[number - 1].astype(int), bare[number - 1].astype(int)
+        assert np.abs(stamp[text_rows] - base[text_rows]).mean() > 10  # a label in every frame
+    # Inside the event a green box is drawn around the block (rows 30..45); none before it.
+    inside = event["start_frame"] + 5
+    x = 4 * (inside - 30)
+    rows, cols = np.nonzero(green_added(stamped[inside - 1], bare[inside - 1])[:56])
+    assert rows.min() <= 30 and rows.max() >= 45 and cols.min() <= x and cols.max() >= x + 19
+    assert rows.max() - rows.min() < 30 and cols.max() - cols.min() < 36  # and tight around it
+    assert not green_added(stamped[9], bare[9])[:56].any()
+
+
+def green_added(stamped, bare):
+    """Pixels drawn in green on ``stamped`` that ``bare`` (the same frame) does not have."""
+    s, b = stamped.astype(int), bare.astype(int)
+    green = (s[..., 1] - s[..., 2] > 60) & (s[..., 1] - s[..., 0] > 60)
+    return green & (np.abs(s - b).sum(axis=2) > 60)
+
+
+def read_all(path):
+    capture = cv2.VideoCapture(str(path))
+    frames = []
+    while (frame := capture.read()[1]) is not None:
+        frames.append(frame)
+    return frames

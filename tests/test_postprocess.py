@@ -11,10 +11,11 @@ from hypothesis import strategies as st
 
 from conftest import read_masks
 
-from bgsub.config import load_config, resolve
+from bgsub.config import DEFAULTS, load_config, resolve
 from bgsub.errors import ConfigError
 from bgsub.postprocess import (Blob, PostProcessor, binary_median, find_blobs, remove_small_blobs,
                                roi_mask)
+from bgsub.units import area_pixels
 
 # An L-shaped (concave) region: its outside corner at (20, 20) is where filters used to leak.
 L_SHAPE = [[0, 0], [40, 0], [40, 20], [20, 20], [20, 40], [0, 40]]
@@ -177,3 +178,51 @@ def test_binary_median_equals_opencvs_median_filter(size, density):
     mask = np.where(rng.random((37, 53)) < density, 255, 0).astype(np.uint8)
     mask[10:20, 5:30] = 255  # a solid object among the noise
     np.testing.assert_array_equal(binary_median(mask, size), cv2.medianBlur(mask, size))
+
+
+# --- sizes that scale with the frame ------------------------------------------------------------
+
+def foliage_mask(seed):
+    """A 320x240 raw mask of foliage flicker (clustered speckles over a third of the frame's
+    left half) and one real object, a 40x80 block."""
+    rng = np.random.default_rng(seed)
+    noise = cv2.GaussianBlur(rng.random((240, 320)).astype(np.float32), (0, 0), 1.2)
+    mask = np.where(noise > 0.56, 255, 0).astype(np.uint8)
+    mask[:, 160:] = 0
+    mask[120:200, 200:240] = 255
+    return mask
+
+
+def boxes_at(mask, size, postprocess, box_area):
+    """Boxes an event draws on ``mask`` upscaled to ``size``, post-processed as given."""
+    mask = cv2.resize(mask, size, interpolation=cv2.INTER_NEAREST)
+    clean = PostProcessor(resolve({"postprocess": postprocess})["postprocess"])(mask)
+    return len(find_blobs(clean, max(area_pixels(box_area, mask.shape), 1)))
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_default_sizes_give_as_many_boxes_at_1080p_as_at_320x240(seed):
+    mask = foliage_mask(seed)
+    box_area = DEFAULTS["events"]["min_area"]
+    small, large = (boxes_at(mask, size, {}, box_area) for size in ((320, 240), (1920, 1080)))
+    assert 3 <= small and small / 2 <= large <= small * 2
+    # The old sizes in pixels (median 5, boxes from 25 pixels) leave far more boxes at 1080p.
+    old = {"median": 5, "close": 5}
+    old_small, old_large = (boxes_at(mask, size, old, 25) for size in ((320, 240), (1920, 1080)))
+    assert old_large > 5 * old_small
+
+
+def test_percent_sizes_are_worked_out_per_frame_size():
+    processor = PostProcessor(resolve({"postprocess": {"median": "4%", "open": "1%",
+                                                       "close": "2%", "min_area": "0.1%"}})
+                              ["postprocess"])
+    median, opening, closing, min_area = processor.sizes((240, 320))
+    assert (median, min_area) == (9, 77)
+    assert opening.shape == (3, 3) and closing.shape == (5, 5)
+    median, opening, closing, min_area = processor.sizes((1080, 1920))
+    assert (median, min_area) == (43, 2074)
+    assert opening.shape == (11, 11) and closing.shape == (21, 21)
+    # The filters are the ones those pixel sizes give.
+    mask = foliage_mask(4)
+    expected = post(median=9, open=3, close=5, min_area=77)(mask)
+    np.testing.assert_array_equal(processor(mask), expected)

@@ -12,6 +12,7 @@ from bgsub.postprocess import PostProcessor
 from bgsub.sinks import output_lock
 from bgsub.sources import open_source
 from bgsub.train import fit_head
+from bgsub.units import area_pixels
 
 
 @click.command("live")
@@ -71,7 +72,8 @@ def live_command(camera, source_spec, realtime, fps, record_dir, snapshot_dir, s
         session = LiveSession(
             model, PostProcessor(config["postprocess"]), gray=gray,
             outputs=outs, snapshot_dir=snapshot_dir, show_background=show_background,
-            min_area=config["postprocess"]["min_area"], source_fps=source.fps,
+            min_area=area_pixels(config["postprocess"]["min_area"], source.size[::-1]),
+            source_fps=source.fps,
             need_background=bool(record_dir) and config["outputs"]["background_video"],
         )
         say = lambda text: click.echo(text, err=True)  # noqa: E731

@@ -5,6 +5,7 @@ import click
 from bgsub.config import PRESETS, load_config, merge, parse_yaml, resolve
 from bgsub.errors import ConfigError
 from bgsub.models import MODELS
+from bgsub.units import from_text
 
 
 def model_options(fn):
@@ -28,8 +29,12 @@ def model_options(fn):
         click.option("--gray", is_flag=True, default=None, help="Model grayscale frames."),
         click.option("--param", "params", multiple=True, metavar="KEY=VALUE",
                      help="Any other model parameter, e.g. --param var_min=6 (repeatable)."),
-        click.option("--median", type=int, help="Median filter aperture on the mask (odd; 0 = off)."),
-        click.option("--min-area", type=int, help="Drop foreground blobs smaller than this (pixels)."),
+        click.option("--median", type=from_text, metavar="SIZE",
+                     help="Median filter aperture on the mask: odd pixels, or a percentage of the "
+                          "frame's shorter side such as 2% (0 = off)."),
+        click.option("--min-area", type=from_text, metavar="SIZE",
+                     help="Drop foreground blobs smaller than this: pixels, or a percentage of "
+                          "the frame such as 0.01%."),
         click.option("--roi", help="Region of interest: an image (nonzero = inside)."),
     ]
     for option in reversed(options):

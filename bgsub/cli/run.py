@@ -9,6 +9,7 @@ from bgsub.cli.options import config_from_options, init_frames_option, model_opt
 from bgsub.errors import BgsubError, ConfigError, InputCutShort
 from bgsub.sinks import prepare_folder
 from bgsub.sources import quiet_opencv
+from bgsub.units import from_text
 
 # Flags that set the model; a checkpoint given with --load-model sets it instead.
 _MODEL_FLAGS = {"model_name": "--model", "k": "--k", "threshold": "--threshold",
@@ -41,7 +42,26 @@ def default_outdir(input_spec):
 @click.option("--fps", type=float, help="Frame rate of image folders (default 25).")
 @click.option("--max-frames", type=click.IntRange(min=1), help="Stop after this many frames.")
 @click.option("--events", "events_file", type=click.Path(dir_okay=False),
-              help="Write motion events to FILE.json or FILE.csv, peak-frame snapshots to FILE_stem/.")
+              help="Write motion events to FILE.json or FILE.csv (at the end), or FILE.jsonl "
+                   "(one line per event as it ends); peak-frame snapshots to FILE_stem/.")
+@click.option("--event-clips", type=click.Path(file_okay=False), metavar="DIR",
+              help="With --events: one video per event in DIR (INPUT_STEM.event0001.mp4, ...), "
+                   "cut out of an input video file or encoded from the frames of others.")
+@click.option("--min-duration", type=from_text, metavar="TIME",
+              help="Motion that starts an event: frames (3), seconds (0.5s) or a timecode "
+                   "(events.min_frames; default 3 frames).")
+@click.option("--quiet-duration", type=from_text, metavar="TIME",
+              help="Time without motion that ends an event (events.quiet_frames; default 15 "
+                   "frames).")
+@click.option("--pad-before", type=from_text, metavar="TIME",
+              help="Time added before each event, e.g. 2s (default 0).")
+@click.option("--pad-after", type=from_text, metavar="TIME",
+              help="Time added after each event, e.g. 2s (default 0).")
+@click.option("--overlay-boxes", is_flag=True, default=None,
+              help="Burn the blob boxes into overlay.mp4 (and write it).")
+@click.option("--overlay-timecode", is_flag=True, default=None,
+              help="Burn the timecode, frame number and event number into overlay.mp4 (and "
+                   "write it).")
 @click.option("--load-model", type=click.Path(dir_okay=False),
               help="Start from a checkpoint written by --save-model: its model, parameters and "
                    "learned background (no relearning, no ghosts).")
@@ -51,8 +71,9 @@ def default_outdir(input_spec):
               help="Stop at an unreadable image in a folder (default: skip it with a warning).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 def run_command(input_spec, outdir, masks_dir, overlay, background, shadow_video, score_video,
-                no_mask_video, fps, max_frames, events_file, load_model, save_model, strict, quiet,
-                **model_opts):
+                no_mask_video, fps, max_frames, events_file, event_clips, min_duration,
+                quiet_duration, pad_before, pad_after, overlay_boxes, overlay_timecode,
+                load_model, save_model, strict, quiet, **model_opts):
     """Subtract the background of INPUT and write the masks.
 
     INPUT is a video file, a folder or glob of images (sorted by name, e.g. a CDnet input/
@@ -62,14 +83,17 @@ def run_command(input_spec, outdir, masks_dir, overlay, background, shadow_video
         key: value
         for key, value in (("masks_dir", masks_dir), ("overlay_video", overlay),
                            ("background_video", background), ("shadow_video", shadow_video),
-                           ("score_video", score_video))
+                           ("score_video", score_video), ("overlay_boxes", overlay_boxes),
+                           ("overlay_timecode", overlay_timecode))
         if value is not None
     }
     if no_mask_video:
         outputs["mask_video"] = False
-    extra = {"outputs": outputs}
-    if events_file:
-        extra["events"] = {"file": events_file}
+    events = {key: value for key, value in (
+        ("file", events_file), ("clips", event_clips), ("min_frames", min_duration),
+        ("quiet_frames", quiet_duration), ("pad_before", pad_before), ("pad_after", pad_after))
+        if value is not None}
+    extra = {"outputs": outputs, "events": events}
     config = config_from_options(**model_opts, extra=extra)
     if save_model:
         prepare_folder(Path(save_model).resolve().parent)  # fail now, not after the whole run
