@@ -41,7 +41,8 @@ from bgsub.errors import ConfigError, SourceError  # noqa: E402
 
 log = logging.getLogger(__name__)
 
-IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"})
+IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".pgm",
+                              ".ppm", ".pbm"})
 DEFAULT_FPS = 25.0
 MAX_FPS = 1000.0
 STREAM_SCHEMES = ("rtsp", "rtsps", "rtmp", "http", "https", "udp", "tcp", "rtp", "srt")
@@ -382,7 +383,8 @@ def _natural_key(path: str) -> list:
     return [int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", path)]
 
 
-def _is_image(path: str) -> bool:
+def is_image_file(path: str) -> bool:
+    """Whether ``path`` is a file with an image suffix (:data:`IMAGE_EXTENSIONS`)."""
     return Path(path).suffix.lower() in IMAGE_EXTENSIONS and os.path.isfile(path)
 
 
@@ -390,7 +392,7 @@ def _pick_series(folder: Path) -> list[str]:
     """The image files of ``folder`` that form its largest numbered series (see module doc)."""
     groups: dict[str, list[str]] = {}
     for entry in os.scandir(folder):
-        if not entry.name.startswith(".") and _is_image(entry.path):
+        if not entry.name.startswith(".") and is_image_file(entry.path):
             groups.setdefault(_series_key(entry.name), []).append(entry.path)
     if not groups:
         raise SourceError(f"no images in folder: {folder}")
@@ -509,7 +511,7 @@ def open_source(spec: str | int | os.PathLike, *, realtime: bool = False,
             return ImageSource([str(path)], str(path), image_fps, realtime, strict)
         return VideoSource(path, realtime)
     if _GLOB_CHARS.search(text):
-        files = [f for f in glob.glob(os.path.expanduser(text)) if _is_image(f)]
+        files = [f for f in glob.glob(os.path.expanduser(text)) if is_image_file(f)]
         if not files:
             raise SourceError(f"no images match: {text}")
         return ImageSource(files, text, image_fps, realtime, strict)

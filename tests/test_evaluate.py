@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from bgsub import evaluate as ev
+from bgsub.evaluate.report import PALETTE
 from bgsub.errors import ConfigError, SinkError, SourceError
 
 # A 4x5 frame covering every label and prediction case. Counted by hand (row, col):
@@ -309,7 +310,7 @@ def test_plot_results_draws_one_bar_per_defined_f(tmp_path):
     img = cv2.imread(str(path))
     assert img is not None and img.shape[0] > 100
     # The first two palette colours (m1, m2) appear as filled bars and legend boxes.
-    for colour in ev._PALETTE[:2]:
+    for colour in PALETTE[:2]:
         assert np.all(img == colour, axis=2).sum() > 200
 
 

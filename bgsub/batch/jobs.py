@@ -11,7 +11,7 @@ from pathlib import Path
 from bgsub.batch.spec import BATCH_KEYS, EXECUTORS, JOB_KEYS, Batch, Recording
 from bgsub.config import canonical, fail, load_yaml, merge, resolve, unknown_key
 from bgsub.errors import BgsubError
-from bgsub.sources import IMAGE_EXTENSIONS
+from bgsub.sources import is_image_file
 
 
 class _JobLocator:
@@ -197,10 +197,6 @@ def is_glob(text):
     return glob.has_magic(text)
 
 
-def _is_image_file(path):
-    return Path(path).suffix.lower() in IMAGE_EXTENSIONS and os.path.isfile(path)
-
-
 def _expand(spec, out, all_outputs):
     """``[(input, output folder)]`` for one job (see docs/batch.md for the rules).
 
@@ -213,9 +209,9 @@ def _expand(spec, out, all_outputs):
     if not is_glob(spec):
         return [(spec, out)]
     matches = sorted(m for m in glob.glob(spec, recursive=True) if not _inside_any(m, all_outputs))
-    if matches and all(_is_image_file(m) for m in matches):
+    if matches and all(is_image_file(m) for m in matches):
         return [(spec, out)]
-    chosen = [m for m in matches if os.path.isdir(m) or not _is_image_file(m)]
+    chosen = [m for m in matches if os.path.isdir(m) or not is_image_file(m)]
     if not chosen:
         return [(spec, out)]  # fails when run: nothing matches
     root = _fixed_part(spec)

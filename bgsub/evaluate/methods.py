@@ -1,0 +1,99 @@
+"""The methods ``bgsub eval`` compares: OpenCV's subtractors and bgsub itself, behind
+``apply(frame) -> mask``."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+
+import cv2
+import numpy as np
+
+from bgsub.errors import ConfigError
+from bgsub.evaluate.sequences import Sequence
+from bgsub.pipeline import model_input
+
+
+_OPENCV_MAIN = {
+    "mog2": "createBackgroundSubtractorMOG2",
+    "knn": "createBackgroundSubtractorKNN",
+}
+_OPENCV_BGSEGM = {
+    "mog": "createBackgroundSubtractorMOG",
+    "gmg": "createBackgroundSubtractorGMG",
+    "cnt": "createBackgroundSubtractorCNT",
+    "gsoc": "createBackgroundSubtractorGSOC",
+    "lsbp": "createBackgroundSubtractorLSBP",
+}
+OPENCV_METHODS = tuple(_OPENCV_MAIN) + tuple(_OPENCV_BGSEGM)
+
+
+def opencv_factory(name: str) -> Callable[[], object]:
+    """A zero-argument factory for an OpenCV subtractor with OpenCV's default parameters.
+
+    ``name`` is one of :data:`OPENCV_METHODS`; "mog2" and "knn" are in core OpenCV, the others
+    need ``cv2.bgsegm`` (opencv-contrib). Raises :class:`ConfigError` otherwise.
+    """
+    key = name.strip().lower()
+    if key in _OPENCV_MAIN:
+        return getattr(cv2, _OPENCV_MAIN[key])
+    if key in _OPENCV_BGSEGM:
+        if not hasattr(cv2, "bgsegm"):
+            raise ConfigError(f"OpenCV method '{name}' needs cv2.bgsegm (install opencv-contrib-python)")
+        return getattr(cv2.bgsegm, _OPENCV_BGSEGM[key])
+    raise ConfigError(f"unknown OpenCV method '{name}'; choose from {', '.join(OPENCV_METHODS)}")
+
+
+# --------------------------------------------------------------------------------------------
+# bgsub itself
+# --------------------------------------------------------------------------------------------
+
+
+class BgsubSubtractor:
+    """What ``bgsub run`` does to each frame of a resolved config, behind ``apply(frame)``:
+    gray conversion when ``model.gray`` is set, the model, then the ``postprocess`` section."""
+
+    def __init__(self, config: dict):
+        # Imported here so that baseline-only runs never load (and JIT-compile) the models.
+        from bgsub.config import make_model_from
+        from bgsub.postprocess import PostProcessor
+        from bgsub.train import check_fittable
+
+        self.model = make_model_from(config)
+        self.postprocess = PostProcessor(config["postprocess"])
+        self.gray = bool(config["model"]["gray"])
+        self.init_frames = config["model"]["init_frames"]
+        if self.init_frames:
+            check_fittable(self.model)
+
+    def apply(self, frame: np.ndarray) -> np.ndarray:
+        """The post-processed 0/255 mask of ``frame`` (a BGR or gray uint8 image)."""
+        return self.postprocess(self.model.apply(model_input(frame, self.model, self.gray)))
+
+    def prepare(self, sequence: Sequence) -> None:
+        """With ``model.init_frames`` N: fit the model to the first N frames of ``sequence`` by
+        EM, as ``bgsub run --init-frames N`` does (not timed: fps counts ``apply`` only)."""
+        if self.init_frames:
+            images = (image for _, image in sequence.frames())
+            self.model.fit(model_input(image, self.model, self.gray)
+                           for image in itertools.islice(images, self.init_frames))
+
+    def warm_up(self, channels: int = 3) -> None:
+        """Compile the model's kernels on a tiny frame, then forget it, so that timing a sequence
+        measures the work per frame rather than Numba's one-off compilation."""
+        shape = (8, 8) if self.gray or channels == 1 else (8, 8, channels)
+        tiny = np.zeros(shape, np.uint8)
+        for _ in range(2):  # the first frame initialises, the second runs the update kernel
+            self.model.apply(tiny)
+        self.model.reset()
+
+
+def bgsub_factory(config: dict) -> Callable[[], BgsubSubtractor]:
+    """A zero-argument factory of warmed-up :class:`BgsubSubtractor` for a resolved config."""
+
+    def factory() -> BgsubSubtractor:
+        subtractor = BgsubSubtractor(config)
+        subtractor.warm_up()
+        return subtractor
+
+    return factory
