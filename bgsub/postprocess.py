@@ -63,6 +63,18 @@ def find_blobs(mask, min_area=1):
     ]
 
 
+BOX_COLOUR = (0, 255, 0)  # BGR: blob boxes in overlays, snapshots and the live window
+
+
+def draw_boxes(image, blobs, thickness=1):
+    """Draw a green box around each blob on the BGR ``image`` (in place; returned for
+    chaining)."""
+    for blob in blobs:
+        cv2.rectangle(image, (blob.x, blob.y), (blob.x + blob.w - 1, blob.y + blob.h - 1),
+                      BOX_COLOUR, thickness)
+    return image
+
+
 class PostProcessor:
     """Applies the ``postprocess`` section of a config to each raw mask.
 

@@ -13,8 +13,8 @@ from conftest import read_masks
 
 from bgsub.config import DEFAULTS, load_config, resolve
 from bgsub.errors import ConfigError
-from bgsub.postprocess import (Blob, PostProcessor, binary_median, find_blobs, remove_small_blobs,
-                               roi_mask)
+from bgsub.postprocess import (BOX_COLOUR, Blob, PostProcessor, binary_median, draw_boxes,
+                               find_blobs, remove_small_blobs, roi_mask)
 from bgsub.units import area_pixels
 
 # An L-shaped (concave) region: its outside corner at (20, 20) is where filters used to leak.
@@ -226,3 +226,19 @@ def test_percent_sizes_are_worked_out_per_frame_size():
     mask = foliage_mask(4)
     expected = post(median=9, open=3, close=5, min_area=77)(mask)
     np.testing.assert_array_equal(processor(mask), expected)
+
+
+def test_draw_boxes_outlines_each_blob_in_green():
+    """The one box drawer (overlay burn-in, snapshots, the live window): at thickness 1 exactly
+    the blob's bounding rectangle's border is green; thicker boxes still leave the inside."""
+    mask = np.zeros((40, 50), np.uint8)
+    mask[10:20, 5:25] = 255
+    blobs = find_blobs(mask)
+    image = np.zeros((40, 50, 3), np.uint8)
+    assert draw_boxes(image, blobs) is image
+    ring = np.zeros((40, 50), bool)
+    ring[10:20, 5:25] = True
+    ring[11:19, 6:24] = False
+    np.testing.assert_array_equal(np.all(image == BOX_COLOUR, axis=2), ring)
+    thick = draw_boxes(np.zeros((40, 50, 3), np.uint8), blobs, thickness=3)
+    assert np.all(thick[10, 5:25] == BOX_COLOUR) and not thick[15, 15].any()

@@ -17,14 +17,13 @@ from bgsub.live.view import (
     add_status,
     as_bgr,
     describe_model,
-    draw_blobs,
     draw_help,
     status_lines,
     tile,
 )
 from bgsub.models.scores import heat_map
 from bgsub.pipeline import FrameResult, model_input, overlay
-from bgsub.postprocess import find_blobs
+from bgsub.postprocess import draw_boxes, find_blobs
 from bgsub.sinks import write_image
 
 
@@ -189,7 +188,7 @@ class LiveSession:
         [score]."""
         r = self.result
         assert r is not None  # drawn once a frame was shown
-        boxed = draw_blobs(overlay(r.frame.image, r.mask), self.blobs)
+        boxed = draw_boxes(overlay(r.frame.image, r.mask), self.blobs)
         panes = [("input", as_bgr(r.frame.image)), ("mask", r.mask), ("overlay", boxed)]
         if self.show_background and r.background is not None:
             panes.append(("background", as_bgr(r.background)))

@@ -1,4 +1,4 @@
-"""Drawing the preview: tiled panes, the status strip, the help overlay, blob boxes."""
+"""Drawing the preview: tiled panes, the status strip and the help overlay."""
 
 from __future__ import annotations
 
@@ -127,11 +127,3 @@ def draw_help(canvas: np.ndarray) -> np.ndarray:
         for x, text in ((left, keys), (left + keys_width + gap, what)):
             cv2.putText(out, text, (x, y), _FONT, _TEXT_SCALE, (255, 255, 255), 1, cv2.LINE_AA)
     return out
-
-
-def draw_blobs(image: np.ndarray, blobs) -> np.ndarray:
-    """``image`` with a green box around each blob (drawn in place; returned for chaining)."""
-    for blob in blobs:
-        cv2.rectangle(image, (blob.x, blob.y), (blob.x + blob.w - 1, blob.y + blob.h - 1),
-                      (0, 255, 0), 1)
-    return image
