@@ -14,7 +14,7 @@ import pytest
 from bgsub.errors import ConfigError, SourceError
 from bgsub.sources import (
     Reconnect,
-    _Pacer,
+    Pacer,
     normalize_image,
     open_source,
     quiet_opencv,
@@ -112,7 +112,7 @@ def test_pacer_sleeps_until_each_frames_due_time_and_never_for_late_frames():
         slept.append(round(seconds, 6))
         now[0] += seconds
 
-    pacer = _Pacer(10.0, clock=lambda: now[0], sleep=sleep)
+    pacer = Pacer(10.0, clock=lambda: now[0], sleep=sleep)
     pacer.wait(0)          # starts the clock, no wait
     now[0] += 0.03
     pacer.wait(1)          # due at +0.1: sleeps 0.07
