@@ -1,5 +1,5 @@
 """End to end: ``bgsub run`` on a video file against a plain OpenCV loop (read -> MOG2.apply ->
-write the mask video), same input, same output kind (lossless FFV1 ``mask.mkv``).
+write the mask video), same input, same output kind (lossless FFV1 ``mask.mov``).
 
     python benchmarks/end_to_end.py [--size 1920x1080] [--frames 200] [--repeats 3] [--video FILE]
 
@@ -105,7 +105,7 @@ def measure(video, repeats, workdir):
     for i in range(repeats):  # every command wrote a mask video of every frame
         assert (workdir / f"opencv{i}.mkv").stat().st_size > 0
         for name in COMMANDS:
-            assert (workdir / f"{name}{i}" / "mask.mkv").stat().st_size > 0
+            assert (workdir / f"{name}{i}" / "mask.mov").stat().st_size > 0
     return seconds
 
 

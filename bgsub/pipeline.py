@@ -151,7 +151,7 @@ class SinkOutput:
 
 
 VIEWS = {
-    "mask_video": ("mask.mkv", lambda r: r.mask),
+    "mask_video": ("mask.mov", lambda r: r.mask),
     "overlay_video": ("overlay.mp4", lambda r: overlay(r.frame.image, r.mask)),
     "background_video": ("background.mp4", lambda r: r.background),
     "shadow_video": ("labels.mkv", lambda r: r.labels),
@@ -161,7 +161,8 @@ VIEWS = {
 def build_outputs(outdir, outputs, fps, threshold=None):
     """The outputs the ``outputs`` config section asks for, writing under ``outdir``.
 
-    Mask and label videos are FFV1 (lossless) so no codec blurs them; overlay and background are
+    The mask video is PNG frames in QuickTime and the label video FFV1 (both lossless, so no codec
+    blurs them; PNG costs a mask a quarter of FFV1's CPU time); overlay and background are
     MPEG-4 to stay small. ``masks_dir: true`` writes ``OUTDIR/masks/binNNNNNN.png``.
     ``score_video`` writes the score map's heat map (:func:`bgsub.models.scores.heat_map`) with
     ``threshold`` (the model's) marked on its colour bar.

@@ -37,7 +37,7 @@ def default_outdir(input_spec):
 @click.option("--score-video", is_flag=True, default=None,
               help="Also write score.mkv: each pixel's distance in sigmas to its background as a "
                    "heat map on a fixed scale, the threshold marked on its colour bar.")
-@click.option("--no-mask-video", is_flag=True, help="Do not write mask.mkv.")
+@click.option("--no-mask-video", is_flag=True, help="Do not write mask.mov.")
 @click.option("--fps", type=float, help="Frame rate of image folders (default 25).")
 @click.option("--max-frames", type=click.IntRange(min=1), help="Stop after this many frames.")
 @click.option("--events", "events_file", type=click.Path(dir_okay=False),
@@ -56,7 +56,7 @@ def run_command(input_spec, outdir, masks_dir, overlay, background, shadow_video
     """Subtract the background of INPUT and write the masks.
 
     INPUT is a video file, a folder or glob of images (sorted by name, e.g. a CDnet input/
-    folder), a camera index or a stream URL. Writes OUTDIR/mask.mkv (lossless) by default.
+    folder), a camera index or a stream URL. Writes OUTDIR/mask.mov (lossless) by default.
     """
     outputs = {
         key: value
