@@ -521,23 +521,29 @@ def model_for(config, source):
     from bgsub.config import make_model_from
 
     if config["model"]["load"]:
-        return load_for(config["model"]["load"], source)
+        return load_for(config["model"]["load"], source, config["model"]["downscale"])
     return make_model_from(config), config["model"]["gray"]
 
 
-def load_for(path, source):
-    """``(model, gray)``: the checkpoint at ``path``, refused with one line when it was learned
-    on frames of another size than ``source``'s."""
+def load_for(path, source, downscale=1):
+    """``(model, gray)``: the checkpoint at ``path`` (behind ``downscale``, see
+    :func:`bgsub.config.downscaled`), refused with one line when it was learned on frames of
+    another size than ``source``'s reduced by ``downscale``."""
+    from bgsub.config import downscaled
     from bgsub.models import load_model
+    from bgsub.models.downscaled import factor_for, reduced_size
 
     model = load_model(path)
     if model.shape is None:
-        return model, False
+        return downscaled(model, downscale), False
     height, width = model.shape[:2]
-    if (width, height) != tuple(source.size):
+    factor = factor_for(downscale, source.size[0])
+    expected = reduced_size(source.size, factor)
+    if (width, height) != expected:
+        reduced = f" ({expected[0]}x{expected[1]} at downscale {factor})" if factor > 1 else ""
         raise BgsubError(f"{path}: the checkpoint was learned on {width}x{height} frames, "
-                         f"the input is {source.size[0]}x{source.size[1]}")
-    return model, len(model.shape) == 2
+                         f"the input is {source.size[0]}x{source.size[1]}{reduced}")
+    return downscaled(model, downscale), len(model.shape) == 2
 
 
 def _fitted(model, frames, count, gray):

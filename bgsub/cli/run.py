@@ -118,7 +118,7 @@ def _load_checkpoint(path, source, model_opts, config):
     if config["model"]["init_frames"]:
         raise ConfigError("--load-model starts from the checkpoint; init_frames would refit it "
                           "(leave one out)")
-    model, gray = pipeline.load_for(path, source)
+    model, gray = pipeline.load_for(path, source, config["model"]["downscale"])
     if model_opts.get("gray") and not gray:
         raise ConfigError(f"--gray: the checkpoint {path} was learned on colour frames")
     return model, gray

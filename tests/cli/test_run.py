@@ -121,3 +121,26 @@ def test_console_script_is_installed():
     script = Path(sys.executable).parent / "bgsub"
     result = subprocess.run([str(script), "--version"], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0 and "bgsub, version" in result.stdout
+
+
+def test_downscale_keeps_every_output_at_the_input_size(tmp_path, video_file):
+    # 96x72 frames at --downscale 2: the model works at 48x36, the files stay 96x72 (the
+    # post-processing works on the enlarged masks, so its sizes stay in input pixels).
+    out = tmp_path / "out"
+    result = bgsub("run", video_file, "-o", out, "-q", "--downscale", "2", "--overlay",
+                   "--masks-dir", out / "masks", "--save-model", tmp_path / "m.npz")
+    assert result.returncode == 0, result.stderr
+    masks = read_masks(out / "mask.mov")
+    assert len(masks) == 20 and masks[0].shape == (72, 96)
+    assert np.count_nonzero(masks[-1]) > 0
+    assert read_masks(out / "overlay.mp4")[0].shape == (72, 96)
+    assert cv2.imread(str(out / "masks" / "bin000001.png"), 0).shape == (72, 96)
+    # The checkpoint holds the reduced state: it resumes only at the same reduction.
+    resumed = bgsub("run", video_file, "-o", tmp_path / "again", "-q", "--downscale", "2",
+                    "--load-model", tmp_path / "m.npz")
+    assert resumed.returncode == 0, resumed.stderr
+    refused = bgsub("run", video_file, "-o", tmp_path / "full", "-q",
+                    "--load-model", tmp_path / "m.npz")
+    assert refused.returncode != 0
+    assert "learned on 48x36 frames, the input is 96x72" in refused.stderr
+    assert "Traceback" not in refused.stderr
