@@ -1,7 +1,6 @@
 """The recall-by-object-size benchmark: perfect masks find every object, empty ones none."""
 
 import importlib.util
-import sys
 from pathlib import Path
 
 import cv2
