@@ -169,12 +169,13 @@ def format_budget(stages, frames_per_second):
               "|---|---|---|---|"]
     lines += [f"| {name} | {ms:.1f} | {cores * 1000 / ms:.1f} | {frames_per_second[name]:.1f} |"
               for name, ms in totals.items()]
-    # What the 1.5x target asks of this machine against what the CPU budget allows.
-    opencv = frames_per_second["OpenCV loop"]
-    bound = cores * 1000 / totals["bgsub run (defaults)"]
-    lines += ["", f"1.5x the OpenCV loop is {1.5 * opencv:.1f} fps; bgsub's defaults are bound "
-              f"at {bound:.1f} fps on {cores} cores by their CPU budget ({bound / opencv:.2f}x "
-              "the OpenCV loop's measured fps)."]
+    # What the 1.5x target asks of this machine against what the CPU budgets allow: on a busy
+    # machine both commands fall short of their bounds, so the bounds are compared, not fps.
+    opencv, bgsub_sum = totals["OpenCV loop"], totals["bgsub run (defaults)"]
+    lines += ["", f"Bound: bgsub's defaults can run at most {opencv / bgsub_sum:.2f}x the OpenCV "
+              f"loop on this machine ({cores * 1000 / bgsub_sum:.1f} against "
+              f"{cores * 1000 / opencv:.1f} fps on {cores} cores, CPU budgets); 1.5x needs a "
+              f"budget of at most {opencv / 1.5:.1f} ms per frame against {bgsub_sum:.1f}."]
     return "\n".join(lines)
 
 

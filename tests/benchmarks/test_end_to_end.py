@@ -28,4 +28,4 @@ def test_both_commands_run_on_a_tiny_clip(capsys, tmp_path):
     assert "| bgsub run (defaults) |" in out and "| OpenCV loop" in out
     assert "| bgsub run --preset fast |" in out and "| bgsub run --downscale auto |" in out
     assert "| FFV1 mask encoding |" in out and "fps bound on" in out
-    assert "1.5x the OpenCV loop is" in out and "by their CPU budget" in out
+    assert "Bound: bgsub's defaults can run at most" in out and "1.5x needs a budget" in out
