@@ -217,3 +217,22 @@ def test_ctrl_c_stops_the_running_recording_cleanly_and_exits_130(tmp_path):
             assert not (folder / ".bgsub-manifest.json").exists()
             assert not (folder / "mask.mov").exists()
             assert not list(folder.glob(".*partial*"))
+
+
+def test_a_job_may_downscale_and_its_masks_keep_the_input_size(tmp_path):
+    make_video(tmp_path / "a.mkv", width=96, height=72)
+    jobs = write_jobs(tmp_path / "jobs.yaml", """
+        jobs:
+          - input: a.mkv
+            output: out/full
+          - input: a.mkv
+            output: out/half
+            model: {downscale: 2}
+    """)
+    result = bgsub("batch", jobs, "--workers", "1", "-q")
+    assert result.returncode == 0, result.stderr
+    full, half = (read_masks(tmp_path / "out" / name / "mask.mov") for name in ("full", "half"))
+    assert len(full) == len(half) == 24
+    assert all(m.shape == (72, 96) for m in full + half)
+    assert any(not np.array_equal(a, b) for a, b in zip(full, half))  # another model input
+    assert np.count_nonzero(half[-1]) > 0
