@@ -31,8 +31,10 @@ class Downscaled:
     """``model`` (a bgsub model) seeing every frame reduced by ``setting`` per side (an integer
     >= 1 or ``"auto"``, fixed by the first frame's width), with its outputs (mask, labels,
     background, scores, threshold scale) scaled back to the frame's size: masks and labels by
-    nearest neighbour, so they keep their values. Everything else (``params``, ``save``,
-    ``frames_seen``, ...) is the model's own; checkpoints hold the reduced state.
+    nearest neighbour, so they keep their values. ``fit`` (EM on reduced frames), ``scores``,
+    ``compute_scores`` and ``threshold_scale`` exist where the model has them. Everything else
+    (``params``, ``save``, ``frames_seen``, ...) is the model's own; checkpoints hold the
+    reduced state.
     """
 
     def __init__(self, model, setting):
@@ -43,10 +45,16 @@ class Downscaled:
         self._labels = None  # the model's last labels at the input's size
 
     def __getattr__(self, name):
-        # Only reached for what this class does not define: the model's own attributes.
+        # Only reached for what this class does not define: the model's own attributes, and
+        # the methods that exist only where the model has them (``hasattr`` answers as for it).
         if name == "model":  # not set yet (a copy being made): no model to ask
             raise AttributeError(name)
-        return getattr(self.model, name)
+        attribute = getattr(self.model, name)
+        if name == "fit":
+            return self._fit
+        if name == "threshold_scale":
+            return lambda: self._enlarge(attribute())
+        return attribute
 
     @property
     def compute_scores(self):
@@ -77,8 +85,8 @@ class Downscaled:
         self._labels = self._enlarge(self.model.labels)
         return cv2.threshold(self._labels, 254, 255, cv2.THRESH_BINARY)[1]
 
-    def fit(self, frames, *args, **kwargs):
-        """The model's EM fit on the reduced ``frames``; returns ``self``."""
+    def _fit(self, frames, *args, **kwargs):
+        """``fit``: the model's EM fit on the reduced ``frames``; returns ``self``."""
         self.model.fit((self._reduce(frame) for frame in frames), *args, **kwargs)
         return self
 
@@ -102,10 +110,6 @@ class Downscaled:
     def background_image(self):
         """The learned background at the input's size (bilinear: it is an image, not labels)."""
         return self._enlarge(self.model.background_image(), cv2.INTER_LINEAR)
-
-    def threshold_scale(self):
-        """The feedback model's threshold factors at the input's size."""
-        return self._enlarge(self.model.threshold_scale())
 
     def reset(self):
         """Forget everything learned (the next frame fixes the factor again)."""

@@ -6,7 +6,7 @@ import pytest
 
 from conftest import make_scene
 
-from bgsub import FeedbackMixture, GaussianMixture
+from bgsub import FeedbackMixture, GaussianMixture, SingleGaussian
 from bgsub.config import make_model_from, resolve
 from bgsub.models.downscaled import Downscaled, factor_for, reduced_size
 
@@ -90,6 +90,16 @@ def test_fit_learns_from_reduced_frames():
                                    for f in frames])
     assert np.array_equal(model.model.mixture, plain.mixture)
     assert model.apply(frames[0]).shape == (72, 96)
+
+
+def test_what_the_model_lacks_the_wrapper_lacks():
+    # The commands ask hasattr(model, "fit") / "compute_scores" to refuse a model with one line.
+    wrapped = Downscaled(SingleGaussian(), 2)
+    assert not hasattr(wrapped, "fit") and not hasattr(wrapped, "compute_scores")
+    assert not hasattr(wrapped, "scores") and not hasattr(wrapped, "threshold_scale")
+    mixture = Downscaled(GaussianMixture(), 2)
+    assert hasattr(mixture, "fit") and hasattr(mixture, "compute_scores")
+    assert not hasattr(mixture, "threshold_scale")  # the feedback model's only
 
 
 def test_the_config_wraps_only_when_asked():
