@@ -150,7 +150,7 @@ def test_job_config_is_defaults_merged_with_the_job(tmp_path):
     assert a.config == resolve({"model": {"name": "gmm", "k": 5, "threshold": 2.5},
                                 "outputs": {"overlay_video": True}})
     assert b.config["model"] == {"name": "gmm", "gray": False, "init_frames": 0, "load": None,
-                                 "k": 5, "threshold": 3.0}
+                                 "downscale": 1, "k": 5, "threshold": 3.0}
     assert b.config["outputs"]["overlay_video"] is True
     # A relative masks folder belongs to each recording's output folder.
     assert b.config["outputs"]["masks_dir"] == str(tmp_path / "out" / "b" / "pngs")
