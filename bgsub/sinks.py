@@ -167,7 +167,7 @@ class PngVideoWriter:
     one value, and choosing a filter per row is most of what a default PNG encoding costs) and
     PyAV muxes the encoded frames as they are; FFmpeg's own PNG encoder, which OpenCV's writer
     would use, has no such settings. A 1080p mask takes ~3.5 ms of CPU against ~13 ms as FFV1
-    (``benchmarks/mask_writing.py``). Players (VLC, mpv, QuickTime) and OpenCV read the file.
+    (``benchmarks/mask_writing.py``). OpenCV and FFmpeg (and the players built on it) read it.
     The interface is the part of ``cv2.VideoWriter`` that :class:`VideoSink` uses; failures
     raise ``OSError``.
     """
