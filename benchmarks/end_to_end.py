@@ -1,5 +1,6 @@
 """End to end: ``bgsub run`` on a video file against a plain OpenCV loop (read -> MOG2.apply ->
-write the mask video), same input, same output kind (lossless FFV1 ``mask.mkv``).
+write the mask video), same input, each writing a lossless mask video (the loop FFV1 through
+OpenCV's writer, bgsub its ``mask.mov`` of PNG frames).
 
     python benchmarks/end_to_end.py [--size 1920x1080] [--frames 200] [--repeats 3] [--video FILE]
 
@@ -8,13 +9,14 @@ or the bundled clip when that is absent) resized to ``--size``, MPEG-4 Part 2, 2
 run as fresh processes, timed as whole commands (start-up included; bgsub's Numba cache is warmed
 by one untimed run), taking turns, ``--repeats`` times; the table gives the medians. bgsub runs with
 its defaults (the feedback mixture and its stages, post-processing on), MOG2 with OpenCV's
-(shadow detection off); a third command, ``bgsub run --preset fast`` (one Gaussian per pixel),
-shows what a cheaper model gains.
+(shadow detection off); ``bgsub run --preset fast`` (one Gaussian per pixel) shows what a
+cheaper model gains, ``bgsub run --downscale auto`` what the model on reduced frames gains.
 
 A second table, the CPU budget, times each stage alone on one core over the clip's frames
 (``time.process_time``, one thread): decoding, each model's ``apply``, post-processing and the
-FFV1 mask encoding. Their sum is the CPU time one frame costs a whole command, and dividing the
-cores by it bounds the frame rate any scheduling of the stages could reach on this machine.
+mask writing (FFV1 for the loop, ``mask.mov`` for bgsub). Their sum is the CPU time one frame
+costs a whole command, and dividing the cores by it bounds the frame rate any scheduling of the
+stages could reach on this machine: the bound printed under the tables.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ import numba  # noqa: E402
 import bgsub  # noqa: E402  (importable: throughput put the checkout on the path)
 from bgsub.config import DEFAULTS  # noqa: E402
 from bgsub.postprocess import PostProcessor  # noqa: E402
+from bgsub.sinks import VideoSink  # noqa: E402
 
 REPO = throughput.REPO
 
@@ -77,6 +80,7 @@ def _timed(command, **kwargs):
 COMMANDS = {  # name -> extra ``bgsub run`` arguments
     "bgsub": [],
     "bgsub-fast": ["--preset", "fast"],
+    "bgsub-auto": ["--downscale", "auto"],
 }
 
 
@@ -105,7 +109,7 @@ def measure(video, repeats, workdir):
     for i in range(repeats):  # every command wrote a mask video of every frame
         assert (workdir / f"opencv{i}.mkv").stat().st_size > 0
         for name in COMMANDS:
-            assert (workdir / f"{name}{i}" / "mask.mkv").stat().st_size > 0
+            assert (workdir / f"{name}{i}" / "mask.mov").stat().st_size > 0
     return seconds
 
 
@@ -141,6 +145,8 @@ def cpu_budget(video, workdir):
                                  cv2.VideoWriter_fourcc(*"FFV1"), 25.0, (width, height), False)
         stages["FFV1 mask encoding"], _ = _cpu_ms(writer.write, masks)
         writer.release()
+        with VideoSink(Path(workdir) / "budget.mov", 25.0) as sink:
+            stages["bgsub mask.mov writing"], _ = _cpu_ms(lambda m: sink.write(0, m), masks)
     finally:
         cv2.setNumThreads(threads[0])
         numba.set_num_threads(threads[1])
@@ -150,13 +156,12 @@ def cpu_budget(video, workdir):
 def format_budget(stages, frames_per_second):
     """The CPU budget table: per-stage ms and, for each command, its sum and the fps bound."""
     cores = os.cpu_count()
-    common = stages["decode (FFmpeg, 1 thread)"] + stages["FFV1 mask encoding"]
+    decode = stages["decode (FFmpeg, 1 thread)"]
+    bgsub_common = decode + stages["post-processing (defaults)"] + stages["bgsub mask.mov writing"]
     totals = {
-        "OpenCV loop": common + stages["MOG2.apply"],
-        "bgsub run (defaults)": common + stages["FeedbackMixture.apply (default)"]
-        + stages["post-processing (defaults)"],
-        "bgsub run --preset fast": common + stages["SingleGaussian.apply"]
-        + stages["post-processing (defaults)"],
+        "OpenCV loop": decode + stages["MOG2.apply"] + stages["FFV1 mask encoding"],
+        "bgsub run (defaults)": bgsub_common + stages["FeedbackMixture.apply (default)"],
+        "bgsub run --preset fast": bgsub_common + stages["SingleGaussian.apply"],
     }
     lines = ["| stage, one thread | CPU ms/frame |", "|---|---|"]
     lines += [f"| {name} | {ms:.1f} |" for name, ms in stages.items()]
@@ -164,11 +169,13 @@ def format_budget(stages, frames_per_second):
               "|---|---|---|---|"]
     lines += [f"| {name} | {ms:.1f} | {cores * 1000 / ms:.1f} | {frames_per_second[name]:.1f} |"
               for name, ms in totals.items()]
-    # What a 2x target asks of this machine: bgsub's own bound, with the mask written for free.
-    unwritten = totals["bgsub run (defaults)"] - stages["FFV1 mask encoding"]
-    lines += ["", f"2x the OpenCV loop is {2 * frames_per_second['OpenCV loop']:.1f} fps; bgsub's "
-              f"defaults are bound at {cores * 1000 / unwritten:.1f} fps on {cores} cores even "
-              "if writing the mask cost nothing."]
+    # What the 1.5x target asks of this machine against what the CPU budgets allow: on a busy
+    # machine both commands fall short of their bounds, so the bounds are compared, not fps.
+    opencv, bgsub_sum = totals["OpenCV loop"], totals["bgsub run (defaults)"]
+    lines += ["", f"Bound: bgsub's defaults can run at most {opencv / bgsub_sum:.2f}x the OpenCV "
+              f"loop on this machine ({cores * 1000 / bgsub_sum:.1f} against "
+              f"{cores * 1000 / opencv:.1f} fps on {cores} cores, CPU budgets); 1.5x needs a "
+              f"budget of at most {opencv / 1.5:.1f} ms per frame against {bgsub_sum:.1f}."]
     return "\n".join(lines)
 
 
@@ -197,7 +204,7 @@ def main(argv=None):
     medians = {name: statistics.median(runs) for name, runs in seconds.items()}
     opencv = medians["opencv"]
     labels = {"opencv": "OpenCV loop", "bgsub": "bgsub run (defaults)",
-              "bgsub-fast": "bgsub run --preset fast"}
+              "bgsub-fast": "bgsub run --preset fast", "bgsub-auto": "bgsub run --downscale auto"}
     print(f"input: {description}; whole commands, median of {args.repeats}; {os.cpu_count()} CPUs")
     print()
     print("| command | seconds | fps | x OpenCV loop |")

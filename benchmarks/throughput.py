@@ -12,10 +12,18 @@ from its own state; the table gives the median of the repeats. All methods use e
 
 Methods: ``bgsub-default``, what ``bgsub run`` does to a frame with the default configuration
 (the feedback mixture with K = ``--k`` and its stages, then the post-processing);
+``bgsub-default-downscale-N``, the same with ``--downscale N`` (the model on frames reduced N
+times per side, masks scaled back, post-processing at full size);
 ``bgsub-fast``, the same with ``--preset fast`` (one Gaussian per pixel); ``bgsub-gmm``, the plain
 mixture (``--model gmm``); and
 ``cv2.createBackgroundSubtractorMOG2`` with default parameters (K = 5 components unless ``--k``)
 with and without shadow detection. Ratios are bgsub's throughput over MOG2's without shadows.
+
+The memory bound: the bytes of state and frame the default model reads and writes per pixel per
+frame (counted from its layout and its mean number of live components after the warm-up, at the
+largest size), times the pixels, over the memory bandwidth of one thread measured here on a plain
+read-modify-write of a float32 array far larger than the caches. No implementation that keeps
+this state can take less CPU time per frame than that.
 """
 
 from __future__ import annotations
@@ -28,6 +36,7 @@ import time
 from pathlib import Path
 
 import cv2
+import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # run from a checkout without installing
@@ -86,6 +95,8 @@ def methods(k):
 
     return {
         "bgsub-default": configured({"model": {"k": k}}),
+        "bgsub-default-downscale-2": configured({"model": {"k": k, "downscale": 2}}),
+        "bgsub-default-downscale-4": configured({"model": {"k": k, "downscale": 4}}),
         "bgsub-fast": configured({"preset": "fast"}),
         "bgsub-gmm": configured({"model": {"name": "gmm", "k": k}}),
         REFERENCE: mog2(False),
@@ -169,6 +180,58 @@ def state_rows(ks, channels=3):
     return rows
 
 
+def memory_bandwidth(megabytes=512, repeats=5):
+    """Bytes per second one thread moves in a plain read-modify-write pass (``a *= c``) over a
+    float32 array of ``megabytes``, far larger than the caches: the median of ``repeats``."""
+    array = np.ones(megabytes * 2**20 // 4, dtype=np.float32)
+    rates = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        np.multiply(array, np.float32(0.999), out=array)
+        rates.append(2 * array.nbytes / (time.perf_counter() - start))
+    return statistics.median(rates)
+
+
+def touched_bytes(model, channels=3):
+    """Bytes of memory the default model reads and writes per pixel per frame, from its layout:
+    the kernel reads and writes every live component ((2 + C) float32 each) and D (float32),
+    reads the component count, the previous label, its dilation, the still count and the frame's
+    C bytes, and writes the label; around it, the dilation, the copy of the labels and the
+    mask's threshold read one byte and write one, and the ghost screen reads the still counts."""
+    component = (2 + channels) * 4
+    live = float(np.mean(model.n_components))
+    kernel = 2 * component * live + 2 * 4 + 1 + 1 + 1 + 1 + channels + 1
+    return kernel + 3 * 2 + 1, live
+
+
+def memory_bound(source, size, k, warmup, megabytes=512):
+    """``(bytes per pixel, live components, bandwidth, bound ms)`` of the default model at
+    ``size`` after learning ``warmup`` of the ``source`` frames (bandwidth measured on
+    ``megabytes``)."""
+    subtractor = BgsubSubtractor(resolve({"model": {"k": k}}))
+    for frame in source[:warmup]:
+        subtractor.apply(cv2.resize(frame, size, interpolation=cv2.INTER_AREA))
+    per_pixel, live = touched_bytes(subtractor.model)
+    bandwidth = memory_bandwidth(megabytes)
+    return per_pixel, live, bandwidth, 1000 * per_pixel * size[0] * size[1] / bandwidth
+
+
+def format_bound(size, bound, rows):
+    """The memory-bound line beside the default model's measured CPU time at ``size``."""
+    per_pixel, live, bandwidth, bound_ms = bound
+    name = f"{size[0]}x{size[1]}"
+    measured = {r["method"]: r["cpu_ms"] for r in rows if r["size"] == name}
+    text = (f"memory bound of bgsub-default at {name}: {per_pixel:.1f} bytes/pixel/frame "
+            f"({live:.2f} live components) x {size[0] * size[1]} pixels / {bandwidth / 1e9:.1f} "
+            f"GB/s (one thread, read-modify-write) = {bound_ms:.1f} ms/frame")
+    if "bgsub-default" in measured:
+        text += (f"; measured {measured['bgsub-default']:.1f} ms CPU/frame "
+                 f"({measured['bgsub-default'] / bound_ms:.1f}x the bound), MOG2 "
+                 f"{measured[REFERENCE]:.1f} (default / MOG2 = "
+                 f"{measured['bgsub-default'] / measured[REFERENCE]:.2f})")
+    return text
+
+
 def format_throughput(rows):
     """A Markdown table of throughput rows."""
     lines = [
@@ -207,6 +270,8 @@ def parse_args(argv=None):
                              "foreground everywhere, which costs the mixtures more than a settled one)")
     parser.add_argument("--k-sweep", default="", help="comma-separated K values to time GMM and MOG2 at")
     parser.add_argument("--k-sweep-size", default="1920x1080", help="frame size of the K sweep")
+    parser.add_argument("--bandwidth-mb", type=int, default=512,
+                        help="size of the array the memory bandwidth is measured on (default: 512)")
     parser.add_argument("--threads", type=int, default=0, help="threads for Numba and OpenCV (0: all cores)")
     parser.add_argument("--data", default=str(DEFAULT_DATA), help="CDnet sequence folder (default: %(default)s)")
     return parser.parse_args(argv)
@@ -233,7 +298,11 @@ def main(argv=None):
           f"repeats, median; {os.cpu_count()} CPUs, OpenCV {cv2.__version__} ({cv2.getNumThreads()} "
           f"threads), bgsub {bgsub.__version__}")
     print()
-    print(format_throughput(throughput_rows(source, sizes, args.k, warmup, args.frames, args.repeats)))
+    rows = throughput_rows(source, sizes, args.k, warmup, args.frames, args.repeats)
+    print(format_throughput(rows))
+    print()
+    largest = max(sizes, key=lambda size: size[0] * size[1])
+    print(format_bound(largest, memory_bound(source, largest, args.k, warmup, args.bandwidth_mb), rows))
     if sweep:
         print()
         size = parse_size(args.k_sweep_size)

@@ -30,7 +30,7 @@ from bgsub.units import parse_duration, parse_size
 
 DEFAULTS: dict[str, Any] = {
     "preset": "default",
-    "model": {"name": "feedback", "gray": False, "init_frames": 0, "load": None},
+    "model": {"name": "feedback", "gray": False, "init_frames": 0, "load": None, "downscale": 1},
     "postprocess": {
         "median": "4%",
         "open": 0,
@@ -308,6 +308,10 @@ def _validate_model(locator, path, model):
     _check_keys(locator, path, model, allowed)
     _check_bool(locator, path + ("gray",), model.get("gray"))
     _check_int(locator, path + ("init_frames",), model.get("init_frames"), 0)
+    downscale = model.get("downscale")
+    if downscale != "auto" and not (_is_int(downscale) and 1 <= downscale <= MAX_DOWNSCALE):
+        fail(locator, path + ("downscale",), f"must be auto or an integer from 1 to "
+             f"{MAX_DOWNSCALE}, got {downscale!r}")
     load = model.get("load")
     if load is not None and not (isinstance(load, str) and load):
         fail(locator, path + ("load",), f"must be the path of a checkpoint, got {load!r}")
@@ -436,12 +440,13 @@ def canonical(settings, locator=None, path=()):
 
 
 # Keys of the model section that are not the model class's parameters.
-MODEL_KEYS = ("name", "gray", "init_frames", "load")
+MODEL_KEYS = ("name", "gray", "init_frames", "load", "downscale")
+MAX_DOWNSCALE = 64
 
 
 def model_params(model):
-    """The model section without ``name``, ``gray``, ``init_frames`` and ``load``: keyword
-    arguments for the model class."""
+    """The model section without ``name``, ``gray``, ``init_frames``, ``load`` and
+    ``downscale``: keyword arguments for the model class."""
     return {k: v for k, v in model.items() if k not in MODEL_KEYS}
 
 
@@ -486,8 +491,16 @@ def load_config(path, overrides=None):
 
 
 def make_model_from(config):
-    """Build the model a resolved config describes."""
+    """Build the model a resolved config describes (behind
+    :class:`~bgsub.models.downscaled.Downscaled` when ``downscale`` is not 1)."""
     from bgsub.models import make_model
 
     model = config["model"]
-    return make_model(model["name"], **model_params(model))
+    return downscaled(make_model(model["name"], **model_params(model)), model["downscale"])
+
+
+def downscaled(model, setting):
+    """``model`` itself for ``downscale`` 1, else ``model`` seeing frames reduced by ``setting``."""
+    from bgsub.models.downscaled import Downscaled
+
+    return model if setting == 1 else Downscaled(model, setting)

@@ -159,7 +159,7 @@ class SinkOutput:
 
 
 VIEWS = {
-    "mask_video": ("mask.mkv", lambda r: r.mask),
+    "mask_video": ("mask.mov", lambda r: r.mask),
     "overlay_video": ("overlay.mp4", lambda r: overlay(r.frame.image, r.mask)),
     "background_video": ("background.mp4", lambda r: r.background),
     "shadow_video": ("labels.mkv", lambda r: r.labels),
@@ -169,7 +169,8 @@ VIEWS = {
 def build_outputs(outdir, outputs, fps, threshold=None, box_min_area=1):
     """The outputs the ``outputs`` config section asks for, writing under ``outdir``.
 
-    Mask and label videos are FFV1 (lossless) so no codec blurs them; overlay and background are
+    The mask video is PNG frames in QuickTime and the label video FFV1 (both lossless, so no codec
+    blurs them; PNG costs a mask a quarter of FFV1's CPU time); overlay and background are
     MPEG-4 to stay small. ``masks_dir: true`` writes ``OUTDIR/masks/binNNNNNN.png``.
     ``score_video`` writes the score map's heat map (:func:`bgsub.models.scores.heat_map`) with
     ``threshold`` (the model's) marked on its colour bar. ``overlay_boxes`` / ``overlay_timecode``
@@ -530,23 +531,29 @@ def model_for(config, source):
     from bgsub.config import make_model_from
 
     if config["model"]["load"]:
-        return load_for(config["model"]["load"], source)
+        return load_for(config["model"]["load"], source, config["model"]["downscale"])
     return make_model_from(config), config["model"]["gray"]
 
 
-def load_for(path, source):
-    """``(model, gray)``: the checkpoint at ``path``, refused with one line when it was learned
-    on frames of another size than ``source``'s."""
+def load_for(path, source, downscale=1):
+    """``(model, gray)``: the checkpoint at ``path`` (behind ``downscale``, see
+    :func:`bgsub.config.downscaled`), refused with one line when it was learned on frames of
+    another size than ``source``'s reduced by ``downscale``."""
+    from bgsub.config import downscaled
     from bgsub.models import load_model
+    from bgsub.models.downscaled import factor_for, reduced_size
 
     model = load_model(path)
     if model.shape is None:
-        return model, False
+        return downscaled(model, downscale), False
     height, width = model.shape[:2]
-    if (width, height) != tuple(source.size):
+    factor = factor_for(downscale, source.size[0])
+    expected = reduced_size(source.size, factor)
+    if (width, height) != expected:
+        reduced = f" ({expected[0]}x{expected[1]} at downscale {factor})" if factor > 1 else ""
         raise BgsubError(f"{path}: the checkpoint was learned on {width}x{height} frames, "
-                         f"the input is {source.size[0]}x{source.size[1]}")
-    return model, len(model.shape) == 2
+                         f"the input is {source.size[0]}x{source.size[1]}{reduced}")
+    return downscaled(model, downscale), len(model.shape) == 2
 
 
 def _fitted(model, frames, count, gray):

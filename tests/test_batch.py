@@ -153,7 +153,7 @@ def test_job_config_is_defaults_merged_with_the_job(tmp_path):
     assert a.config == resolve({"model": {"name": "gmm", "k": 5, "threshold": 2.5},
                                 "outputs": {"overlay_video": True}})
     assert b.config["model"] == {"name": "gmm", "gray": False, "init_frames": 0, "load": None,
-                                 "k": 5, "threshold": 3.0}
+                                 "downscale": 1, "k": 5, "threshold": 3.0}
     assert b.config["outputs"]["overlay_video"] is True
     # A relative masks folder belongs to each recording's output folder.
     assert b.config["outputs"]["masks_dir"] == str(tmp_path / "out" / "b" / "pngs")
@@ -250,7 +250,7 @@ def test_image_folders_and_image_globs_are_one_recording_each(tmp_path, write_im
 
 def test_outputs_inside_the_input_glob_are_never_taken_for_inputs(tmp_path):
     make_video(tmp_path / "videos" / "a.mkv", 3)
-    make_video(tmp_path / "videos" / "out" / "a" / "mask.mkv", 3)
+    make_video(tmp_path / "videos" / "out" / "a" / "mask.mov", 3)
     path = write_jobs(tmp_path, """
         jobs:
           - {input: "videos/*", output: videos/out}
@@ -273,9 +273,9 @@ def test_a_finished_recording_has_a_manifest_that_proves_it_current(tmp_path):
     assert result["frames"] == 24 and result["foreground_pct"] > 0
     manifest = read_manifest(rec)
     assert manifest["input"] == str(video)
-    assert manifest["outputs"] == [{"path": "mask.mkv", "size": (Path(rec.output) / "mask.mkv").stat().st_size}]
+    assert manifest["outputs"] == [{"path": "mask.mov", "size": (Path(rec.output) / "mask.mov").stat().st_size}]
     assert manifest["config"]["model"]["k"] == 5  # defaults spelled out
-    assert len(read_masks(Path(rec.output) / "mask.mkv")) == 24
+    assert len(read_masks(Path(rec.output) / "mask.mov")) == 24
 
     # Other parameters, another input, a changed input, a damaged output: not current.
     assert read_manifest(recording(tmp_path, video, {"model": {"k": 4}})) is None
@@ -285,7 +285,7 @@ def test_a_finished_recording_has_a_manifest_that_proves_it_current(tmp_path):
     assert read_manifest(rec) is None
     os.utime(video, ns=(st.st_atime_ns, st.st_mtime_ns))
     assert read_manifest(rec) is not None
-    with open(Path(rec.output) / "mask.mkv", "ab") as fh:
+    with open(Path(rec.output) / "mask.mov", "ab") as fh:
         fh.write(b"x")
     assert read_manifest(rec) is None
 
@@ -298,7 +298,7 @@ def test_a_corrupt_input_fails_with_its_reason_and_leaves_nothing(tmp_path):
     assert result["status"] == "failed"
     assert result["error"] == f"cannot decode video: {bad}"
     assert not (Path(rec.output) / MANIFEST_NAME).exists()
-    assert not (Path(rec.output) / "mask.mkv").exists()
+    assert not (Path(rec.output) / "mask.mov").exists()
 
 
 def test_reprocessing_drops_the_old_manifest_first(tmp_path):
@@ -411,7 +411,7 @@ def test_a_worker_killed_mid_recording_costs_a_retry_not_the_batch(tmp_path):
     assert "a worker process died; retrying" in progress.stream.getvalue()
     for rec in batch.recordings:
         assert read_manifest(rec) is not None
-        assert len(read_masks(Path(rec.output) / "mask.mkv")) == 150
+        assert len(read_masks(Path(rec.output) / "mask.mov")) == 150
 
 
 def test_a_recording_that_always_kills_its_worker_fails_alone(tmp_path):

@@ -58,6 +58,8 @@ def _write(tmp_path, text):
         ("preset: fancy\n", "c.yaml:1: preset: must be one of default, fast"),
         ("model: [1, 2]\n", "c.yaml:1: model: must be a mapping"),
         ("model:\n  threshold: -1\n", "c.yaml:2: model.threshold: must be in (0.0, 100.0], got -1"),
+        ("model:\n  downscale: 0\n", "c.yaml:2: model.downscale: must be auto or an integer from 1 to 64, got 0"),
+        ("model:\n  downscale: half\n", "c.yaml:2: model.downscale: must be auto or an integer"),
     ],
 )
 def test_bad_values_name_file_line_and_key(tmp_path, text, message):

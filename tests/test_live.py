@@ -424,7 +424,7 @@ def test_recording_holds_every_processed_frame(tmp_path, video_file):
     masks = [session.process(frame).mask.copy() for frame in frames[:12]]
     assert "REC" in session.flags()
     session.close_outputs()
-    capture = cv2.VideoCapture(str(tmp_path / "rec" / "mask.mkv"))
+    capture = cv2.VideoCapture(str(tmp_path / "rec" / "mask.mov"))
     recorded = []
     while (read := capture.read())[0]:
         recorded.append(read[1][:, :, 0])

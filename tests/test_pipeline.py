@@ -46,7 +46,7 @@ def test_ctrl_c_keeps_playable_outputs_with_frames_so_far(tmp_path, scene):
     stats = pipeline.run(frames_of(scene[0], interrupt_at=12), bgsub.SingleGaussian(),
                          lambda m: m, outputs_for(tmp_path))
     assert stats.interrupted and stats.frames == 12
-    capture = cv2.VideoCapture(str(tmp_path / "mask.mkv"))
+    capture = cv2.VideoCapture(str(tmp_path / "mask.mov"))
     assert int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) == 12
 
 

@@ -124,7 +124,7 @@ def test_bgsub_run_with_a_yaml_polygon_never_marks_outside_pixels(tmp_path, scen
         [sys.executable, "-m", "bgsub", "run", str(video), "-o", str(tmp_path / "out"), "-q",
          "--config", str(config)], capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
-    masks = read_masks(tmp_path / "out" / "mask.mkv")
+    masks = read_masks(tmp_path / "out" / "mask.mov")
     assert len(masks) == len(scene[0])
     assert not any(m[:, 48:].any() for m in masks)
     assert any(m[:, :48].any() for m in masks)  # the square is still found inside

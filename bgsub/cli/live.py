@@ -31,7 +31,7 @@ from bgsub.units import area_pixels
                    "Cameras and streams are always live.")
 @click.option("--fps", type=float, help="Frame rate of image folders (default 25).")
 @click.option("--record", "record_dir", type=click.Path(file_okay=False), metavar="DIR",
-              help="Also write DIR/mask.mkv and DIR/overlay.mp4 of the frames shown.")
+              help="Also write DIR/mask.mov and DIR/overlay.mp4 of the frames shown.")
 @click.option("--snapshot-dir", default="snapshots", show_default=True,
               type=click.Path(file_okay=False), help="Where the s key saves PNG snapshots.")
 @click.option("--snapshot-after", type=click.IntRange(min=1), metavar="N",

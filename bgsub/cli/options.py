@@ -27,6 +27,10 @@ def model_options(fn):
                      help="Learning rate alpha (default: 1/min(frame, history))."),
         click.option("--history", type=int, help="Frames of memory for the automatic learning rate."),
         click.option("--gray", is_flag=True, default=None, help="Model grayscale frames."),
+        click.option("--downscale", type=_downscale, metavar="N|auto",
+                     help="Run the model on frames reduced N times per side (area resampling); "
+                          "outputs keep the input's size. auto: about 640 pixels wide. "
+                          "Default 1."),
         click.option("--param", "params", multiple=True, metavar="KEY=VALUE",
                      help="Any other model parameter, e.g. --param var_min=6 (repeatable)."),
         click.option("--median", type=from_text, metavar="SIZE",
@@ -50,6 +54,16 @@ def init_frames_option(fn):
              "frame 1 (default 0: learn online only).")(fn)
 
 
+def _downscale(text):
+    """``--downscale``: ``auto`` or an integer (range checked with the config)."""
+    if text == "auto":
+        return text
+    try:
+        return int(text)
+    except ValueError:
+        raise click.BadParameter(f"expected an integer or auto, got {text!r}") from None
+
+
 def _parse_param(text):
     key, sep, value = text.partition("=")
     if not sep or not key:
@@ -59,12 +73,12 @@ def _parse_param(text):
 
 def config_from_options(config_path=None, preset=None, model_name=None, k=None, threshold=None,
                         learning_rate=None, history=None, gray=None, params=(), median=None,
-                        min_area=None, roi=None, init_frames=None, extra=None):
+                        min_area=None, roi=None, init_frames=None, downscale=None, extra=None):
     """The resolved config for a command: YAML file (if any), then flags, then ``extra``."""
     model = dict(_parse_param(p) for p in params)
     for key, value in (("name", model_name), ("k", k), ("threshold", threshold),
                        ("learning_rate", learning_rate), ("history", history), ("gray", gray),
-                       ("init_frames", init_frames)):
+                       ("init_frames", init_frames), ("downscale", downscale)):
         if value is not None:
             model[key] = value
     post = {key: value for key, value in (("median", median), ("min_area", min_area), ("roi", roi))

@@ -38,7 +38,7 @@ def default_outdir(input_spec):
 @click.option("--score-video", is_flag=True, default=None,
               help="Also write score.mkv: each pixel's distance in sigmas to its background as a "
                    "heat map on a fixed scale, the threshold marked on its colour bar.")
-@click.option("--no-mask-video", is_flag=True, help="Do not write mask.mkv.")
+@click.option("--no-mask-video", is_flag=True, help="Do not write mask.mov.")
 @click.option("--fps", type=float, help="Frame rate of image folders (default 25).")
 @click.option("--max-frames", type=click.IntRange(min=1), help="Stop after this many frames.")
 @click.option("--events", "events_file", type=click.Path(dir_okay=False),
@@ -77,7 +77,7 @@ def run_command(input_spec, outdir, masks_dir, overlay, background, shadow_video
     """Subtract the background of INPUT and write the masks.
 
     INPUT is a video file, a folder or glob of images (sorted by name, e.g. a CDnet input/
-    folder), a camera index or a stream URL. Writes OUTDIR/mask.mkv (lossless) by default.
+    folder), a camera index or a stream URL. Writes OUTDIR/mask.mov (lossless) by default.
     """
     outputs = {
         key: value
@@ -142,7 +142,7 @@ def _load_checkpoint(path, source, model_opts, config):
     if config["model"]["init_frames"]:
         raise ConfigError("--load-model starts from the checkpoint; init_frames would refit it "
                           "(leave one out)")
-    model, gray = pipeline.load_for(path, source)
+    model, gray = pipeline.load_for(path, source, config["model"]["downscale"])
     if model_opts.get("gray") and not gray:
         raise ConfigError(f"--gray: the checkpoint {path} was learned on colour frames")
     return model, gray

@@ -31,7 +31,8 @@ def test_rows_cover_every_method_and_size_with_consistent_numbers(bench):
     assert [(r["size"], r["method"]) for r in rows] == [
         (size, method)
         for size in ("32x24", "16x12")
-        for method in ("bgsub-default", "bgsub-fast", "bgsub-gmm", "mog2", "mog2-shadows")
+        for method in ("bgsub-default", "bgsub-default-downscale-2", "bgsub-default-downscale-4",
+                       "bgsub-fast", "bgsub-gmm", "mog2", "mog2-shadows")
     ]
     for size in ("32x24", "16x12"):
         group = {r["method"]: r for r in rows if r["size"] == size}
@@ -60,12 +61,24 @@ def test_state_sizes_match_the_models(bench):
     }
 
 
+def test_touched_bytes_follow_the_live_components(bench):
+    model = bench.bgsub.FeedbackMixture(k=3)
+    model.apply(np.zeros((4, 5, 3), np.uint8))
+    # one live component of 5 float32 read and written, D read and written, count, previous
+    # label, its dilation, still count, 3 frame bytes, the label; 3 byte passes of 2, a screen
+    assert bench.touched_bytes(model) == (2 * 20 + 8 + 4 + 3 + 1 + 6 + 1, 1.0)
+    model.n_components[:10] = 3  # half the pixels with three
+    assert bench.touched_bytes(model) == (2 * 20 * 2 + 8 + 4 + 3 + 1 + 6 + 1, 2.0)
+    assert bench.memory_bandwidth(megabytes=4, repeats=1) > 0
+
+
 def test_command_line_prints_the_tables(bench, capsys, tmp_path):
     bench.main(["--sizes", "32x24", "--repeats", "1", "--frames", "2", "--warmup", "2",
-                "--k-sweep", "1,2", "--k-sweep-size", "16x12",
+                "--k-sweep", "1,2", "--k-sweep-size", "16x12", "--bandwidth-mb", "8",
                 "--data", str(tmp_path / "missing")])
     out = capsys.readouterr().out
     assert "| frame size | method | K | fps | Mpx/s | x MOG2 |" in out
-    assert out.count("| 32x24 |") == 5  # five methods at the one size
+    assert out.count("| 32x24 |") == 7  # seven methods at the one size
+    assert "memory bound of bgsub-default at 32x24: " in out and "x the bound), MOG2" in out
     assert out.count("| 16x12 |") == 4  # the default and MOG2 at K = 1 and 2
     assert "| bgsub-default | 5 | 107 |" in out and "| mog2 | 2 | 41 |" in out

@@ -60,13 +60,13 @@ def test_a_corrupt_recording_fails_alone_and_a_rerun_retries_only_it(tmp_path):
             model: {threshold: 3.0}
         """)
     out = tmp_path / "out"
-    masks = [out / "cam1" / "a" / "mask.mkv", out / "cam1" / "b" / "mask.mkv"]
+    masks = [out / "cam1" / "a" / "mask.mov", out / "cam1" / "b" / "mask.mov"]
     manifests = [m.with_name(".bgsub-manifest.json") for m in masks]
 
     first = bgsub("batch", jobs)
     assert first.returncode == 1, first.stderr
     assert [len(read_masks(m)) for m in masks] == [24, 30]
-    assert not (out / "cam2" / "mask.mkv").exists()
+    assert not (out / "cam2" / "mask.mov").exists()
     data, rows = summary(out)
     assert [(Path(r["input"]).name, r["status"]) for r in rows] == [
         ("a.mkv", "done"), ("b.mkv", "done"), ("cam2.mp4", "failed")]
@@ -94,7 +94,7 @@ def test_a_corrupt_recording_fails_alone_and_a_rerun_retries_only_it(tmp_path):
     fixed = bgsub("batch", jobs)
     assert fixed.returncode == 0, fixed.stderr
     assert [r["status"] for r in summary(out)[1]] == ["skipped", "skipped", "done"]
-    assert len(read_masks(out / "cam2" / "mask.mkv")) == 24
+    assert len(read_masks(out / "cam2" / "mask.mov")) == 24
 
 
 @pytest.mark.parametrize("job, line, message", [
@@ -143,14 +143,14 @@ def test_a_run_killed_mid_way_leaves_no_manifest_for_the_unfinished_and_resumes(
     unfinished = [f for f, m in zip(folders, manifests) if not m.exists()]
     assert unfinished, "the run finished before it was killed"
     for folder in unfinished:  # nothing there passes for complete
-        assert not (folder / "mask.mkv").exists()
+        assert not (folder / "mask.mov").exists()
 
     resumed = bgsub("batch", jobs)
     assert resumed.returncode == 0, resumed.stderr
     statuses = [r["status"] for r in summary(tmp_path / "out")[1]]
     assert statuses == ["skipped" if f not in unfinished else "done" for f in folders]
     for folder in folders:
-        assert len(read_masks(folder / "mask.mkv")) == 150
+        assert len(read_masks(folder / "mask.mov")) == 150
         assert not list(folder.glob(".*partial*"))
 
 
@@ -178,7 +178,7 @@ def test_a_dask_cluster_gives_the_same_masks_as_local_processes(tmp_path):
     assert dask_rows[2]["error"] == local_rows[2]["error"] == (
         f"cannot decode video: {tmp_path / 'rec' / 'c.mkv'}")
     for name in ("a", "b"):
-        for video in ("mask.mkv", "labels.mkv"):
+        for video in ("mask.mov", "labels.mkv"):
             ours = read_masks(tmp_path / "local" / name / video)
             theirs = read_masks(tmp_path / "dask" / name / video)
             assert len(ours) == len(theirs) > 0
@@ -214,5 +214,24 @@ def test_ctrl_c_stops_the_running_recording_cleanly_and_exits_130(tmp_path):
     for folder, status in zip(folders, statuses):
         if status == "interrupted":
             assert not (folder / ".bgsub-manifest.json").exists()
-            assert not (folder / "mask.mkv").exists()
+            assert not (folder / "mask.mov").exists()
             assert not list(folder.glob(".*partial*"))
+
+
+def test_a_job_may_downscale_and_its_masks_keep_the_input_size(tmp_path):
+    make_video(tmp_path / "a.mkv", width=96, height=72)
+    jobs = write_jobs(tmp_path / "jobs.yaml", """
+        jobs:
+          - input: a.mkv
+            output: out/full
+          - input: a.mkv
+            output: out/half
+            model: {downscale: 2}
+    """)
+    result = bgsub("batch", jobs, "--workers", "1", "-q")
+    assert result.returncode == 0, result.stderr
+    full, half = (read_masks(tmp_path / "out" / name / "mask.mov") for name in ("full", "half"))
+    assert len(full) == len(half) == 24
+    assert all(m.shape == (72, 96) for m in full + half)
+    assert any(not np.array_equal(a, b) for a, b in zip(full, half))  # another model input
+    assert np.count_nonzero(half[-1]) > 0

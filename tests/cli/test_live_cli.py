@@ -171,7 +171,7 @@ def snapshot_files(folder):
 
 
 def assert_recorded(folder, count):
-    masks = read_video(folder / "mask.mkv")
+    masks = read_video(folder / "mask.mov")
     assert len(masks) == count > 0
     assert len(read_video(folder / "overlay.mp4")) == count
     assert not list(folder.glob(".*partial*"))
@@ -305,7 +305,7 @@ def test_init_frames_and_a_trained_checkpoint_start_the_view_fitted(live, tmp_pa
                "--record", tmp_path / "rec2")
     assert app.finish() == 0, app.stderr
     assert "ended: 20 frames shown, 0 dropped" in app.stderr
-    masks = [frame[:, :, 0] for frame in read_video(tmp_path / "rec2" / "mask.mkv")]
+    masks = [frame[:, :, 0] for frame in read_video(tmp_path / "rec2" / "mask.mov")]
     assert masks[0].max() == 255  # the square is found in the first frame shown
 
 
@@ -417,4 +417,4 @@ def test_recording_into_a_folder_a_run_is_writing_is_refused(display, tmp_path, 
     assert result.stderr.strip().splitlines() == [
         f"bgsub: error: output folder {out.resolve()} is in use by another bgsub run "
         f"(pid {run.pid}); wait for it or choose another folder"]
-    assert run.returncode == 130 and len(read_video(out / "mask.mkv")) > 0
+    assert run.returncode == 130 and len(read_video(out / "mask.mov")) > 0

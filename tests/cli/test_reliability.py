@@ -73,8 +73,8 @@ def test_a_busy_output_folder_refuses_a_second_run_and_a_batch_job(tmp_path, cam
     assert first.returncode == 130, stderr
     frames = int(next(line for line in stderr.splitlines()
                       if line.startswith("interrupted after ")).split()[2])
-    assert len(read_masks(out / "mask.mkv")) == frames
-    assert final_outputs(out) == ["mask.mkv", "overlay.mp4"]
+    assert len(read_masks(out / "mask.mov")) == frames
+    assert final_outputs(out) == ["mask.mov", "overlay.mp4"]
     assert not (out / ".bgsub.lock").exists() and not (out / ".bgsub-manifest.json").exists()
 
 
@@ -86,7 +86,7 @@ def test_the_lock_of_a_dead_run_is_taken_over(tmp_path, video_file):
     (out / ".bgsub.lock").write_text(dead.stdout)  # what a kill -9 leaves
     result = bgsub_run(video_file, "-o", out)
     assert result.returncode == 0, result.stderr
-    assert final_outputs(out) == ["mask.mkv"] and len(read_masks(out / "mask.mkv")) == 20
+    assert final_outputs(out) == ["mask.mov"] and len(read_masks(out / "mask.mov")) == 20
     assert not (out / ".bgsub.lock").exists()
 
 
@@ -189,7 +189,7 @@ def test_malformed_checkpoint_is_one_line_before_any_output(tmp_path, video_file
     assert result.returncode == 2, result.stderr
     assert error_line(result) == (f"{tmp_path / 'm.npz'}: checkpoint state 'mixture' is missing "
                                   "or has the wrong shape for 600000x400000x3 frames")
-    assert not (tmp_path / "b" / "mask.mkv").exists()
+    assert not (tmp_path / "b" / "mask.mov").exists()
 
 
 # --- 7. Ctrl-C while bgsub starts ---------------------------------------------------------------
@@ -239,7 +239,7 @@ def test_an_image_folder_whose_frame_size_changes_goes_on_like_a_camera(tmp_path
     assert ("bgsub: warning: frame size changed from (72, 96, 3) to (48, 64, 3): model "
             "re-initialised") in result.stderr.splitlines()
     assert result.stderr.splitlines()[-1].startswith("done: 20 frames")
-    masks = read_masks(tmp_path / "out" / "mask.mkv")
+    masks = read_masks(tmp_path / "out" / "mask.mov")
     assert len(masks) == 20 and {m.shape for m in masks} == {(72, 96)}
     sizes = [cv2.imread(str(p), cv2.IMREAD_UNCHANGED).shape
              for p in sorted((tmp_path / "masks").iterdir())]
@@ -255,7 +255,7 @@ def test_an_unreadable_image_is_skipped_and_counted_unless_strict(tmp_path, scen
     lines = result.stderr.strip().splitlines()
     assert lines[0] == f"skipped an unreadable image: {bad}"
     assert lines[-1].startswith("done: 19 frames") and ", 1 unreadable frame skipped -> " in lines[-1]
-    assert len(read_masks(tmp_path / "out" / "mask.mkv")) == 19
+    assert len(read_masks(tmp_path / "out" / "mask.mov")) == 19
     assert "bin000007.png" not in {p.name for p in (tmp_path / "masks").iterdir()}
 
     strict = bgsub_run(folder, "-o", tmp_path / "strict", "--strict")

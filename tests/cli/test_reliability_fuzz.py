@@ -72,7 +72,7 @@ def check_outcome(code, stderr, out):
     if code == 2:
         errors = [line for line in stderr.splitlines() if line.startswith("bgsub: error: ")]
         assert len(errors) == 1 and len(stderr.strip().splitlines()) == 1, stderr
-        assert not (out / "mask.mkv").exists()
+        assert not (out / "mask.mov").exists()
     else:
         assert stderr.splitlines()[-1].startswith("done: 3 frames"), stderr
 

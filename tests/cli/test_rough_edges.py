@@ -44,7 +44,7 @@ def test_every_output_gets_the_users_umask(tmp_path, umask, expected):
     result = bgsub("train", "-q", video, "-o", out / "trained.npz", "--frames", 20, umask=umask)
     assert result.returncode == 0, result.stderr
     found = modes(out)
-    for name in ("run/mask.mkv", "ev.json", "model.npz", "masks/bin000001.png", "summary/summary.json",
+    for name in ("run/mask.mov", "ev.json", "model.npz", "masks/bin000001.png", "summary/summary.json",
                  "summary/summary.csv", "batch/.bgsub-manifest.json", "trained.npz"):
         assert name in found, sorted(found)
     assert any(name.startswith("ev/") and name.endswith(".jpg") for name in found)  # snapshots

@@ -22,7 +22,7 @@ def test_sample_clip_gives_a_mask_video_with_every_frame(tmp_path):
     result = bgsub("run", SAMPLE, "-o", tmp_path / "out", "--overlay")
     assert result.returncode == 0, result.stderr
     expected = int(cv2.VideoCapture(str(SAMPLE)).get(cv2.CAP_PROP_FRAME_COUNT))
-    masks = read_masks(tmp_path / "out" / "mask.mkv")
+    masks = read_masks(tmp_path / "out" / "mask.mov")
     assert len(masks) == expected == 400
     assert set(np.unique(np.stack(masks))) <= {0, 255}
     moving = np.mean([m.mean() / 255 for m in masks[100:]])
@@ -39,7 +39,7 @@ def test_the_sample_clip_s_exposure_change_stays_background(tmp_path):
     for name, args in (("on", []), ("off", ["--param", "exposure_compensation=false"])):
         result = bgsub("run", SAMPLE, "-o", tmp_path / name, "-q", *args)
         assert result.returncode == 0, result.stderr
-        masks = read_masks(tmp_path / name / "mask.mkv")
+        masks = read_masks(tmp_path / name / "mask.mov")
         shares[name] = [m.mean() / 255 for m in masks[289:311]]
     assert max(shares["on"]) < 0.2  # the truck itself, leaving
     assert max(shares["off"]) > 0.3
@@ -53,7 +53,7 @@ def test_image_folder_keeps_cdnet_frame_numbers(tmp_path, highway_excerpt):
     names = sorted(p.name for p in (tmp_path / "masks").iterdir())
     assert names == [n.replace("in", "bin").replace(".jpg", ".png") for n in inputs]
     assert names[0] == "bin000470.png"
-    assert not (tmp_path / "out" / "mask.mkv").exists()
+    assert not (tmp_path / "out" / "mask.mov").exists()
 
 
 def test_wallflower_style_folder_writes_one_mask_per_frame(tmp_path, scene, write_images):
@@ -69,7 +69,7 @@ def test_gray_gaussian_run_with_flags(tmp_path, video_file):
     result = bgsub("run", video_file, "-o", tmp_path / "o", "--model", "gaussian", "--gray",
                    "--threshold", "3", "--learning-rate", "0.05", "--median", "0")
     assert result.returncode == 0, result.stderr
-    assert len(read_masks(tmp_path / "o" / "mask.mkv")) == 20
+    assert len(read_masks(tmp_path / "o" / "mask.mov")) == 20
 
 
 def test_config_file_and_flag_override(tmp_path, video_file):
@@ -121,3 +121,26 @@ def test_console_script_is_installed():
     script = Path(sys.executable).parent / "bgsub"
     result = subprocess.run([str(script), "--version"], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0 and "bgsub, version" in result.stdout
+
+
+def test_downscale_keeps_every_output_at_the_input_size(tmp_path, video_file):
+    # 96x72 frames at --downscale 2: the model works at 48x36, the files stay 96x72 (the
+    # post-processing works on the enlarged masks, so its sizes stay in input pixels).
+    out = tmp_path / "out"
+    result = bgsub("run", video_file, "-o", out, "-q", "--downscale", "2", "--overlay",
+                   "--masks-dir", out / "masks", "--save-model", tmp_path / "m.npz")
+    assert result.returncode == 0, result.stderr
+    masks = read_masks(out / "mask.mov")
+    assert len(masks) == 20 and masks[0].shape == (72, 96)
+    assert np.count_nonzero(masks[-1]) > 0
+    assert read_masks(out / "overlay.mp4")[0].shape == (72, 96)
+    assert cv2.imread(str(out / "masks" / "bin000001.png"), 0).shape == (72, 96)
+    # The checkpoint holds the reduced state: it resumes only at the same reduction.
+    resumed = bgsub("run", video_file, "-o", tmp_path / "again", "-q", "--downscale", "2",
+                    "--load-model", tmp_path / "m.npz")
+    assert resumed.returncode == 0, resumed.stderr
+    refused = bgsub("run", video_file, "-o", tmp_path / "full", "-q",
+                    "--load-model", tmp_path / "m.npz")
+    assert refused.returncode != 0
+    assert "learned on 48x36 frames, the input is 96x72" in refused.stderr
+    assert "Traceback" not in refused.stderr

@@ -47,7 +47,7 @@ def test_unreadable_inputs_are_one_line_exit_2(tmp_path, scene, write_video):
         result = bgsub_run(tmp_path / name, "-o", tmp_path / "out")
         assert result.returncode == 2, (name, result.stderr)
         assert error_line(result) == text + str(tmp_path / name)
-        assert not (tmp_path / "out" / "mask.mkv").exists()
+        assert not (tmp_path / "out" / "mask.mov").exists()
 
 
 def test_truncated_video_keeps_the_frames_before_the_cut(tmp_path, scene, write_video):
@@ -65,7 +65,7 @@ def test_truncated_video_keeps_the_frames_before_the_cut(tmp_path, scene, write_
     assert lines[2] == (f"bgsub: error: {cut} ended early (cut short after {read} of 40 frames); "
                         f"the outputs hold the {read} frames read")
     assert len(lines) == 3 and "Traceback" not in result.stderr
-    assert len(read_video(tmp_path / "out" / "mask.mkv")) == read
+    assert len(read_video(tmp_path / "out" / "mask.mov")) == read
 
 
 def test_one_pixel_frames_are_refused_for_video_but_give_png_masks(tmp_path, write_images):
@@ -73,7 +73,7 @@ def test_one_pixel_frames_are_refused_for_video_but_give_png_masks(tmp_path, wri
     result = bgsub_run(folder, "-o", tmp_path / "out")
     assert result.returncode == 2
     assert error_line(result) == ("frames of 1x1 are too small for a video (at least 2x2; write "
-                                  f"PNG masks instead): {tmp_path / 'out' / 'mask.mkv'}")
+                                  f"PNG masks instead): {tmp_path / 'out' / 'mask.mov'}")
     assert not (tmp_path / "out").exists()  # nor the folder the run created
     result = bgsub_run(folder, "-o", tmp_path / "out", "--no-mask-video", "--masks-dir",
                        tmp_path / "masks")
@@ -92,7 +92,7 @@ def test_odd_sized_frames_in_every_output(tmp_path, scene, write_images):
     assert result.stderr.splitlines()[0] == ("frames are 95x71 but videos need even sizes: "
                                              "videos are written at 94x70")
     videos = {name: read_video(tmp_path / "out" / name)
-              for name in ("mask.mkv", "overlay.mp4", "background.mp4", "labels.mkv")}
+              for name in ("mask.mov", "overlay.mp4", "background.mp4", "labels.mkv")}
     for name, frames in videos.items():
         assert len(frames) == 20 and frames[0].shape[:2] == (70, 94), name
     # The video is the PNG mask without its last row and column: cropped, never resampled.
@@ -100,7 +100,7 @@ def test_odd_sized_frames_in_every_output(tmp_path, scene, write_images):
     for number in (5, 19):
         png = cv2.imread(str(pngs[number]), cv2.IMREAD_UNCHANGED)
         assert png.shape == (71, 95)
-        assert np.array_equal(videos["mask.mkv"][number][:, :, 0], png[:70, :94])
+        assert np.array_equal(videos["mask.mov"][number][:, :, 0], png[:70, :94])
 
 
 @pytest.mark.parametrize("kind", ["gray", "bgra", "uint16"])
@@ -117,8 +117,8 @@ def test_gray_bgra_and_16_bit_images_are_converted(tmp_path, scene, write_images
     original = write_images(tmp_path / "bgr", scene[0])
     result = bgsub_run(original, "-o", tmp_path / "ref", *(["--gray"] if kind == "gray" else []))
     assert result.returncode == 0, result.stderr
-    masks = read_video(tmp_path / "out" / "mask.mkv")
-    expected = read_video(tmp_path / "ref" / "mask.mkv")
+    masks = read_video(tmp_path / "out" / "mask.mov")
+    expected = read_video(tmp_path / "ref" / "mask.mov")
     assert len(masks) == 20 and all(np.array_equal(a, b) for a, b in zip(masks, expected))
     assert any(m.any() for m in masks)
 
@@ -144,10 +144,10 @@ def test_resolution_change_mid_stream_keeps_one_playable_video(tmp_path, scene, 
     assert "Traceback" not in result.stderr
     assert ("bgsub: warning: frame size changed from (72, 96, 3) to (48, 64, 3): model "
             "re-initialised") in result.stderr.splitlines()
-    for name in ("mask.mkv", "overlay.mp4"):
+    for name in ("mask.mov", "overlay.mp4"):
         frames = read_video(tmp_path / "out" / name)
         assert len(frames) == 20 and {f.shape[:2] for f in frames} == {(72, 96)}, name
-    assert set(np.unique(np.stack(read_video(tmp_path / "out" / "mask.mkv")))) <= {0, 255}
+    assert set(np.unique(np.stack(read_video(tmp_path / "out" / "mask.mov")))) <= {0, 255}
     # PNG masks keep each frame's own size.
     sizes = [cv2.imread(str(p), cv2.IMREAD_UNCHANGED).shape for p in sorted((tmp_path / "masks").iterdir())]
     assert sizes == [(72, 96)] * 10 + [(48, 64)] * 10
@@ -203,9 +203,9 @@ def test_stop_signal_finalises_every_output_with_the_frames_so_far(tmp_path, cam
     summary = next(line for line in lines if line.startswith("interrupted after "))
     frames = int(summary.split()[2])
     assert frames >= 20
-    assert final_outputs(out) == ["mask.mkv", "overlay.mp4"]
+    assert final_outputs(out) == ["mask.mov", "overlay.mp4"]
     assert not [p for p in out.iterdir() if "partial" in p.name]
-    masks = read_video(out / "mask.mkv")
+    masks = read_video(out / "mask.mov")
     assert len(masks) == frames
     assert masks[-1][:, :, 0].any()  # the last frame holds the square: the file ends cleanly
     assert len(read_video(out / "overlay.mp4")) == frames
@@ -228,6 +228,6 @@ def test_sigkill_leaves_no_output_that_looks_complete(tmp_path, camera):
     assert final_outputs(out) == []
     assert not (tmp_path / "ev.json").exists() and not (tmp_path / "m.npz").exists()
     # The lock file stays with the dead run's pid: the next run takes it over.
-    assert {p.name for p in out.iterdir()} <= {".mask.partial.mkv", ".overlay.partial.mp4",
+    assert {p.name for p in out.iterdir()} <= {".mask.partial.mov", ".overlay.partial.mp4",
                                                ".bgsub.lock"}
 

@@ -30,17 +30,17 @@ def test_train_then_load_model_finds_the_object_from_the_first_frame(tmp_path, w
     model_path = tmp_path / "model.npz"
     trained = bgsub_cli("train", clip, "-o", model_path, "--frames", 100, "--k", 3)
     assert trained.returncode == 0, trained.stderr
-    assert f"fitted 100 frames" in trained.stderr
+    assert "fitted 100 frames" in trained.stderr
     assert bgsub.load_model(model_path).frames_seen == 100
     ran = bgsub_cli("run", clip, "--load-model", model_path, "-o", tmp_path / "out", "-q")
     assert ran.returncode == 0, ran.stderr
-    masks = read_masks(tmp_path / "out" / "mask.mkv")
+    masks = read_masks(tmp_path / "out" / "mask.mov")
     assert f_measure(masks[:1], truths[:1]) >= 0.9
     assert f_measure(masks, truths) >= 0.9
     # Learning online from the same first frame, the model has nothing to find there.
     online = bgsub_cli("run", clip, "-o", tmp_path / "online", "-q")
     assert online.returncode == 0, online.stderr
-    assert f_measure(read_masks(tmp_path / "online" / "mask.mkv")[:10], truths[:10]) < 0.5
+    assert f_measure(read_masks(tmp_path / "online" / "mask.mov")[:10], truths[:10]) < 0.5
 
 
 def test_init_frames_processes_every_frame_with_the_fitted_model(tmp_path, write_video):
@@ -52,7 +52,7 @@ def test_init_frames_processes_every_frame_with_the_fitted_model(tmp_path, write
         out = tmp_path / f"out{len(args)}"
         ran = bgsub_cli("run", clip, *args, "-o", out, "-q")
         assert ran.returncode == 0, ran.stderr
-        masks = read_masks(out / "mask.mkv")
+        masks = read_masks(out / "mask.mov")
         assert len(masks) == 100
         assert f_measure(masks[:1], truths[:1]) >= 0.9
         assert f_measure(masks, truths) >= 0.9
@@ -94,7 +94,7 @@ def test_batch_jobs_start_from_a_checkpoint_or_a_fit(tmp_path, write_video):
     ran = bgsub_cli("batch", batch)
     assert ran.returncode == 0, ran.stderr  # the checkpoint's path is relative to the file
     for name in ("loaded", "fitted"):
-        masks = read_masks(tmp_path / name / "mask.mkv")
+        masks = read_masks(tmp_path / name / "mask.mov")
         assert len(masks) == 100
         assert f_measure(masks[:1], truths[:1]) >= 0.9, name
 

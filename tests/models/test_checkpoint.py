@@ -222,8 +222,8 @@ def test_restart_with_the_saved_model_shows_no_ghost(tmp_path, write_video):
     assert result.returncode == 0, result.stderr
     result = bgsub_run(after, "-o", tmp_path / "resumed", "--load-model", tmp_path / "cam.npz")
     assert result.returncode == 0, result.stderr
-    fresh = read_masks(tmp_path / "fresh" / "mask.mkv")
-    resumed = read_masks(tmp_path / "resumed" / "mask.mkv")
+    fresh = read_masks(tmp_path / "fresh" / "mask.mov")
+    resumed = read_masks(tmp_path / "resumed" / "mask.mov")
     assert len(fresh) == len(resumed) == 180
     # A fresh model learned the vehicle as background: where it was, a ghost stays for frames.
     assert ghost(fresh, 151, 158) > 0.5
@@ -240,7 +240,7 @@ def test_checkpoint_of_another_frame_size_is_one_line(tmp_path, write_video, vid
     assert result.stderr.strip().splitlines() == [
         f"bgsub: error: {tmp_path / 'm.npz'}: the checkpoint was learned on 64x48 frames, "
         "the input is 96x72"]
-    assert not (tmp_path / "b" / "mask.mkv").exists()
+    assert not (tmp_path / "b" / "mask.mov").exists()
 
 
 def test_load_model_refuses_model_flags_and_bad_files(tmp_path, video_file):

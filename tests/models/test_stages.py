@@ -31,15 +31,17 @@ def _noisy(image, rng, sigma=2.0):
 
 @pytest.mark.parametrize("channels", [1, 3])
 @pytest.mark.parametrize("seed", range(4))
-def test_ghost_kernel_matches_its_brute_force_twin(channels, seed):
+@pytest.mark.parametrize("height, width", [(9, 11), (100, 97)])
+def test_ghost_kernel_matches_its_brute_force_twin(channels, seed, height, width):
     rng = np.random.default_rng(seed)
-    height, width, k = 9, 11, 3
+    k = 3
     n = height * width
     # Whole numbers everywhere, so float32 sums are exact and no comparison sits on a rounding.
     frame = rng.integers(0, 100, size=(n, channels)).astype(np.uint8)
     labels = np.where(rng.random(n) < 0.8, kernels.FOREGROUND, kernels.BACKGROUND).astype(np.uint8)
     labels[rng.random(n) < 0.1] = kernels.SHADOW
     still = np.where(labels == kernels.FOREGROUND, rng.integers(0, 6, size=n), 0).astype(np.uint8)
+    still[kernels.GHOST_BLOCK : 2 * kernels.GHOST_BLOCK] = 0  # the large frame: a block of none
     counts = rng.integers(1, k + 1, size=n).astype(np.uint8)
     weights = rng.integers(1, 5, size=(n, k)).astype(np.float32) / 8
     variances = rng.integers(1, 9, size=(n, k)).astype(np.float32)
@@ -57,8 +59,10 @@ def test_ghost_kernel_matches_its_brute_force_twin(channels, seed):
     planes[:, :, kernels.VARIANCE] = variances.T
     planes[:, :, kernels.MEAN:] = means.transpose(1, 0, 2)
     kernel_counts, kernel_still = counts.copy(), still.copy()
-    kernels.ghost_absorb(0, n, frame, labels, kernel_still, planes, kernel_counts, width,
-                         threshold2, ratio, var_init, ghost_frames)
+    # Two stripes, the second starting inside a block: blocks follow each stripe's start.
+    for start, stop in ((0, n // 3), (n // 3, n)):
+        kernels.ghost_absorb(start, stop, frame, labels, kernel_still, planes, kernel_counts,
+                             width, threshold2, ratio, var_init, ghost_frames)
 
     ghosts = ghost_pixels(frame, labels, still, weights, variances, means, counts, width,
                           threshold2, ratio, ghost_frames)

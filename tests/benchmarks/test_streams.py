@@ -1,0 +1,28 @@
+"""The many-streams benchmark keeps working: tiny recordings through real batch commands."""
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_local_and_dask_rows_for_each_number_of_recordings(capsys, tmp_path):
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    try:
+        spec = importlib.util.spec_from_file_location("streams", REPO / "benchmarks" / "streams.py")
+        bench = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(bench)
+    finally:
+        sys.path.remove(str(REPO / "benchmarks"))
+    rows = bench.main(["--size", "64x48", "--frames", "4", "--streams", "1,2", "--dask",
+                       "--data", str(tmp_path / "missing")])
+    assert [(r["executor"], r["streams"], r["workers"]) for r in rows] == [
+        ("local", 1, 1), ("local", 2, 2), ("dask", 1, 2), ("dask", 2, 2)]
+    for r in rows:
+        assert r["fps"] > 0 and r["cpu_ms"] > 0
+        assert r["cameras_per_core"] == pytest.approx(1000 / (25 * r["cpu_ms"]))
+    out = capsys.readouterr().out
+    assert "| cameras of 64x48 at 25 fps per core |" in out and out.count("| dask |") == 2
