@@ -21,7 +21,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout
 
-from bgsub.evaluate import GT_MOTION, _index_masks, load_sequence  # noqa: E402
+from bgsub.evaluate import GT_MOTION, index_masks, load_sequence  # noqa: E402
 
 BINS = (0, 50, 200, 800, 3200)  # object areas in pixels: [0, 50), [50, 200), ... [3200, inf)
 FOUND = 0.5  # share of an object's pixels the mask must mark
@@ -38,7 +38,7 @@ def object_counts(sequences, masks_dir):
         folder = Path(masks_dir)
         if (folder / sequence.name).is_dir():
             folder = folder / sequence.name
-        masks = _index_masks(folder)
+        masks = index_masks(folder)
         for number in sequence.scored:
             motion = ((sequence.ground_truth(number) == GT_MOTION) & sequence.roi).astype(np.uint8)
             count, objects, stats, _ = cv2.connectedComponentsWithStats(motion, connectivity=8)

@@ -45,8 +45,8 @@ def _write(tmp_path, text):
         ("model:\n  treshold: 3\n", "c.yaml:2: model.treshold: unknown key; did you mean threshold?"),
         # the valid keys listed are the chosen model's
         ("model:\n  name: gaussian\n  zzz: 3\n", "c.yaml:3: model.zzz: unknown key (valid keys: "
-         "gray, history, init_frames, learning_rate, load, name, threshold, var_init, var_max, "
-         "var_min)"),
+         "downscale, gray, history, init_frames, learning_rate, load, name, threshold, var_init, "
+         "var_max, var_min)"),
         ("model:\n  name: gmm\n  stationary_frames: 3\n",
          "c.yaml:3: model.stationary_frames: is not a parameter of model 'gmm'"),
         ("events:\n  quiet_frame: 3\n", "c.yaml:2: events.quiet_frame: unknown key; did you mean "

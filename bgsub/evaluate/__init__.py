@@ -19,7 +19,13 @@ from __future__ import annotations
 
 from bgsub.evaluate.methods import OPENCV_METHODS, BgsubSubtractor, bgsub_factory, opencv_factory
 from bgsub.evaluate.report import format_table, mean_metrics, plot_results, to_json
-from bgsub.evaluate.running import evaluate, evaluate_all, evaluate_masks, evaluate_together
+from bgsub.evaluate.running import (
+    evaluate,
+    evaluate_all,
+    evaluate_masks,
+    evaluate_together,
+    index_masks,
+)
 from bgsub.evaluate.scoring import (
     GT_MOTION,
     GT_OUTSIDE_ROI,
@@ -36,9 +42,30 @@ from bgsub.evaluate.scoring import (
 from bgsub.evaluate.sequences import Sequence, load_sequence
 
 __all__ = [
-    "GT_MOTION", "GT_OUTSIDE_ROI", "GT_SHADOW", "GT_STATIC", "GT_UNKNOWN", "METRICS",
-    "OPENCV_METHODS", "PREDICTION_THRESHOLD", "BgsubSubtractor", "ConfusionCounts", "Result",
-    "Sequence", "bgsub_factory", "confusion_counts", "evaluate", "evaluate_all", "evaluate_masks",
-    "evaluate_together", "format_table", "load_sequence", "mean_metrics", "opencv_factory",
-    "plot_results", "score", "to_json",
+    "GT_MOTION",
+    "GT_OUTSIDE_ROI",
+    "GT_SHADOW",
+    "GT_STATIC",
+    "GT_UNKNOWN",
+    "METRICS",
+    "OPENCV_METHODS",
+    "PREDICTION_THRESHOLD",
+    "BgsubSubtractor",
+    "ConfusionCounts",
+    "Result",
+    "Sequence",
+    "bgsub_factory",
+    "confusion_counts",
+    "evaluate",
+    "evaluate_all",
+    "evaluate_masks",
+    "evaluate_together",
+    "format_table",
+    "index_masks",
+    "load_sequence",
+    "mean_metrics",
+    "opencv_factory",
+    "plot_results",
+    "score",
+    "to_json",
 ]

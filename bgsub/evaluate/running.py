@@ -103,7 +103,7 @@ def evaluate_masks(sequence: Sequence, masks_dir: str | Path, *, name: str | Non
     name = name or masks_dir.name
     if (masks_dir / sequence.name).is_dir():
         masks_dir = masks_dir / sequence.name
-    masks = _index_masks(masks_dir)
+    masks = index_masks(masks_dir)
     counts = ConfusionCounts()
     for number in sequence.scored:
         path = masks.get(number)
@@ -115,7 +115,7 @@ def evaluate_masks(sequence: Sequence, masks_dir: str | Path, *, name: str | Non
                   len(sequence.frame_numbers), len(sequence.scored))
 
 
-def _index_masks(masks_dir: Path) -> dict[int, Path]:
+def index_masks(masks_dir: Path) -> dict[int, Path]:
     index: dict[int, Path] = {}
     for p in sorted(masks_dir.iterdir()):
         if p.suffix.lower() not in IMAGE_EXTENSIONS or not (m := _LAST_DIGITS.search(p.stem)):
