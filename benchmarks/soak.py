@@ -29,6 +29,7 @@ import psutil
 from bgsub import make_model, pipeline
 from bgsub.config import DEFAULTS
 from bgsub.events import EventsOutput
+from bgsub.outputs import SinkOutput
 from bgsub.postprocess import PostProcessor
 from bgsub.sinks import VideoSink
 from bgsub.sources import Frame
@@ -83,7 +84,7 @@ def pipeline_once(size, count, seed, folder):
     model = make_model("gmm")
     post = PostProcessor(DEFAULTS["postprocess"])
     outputs = [
-        pipeline.SinkOutput(VideoSink(folder / f"mask{seed}.mkv", 25.0), lambda r: r.mask),
+        SinkOutput(VideoSink(folder / f"mask{seed}.mkv", 25.0), lambda r: r.mask),
         EventsOutput(folder / f"events{seed}.json", DEFAULTS["events"], fps=25.0),
     ]
     stats = pipeline.run(frames_of(size, count, seed), model, post, outputs)

@@ -32,7 +32,7 @@ from bgsub.live.view import (
     tile,
 )
 from bgsub.models.scores import heat_map
-from bgsub.pipeline import build_outputs
+from bgsub.outputs import build_outputs
 from bgsub.postprocess import PostProcessor
 from bgsub.sources import open_source
 

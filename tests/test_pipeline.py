@@ -7,7 +7,9 @@ import pytest
 import bgsub
 from bgsub import pipeline
 from bgsub.config import resolve
+from bgsub.outputs import build_outputs, overlay
 from bgsub.postprocess import PostProcessor
+from bgsub.progress import Progress
 from bgsub.sources import Frame, open_source
 
 
@@ -22,7 +24,7 @@ def frames_of(images, interrupt_at=None, fail_at=None):
 
 def outputs_for(tmp_path, **wanted):
     settings = resolve({"outputs": {"mask_video": True, **wanted}})["outputs"]
-    return pipeline.build_outputs(tmp_path, settings, 25.0)
+    return build_outputs(tmp_path, settings, 25.0)
 
 
 def test_masks_match_a_direct_model_run_in_order(tmp_path, scene):
@@ -74,7 +76,7 @@ def test_overlay_tints_only_the_foreground():
     image = np.full((4, 4, 3), 100, np.uint8)
     mask = np.zeros((4, 4), np.uint8)
     mask[1, 2] = 255
-    out = pipeline.overlay(image, mask)
+    out = overlay(image, mask)
     assert (out[1, 2] != 100).any()
     out[1, 2] = 100
     assert (out == 100).all()
@@ -84,13 +86,13 @@ def test_progress_line(capsys):
     import io
 
     stream = io.StringIO()
-    progress = pipeline.Progress(total=10, stream=stream, enabled=True, interval=0)
+    progress = Progress(total=10, stream=stream, enabled=True, interval=0)
     progress.update(5)
     progress.finish(10)
     text = stream.getvalue()
     assert "5/10 frames" in text and "10/10 frames" in text and "ETA" in text
     assert " frames/s" in text  # the rate
     quiet = io.StringIO()  # no terminal: no bar
-    progress = pipeline.Progress(total=10, stream=quiet)
+    progress = Progress(total=10, stream=quiet)
     progress.finish(10)
     assert quiet.getvalue() == ""

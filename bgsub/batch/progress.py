@@ -10,7 +10,7 @@ import time
 
 from tqdm import tqdm
 
-from bgsub import pipeline
+from bgsub.progress import frame_bar
 
 
 class BatchProgress:
@@ -54,7 +54,7 @@ class BatchProgress:
             self._jobs.pop(index).close()
         taken = {bar.pos for bar in self._jobs.values()}
         position = next(p for p in itertools.count(1) if p not in taken and -p not in taken)
-        self._jobs[index] = pipeline.frame_bar(total, self.stream, True, interval=0.2,
+        self._jobs[index] = frame_bar(total, self.stream, True, interval=0.2,
                                                position=position, leave=False,
                                                desc=f"{shown_path(self.names.get(index, f'#{index}'))}: ")
 

@@ -11,7 +11,7 @@ from bgsub import evaluate as ev
 from bgsub.cli.options import config_from_options, init_frames_option, model_options
 from bgsub.atomic import write_atomic
 from bgsub.errors import ConfigError
-from bgsub.pipeline import frame_bar
+from bgsub.progress import frame_bar
 
 
 def method_label(config: dict) -> str:
@@ -62,7 +62,7 @@ def run_eval(sequence_paths: list[str], *, model_factory: Callable[[], object] |
 
 
 def method_bars(sequence, methods, total):
-    """A frame bar per method (:func:`bgsub.pipeline.frame_bar`), one line each, on a terminal."""
+    """A frame bar per method (:func:`bgsub.progress.frame_bar`), one line each, on a terminal."""
     width = max(len(m) for m in methods)
     return {method: frame_bar(total, desc=f"{sequence} {method:<{width}} ", position=i)
             for i, method in enumerate(methods)}

@@ -4,10 +4,10 @@ import contextlib
 
 import click
 
-from bgsub import pipeline
 from bgsub.cli.options import config_from_options, init_frames_option, model_options
 from bgsub.cli.run import starting_model
 from bgsub.live import LiveSession, check_display, run_live
+from bgsub.outputs import build_outputs
 from bgsub.postprocess import PostProcessor
 from bgsub.sinks import output_lock
 from bgsub.sources import open_source
@@ -64,7 +64,7 @@ def live_command(camera, source_spec, realtime, fps, record_dir, snapshot_dir, s
                 click.echo(f"fitted {len(head)} frames by EM", err=True)
             if record_dir:  # a run or another live session writing there would corrupt it
                 recording.enter_context(output_lock(record_dir))
-            outs = (pipeline.build_outputs(record_dir, config["outputs"], source.fps)
+            outs = (build_outputs(record_dir, config["outputs"], source.fps)
                     if record_dir else [])
         except BaseException:
             source.close()

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import click
 
-from bgsub import pipeline
+from bgsub import pipeline, progress
 from bgsub.cli.options import config_from_options, init_frames_option, model_options
 from bgsub.errors import BgsubError, ConfigError, InputCutShort
 from bgsub.sinks import prepare_folder
@@ -109,7 +109,7 @@ def run_command(input_spec, outdir, masks_dir, overlay, background, shadow_video
     # as one line of its own.
     stats, events = pipeline.process(
         input_spec, outdir, config, model=choose_model, fps=fps, max_frames=max_frames,
-        progress=lambda total: pipeline.Progress(total, enabled=False if quiet else None),
+        progress=lambda total: progress.Progress(total, enabled=False if quiet else None),
         quiet_log=quiet_opencv, strict=strict,
     )
     if save_model:

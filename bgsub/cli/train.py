@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 from tqdm import tqdm
 
-from bgsub import pipeline
+from bgsub import pipeline, progress
 from bgsub.cli.options import config_from_options, model_options
 from bgsub.config import make_model_from
 from bgsub.errors import BgsubError
@@ -71,7 +71,7 @@ def train_command(input_spec, output, n_frames, iterations, keep_ratio, recurren
 
 def _read(source, count, gray, model, quiet):
     """The first ``count`` frames of ``source`` as the model takes them, with a progress bar."""
-    bar = pipeline.Progress(count, enabled=False if quiet else None)
+    bar = progress.Progress(count, enabled=False if quiet else None)
     images = []
     for frame in source:
         images.append(pipeline.model_input(frame.image, model, gray))

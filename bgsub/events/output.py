@@ -57,7 +57,7 @@ def burnt_in_overlay(boxes, show_timecode, box_min_area=1):
     The blobs are the events output's (its ``min_area``) when there is one, else the mask's of
     at least ``box_min_area`` (pixels or a percentage of the frame).
     """
-    from bgsub.pipeline import overlay
+    from bgsub.outputs import overlay
 
     def view(result):
         blobs = ()

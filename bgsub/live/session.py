@@ -22,7 +22,8 @@ from bgsub.live.view import (
     tile,
 )
 from bgsub.models.scores import heat_map
-from bgsub.pipeline import FrameResult, model_input, overlay
+from bgsub.outputs import overlay
+from bgsub.pipeline import FrameResult, model_input
 from bgsub.postprocess import draw_boxes, find_blobs
 from bgsub.sinks import write_image
 
@@ -35,7 +36,7 @@ class LiveSession:
         postprocess: callable mask -> mask.
         gray: feed the model grayscale frames.
         outputs: recording outputs (``write(result)``, ``close()``, ``abort()``), e.g. from
-            :func:`bgsub.pipeline.build_outputs`.
+            :func:`bgsub.outputs.build_outputs`.
         snapshot_dir: where ``snapshot`` writes PNG files.
         show_background: start with the background pane shown.
         min_area: blobs smaller than this get no box (at least :data:`BOX_MIN_AREA`).
