@@ -1,0 +1,17 @@
+"""Labels, the slots of a mixture component, and the unsigned offsets the kernels index with."""
+
+import numpy as np
+
+
+FOREGROUND = 255
+SHADOW = 127
+BACKGROUND = 0
+
+# Slots of one mixture component.
+WEIGHT = 0
+VARIANCE = 1
+MEAN = 2
+
+
+_u = np.uint64  # unsigned offsets: no negative-index wraparound code on every access
+_NONE = _u(255)  # "no component matched" (ranks are below 8)

@@ -1,0 +1,353 @@
+"""The mixture kernel (Stauffer-Grimson with Zivkovic's prior; with the feedback compiled in or
+out) and the background image of a mixture."""
+
+import functools
+
+import numpy as np
+
+from bgsub.models import numba_cache
+
+numba_cache.configure()
+
+from llvmlite import ir  # noqa: E402  (the cache directory is chosen before numba loads)
+from numba import njit, prange, types  # noqa: E402
+from numba.core import cgutils  # noqa: E402
+from numba.extending import intrinsic  # noqa: E402
+
+from bgsub.models.kernels.components import (  # noqa: E402
+    _channels,
+    _count_still,
+    _distance2,
+    _is_shadow,
+    _keep,
+    _learn,
+    _rank_key,
+    _rerank,
+    _rho,
+    _store_channels,
+)
+from bgsub.models.kernels.feedback import _feedback_rates, _feedback_threshold2  # noqa: E402
+from bgsub.models.kernels.layout import (  # noqa: E402
+    BACKGROUND,
+    FOREGROUND,
+    MEAN,
+    SHADOW,
+    VARIANCE,
+    WEIGHT,
+    _NONE,
+    _u,
+)
+
+
+PREFETCH_AHEAD = 32  # pixels: how far ahead the mixture kernel asks for lower-ranked components
+
+
+@intrinsic
+def _prefetch(typingctx, array, index):
+    """Hint the CPU to fetch the cache line of ``array[index]`` for writing; no other effect."""
+
+    def codegen(context, builder, signature, args):
+        array_type = signature.args[0]
+        data = context.make_array(array_type)(context, builder, args[0])
+        pointer = cgutils.get_item_pointer(
+            context, builder, array_type, data, [args[1]], wraparound=False
+        )
+        pointer = builder.bitcast(pointer, cgutils.voidptr_t)
+        i32 = ir.IntType(32)
+        fnty = ir.FunctionType(ir.VoidType(), [cgutils.voidptr_t, i32, i32, i32])
+        prefetch = builder.module.declare_intrinsic("llvm.prefetch", [cgutils.voidptr_t], fnty)
+        # write access, keep in all cache levels, data cache
+        builder.call(prefetch, [pointer, i32(1), i32(3), i32(1)])
+        return context.get_dummy_value()
+
+    return types.void(array, index), codegen
+
+
+@njit(inline="always")
+def _prefetch_lower_ranks(mixture, n_components, pixel, slots, step):
+    """Ask for the lower-ranked components of ``pixel``: they live in sparse planes that the
+    hardware prefetcher follows poorly (the top-ranked plane it streams well)."""
+    o = pixel * slots + step
+    for _ in range(1, n_components[pixel]):
+        _prefetch(mixture, o)
+        o += step
+
+
+
+@functools.cache
+def mixture_kernel(n_channels, feedback=False):
+    """The adaptive Gaussian mixture kernel (Zivkovic 2004, spherical covariance) for
+    ``n_channels`` channels (1 to 4); with ``feedback``, the feedback mixture's (see the section
+    comment before ``NO_FEEDBACK``).
+
+    ``apply(start, stop, frame, mixture, n_components, mask, alpha, threshold2,
+    match_threshold2, background_ratio, complexity_prior, var_init, var_min, var_max, shadow_tau,
+    still, still2, fb)`` updates pixels ``start .. stop - 1`` (a stripe, see
+    :mod:`bgsub.models.stripes`) with ``frame`` the N * C uint8 pixels and ``mixture`` the flat
+    ``[K, N, 2 + C]`` float32 state. ``fb`` is the feedback's state and parameters, ``(dynamics,
+    previous, busy, width, foreground_rate, dynamics_floor, dynamics_gain, max_threshold_scale,
+    dynamics_rate)``, or ``NO_FEEDBACK`` for the plain kernel, which compiles the feedback away
+    (``busy`` is ``previous`` dilated by a 3 x 3 cross). ``still`` counts, per
+    pixel, the frames it has been foreground while matching a component within ``still2`` of it
+    (for ghost absorption, saturating at 255); an empty array turns the count off.
+
+    For each pixel, in rank order over its live components:
+
+    1. every weight decays: ``w = (1 - alpha) w - alpha c_T``;
+    2. the pixel is background when, before the first match, a component within the background
+       set (cumulative weight of the higher-ranked ones below ``background_ratio``) has
+       ``d2 < threshold2``;
+    3. the first component with ``d2 < match_threshold2`` matches: ``w += alpha``, and with
+       ``rho = min(alpha / w, 1)``: ``mu += rho (x - mu)``,
+       ``var += rho (|x - mu_old|^2 / C - var)``
+       clamped to ``[var_min, var_max]``; it then moves to its rank by ``w / sigma``;
+    4. components whose weight fell to zero or below die (K adapts per pixel);
+    5. if nothing matched (and alpha > 0), a new component ``(alpha, var_init, x)`` takes a free
+       slot or replaces the lowest-ranked one; weights are renormalised to sum to 1.
+
+    A foreground pixel is labelled SHADOW instead when ``shadow_tau > 0`` and it is a darker copy
+    of a background component (tested after step 4, before step 5).
+
+    Runs of pixels whose lone component matches again (two thirds of a 1080p highway frame) go
+    through a tight loop of the same steps that keeps its few values in registers; the general
+    update takes every other pixel (a lone match that needs the shadow test included; with
+    ``feedback``, a pixel that was foreground, whose rate differs). The components after the match
+    only decay, so they get a loop of their own; the rank keys of the matched component and its
+    two neighbours are computed as they pass, so the usual outcome (nothing moves) costs no
+    further reads.
+    """
+    channels = n_channels
+
+    @njit(cache=True, nogil=True, error_model="numpy")
+    def mixture_apply(
+        start,
+        stop,
+        frame,
+        mixture,
+        n_components,
+        mask,
+        alpha,
+        threshold2,
+        match_threshold2,
+        background_ratio,
+        complexity_prior,
+        var_init,
+        var_min,
+        var_max,
+        shadow_tau,
+        still,
+        still2,
+        fb,
+    ):
+        n_slots = 2 + channels
+        slots = _u(n_slots)
+        step = _u(n_components.shape[0]) * slots  # from one rank's plane to the next
+        k_max = _u(mixture.shape[0]) // step
+        # The frame's rate and threshold; the feedback changes them per pixel in the general update.
+        a0 = np.float32(alpha)
+        decay0 = np.float32(1.0) - a0
+        prune0 = -a0 * np.float32(complexity_prior)
+        t20 = np.float32(threshold2)
+        g2 = np.float32(match_threshold2)
+        ratio = np.float32(background_ratio)
+        v0 = np.float32(var_init)
+        lo = np.float32(var_min)
+        hi = np.float32(var_max)
+        tau = np.float32(shadow_tau)
+        track_still = still.shape[0] > 0
+        s2 = np.float32(still2)
+        inv_c = np.float32(1.0 / channels)
+        dynamics, previous, busy, width, foreground_rate, floor, gain, s_max, dynamics_rate = fb
+        rate = np.float32(dynamics_rate)
+        # A lone component's weight is renormalised to 1 every frame, so its updated weight is
+        # nearly always this one: its rho and renormalised weight are computed once, not per pixel.
+        w_lone = (np.float32(1.0) * decay0 + prune0) + a0
+        rho_lone = _rho(a0, w_lone)
+        norm_lone = w_lone * (np.float32(1.0) / w_lone)
+        i = start
+        while i < stop:
+            # Fast run: pixels whose lone component matches again (most pixels of most scenes),
+            # in a loop with few live values. It stops, with nothing changed, at the first pixel
+            # that needs the general update below: several components, no match, a dying
+            # weight, a shadow test, or (feedback) a pixel that was foreground, whose rate differs.
+            while i < stop:
+                p = _u(i)
+                if n_components[p] != 1:
+                    break
+                if feedback and previous[p] == FOREGROUND:
+                    break
+                first = p * slots
+                x = _channels(frame, p * _u(channels), channels)
+                w = mixture[first] * decay0 + prune0
+                var = mixture[first + _u(VARIANCE)]
+                mu = _channels(mixture, first + _u(MEAN), channels)
+                d2 = _distance2(x, mu, channels)
+                if not (d2 < g2 * var and w + a0 > 0):
+                    break
+                t2 = t20
+                if feedback:
+                    t2 = _feedback_threshold2(threshold2, dynamics[p], floor, gain, s_max)
+                background = d2 < t2 * var
+                if not background and tau > 0:
+                    break
+                if i + PREFETCH_AHEAD < stop:
+                    _prefetch_lower_ranks(mixture, n_components, p + _u(PREFETCH_AHEAD), slots, step)
+                w += a0
+                if w == w_lone:
+                    rho, norm = rho_lone, norm_lone
+                else:
+                    rho, norm = _rho(a0, w), w * (np.float32(1.0) / w)
+                _learn(mixture, first, mu, var, x, d2, rho, inv_c, lo, hi, channels)
+                mixture[first] = norm
+                mask[p] = BACKGROUND if background else FOREGROUND
+                if track_still:
+                    _count_still(still, p, not background and d2 < s2)
+                if feedback and background and a0 > 0 and busy[p] != FOREGROUND:
+                    # the lone component is the nearest background one
+                    dynamics[p] += rate * (np.sqrt(d2 * inv_c) - dynamics[p])
+                i += 1
+            if i >= stop:
+                break
+            p = _u(i)
+            first = p * slots
+            x = _channels(frame, p * _u(channels), channels)
+            n = _u(n_components[p])
+            if i + PREFETCH_AHEAD < stop:
+                _prefetch_lower_ranks(mixture, n_components, p + _u(PREFETCH_AHEAD), slots, step)
+            a, decay, prune, t2 = a0, decay0, prune0, t20
+            if feedback:
+                a, decay, prune, t2 = _feedback_rates(
+                    p, alpha, threshold2, complexity_prior, dynamics, previous, foreground_rate,
+                    floor, gain, s_max,
+                )
+            nearest2 = np.float32(np.inf)  # feedback: |x - mu|^2 to the nearest background one
+            m = _u(0)
+            o = first  # the component being read
+            oa = first  # where the next survivor goes
+            alive = _u(0)
+            total = np.float32(0.0)
+            cumulative = np.float32(0.0)
+            background = False
+            matched = _NONE
+            matched2 = np.float32(np.inf)  # |x - mu|^2 to the matched component
+            keys_known = False  # key_matched, key_before and key_after describe the result
+            key_matched = key_before = key_after = np.float32(0.0)
+            # Components up to and including the first match.
+            while m < n:
+                w = mixture[o] * decay + prune
+                var = mixture[o + _u(VARIANCE)]
+                mu = _channels(mixture, o + _u(MEAN), channels)
+                d2 = _distance2(x, mu, channels)
+                if cumulative < ratio:
+                    if d2 < t2 * var:
+                        background = True
+                    if feedback and d2 < nearest2:
+                        nearest2 = d2
+                m += _u(1)
+                hit = d2 < g2 * var
+                if hit:
+                    w += a
+                    var = _learn(mixture, o, mu, var, x, d2, _rho(a, w), inv_c, lo, hi, channels)
+                    matched = alive
+                    matched2 = d2
+                if w > 0:
+                    _keep(mixture, o, oa, w, n_slots)
+                    total += w
+                    alive += _u(1)
+                    oa += step
+                    if hit:
+                        key_matched = _rank_key(w, var)
+                        keys_known = True
+                    else:
+                        key_before = _rank_key(w, var)
+                cumulative += w
+                o += step
+                if hit:
+                    break
+            # After the match, weights only decay.
+            after_known = False
+            while m < n:
+                w = mixture[o] * decay + prune
+                m += _u(1)
+                if feedback:
+                    if cumulative < ratio:
+                        mu = _channels(mixture, o + _u(MEAN), channels)
+                        d2 = _distance2(x, mu, channels)
+                        nearest2 = d2 if d2 < nearest2 else nearest2
+                    cumulative += w
+                if w > 0:
+                    if not after_known:
+                        key_after = _rank_key(w, mixture[o + _u(VARIANCE)])
+                        after_known = True
+                    _keep(mixture, o, oa, w, n_slots)
+                    total += w
+                    alive += _u(1)
+                    oa += step
+                o += step
+            n = alive
+            # Label before a new component exists: the pixel must not explain itself as a shadow.
+            if background:
+                mask[p] = BACKGROUND
+            elif tau > 0 and _is_shadow(x, mixture, first, step, n, channels, t2, ratio, tau):
+                mask[p] = SHADOW
+            else:
+                mask[p] = FOREGROUND
+            if track_still:
+                _count_still(still, p, mask[p] == FOREGROUND and matched2 < s2)
+            if feedback and background and a > 0 and busy[p] != FOREGROUND:
+                dynamics[p] += rate * (np.sqrt(nearest2 * inv_c) - dynamics[p])
+            if matched == _NONE and a > 0:
+                slot = n if n < k_max else k_max - _u(1)
+                o = first + slot * step
+                if slot < n:
+                    total -= mixture[o]
+                mixture[o] = a
+                mixture[o + _u(VARIANCE)] = v0
+                _store_channels(mixture, o + _u(MEAN), x, channels)
+                total += a
+                if slot == n:
+                    n += _u(1)
+                matched = slot
+            # Restore the rank order around the one component whose key changed.
+            if matched != _NONE:
+                moves = not keys_known
+                if keys_known:
+                    up = matched > 0 and key_matched > key_before
+                    down = matched + _u(1) < n and key_matched < key_after
+                    moves = up or down
+                if moves:
+                    _rerank(mixture, first + matched * step, matched, n, step, n_slots)
+            if total > 0:
+                inv_total = np.float32(1.0) / total
+                o = first
+                for _ in range(n):
+                    mixture[o] *= inv_total
+                    o += step
+            n_components[p] = n
+            i += 1
+
+    return mixture_apply
+
+
+@njit(parallel=True, cache=True)
+def mixture_background(planes, n_components, background_ratio, out):
+    """Weighted mean of each pixel's background components (the learned background image).
+
+    ``planes`` is the ``[K, N, 2 + C]`` state, ``out`` the (N, C) uint8 image.
+    """
+    n_pixels, n_channels = out.shape
+    ratio = np.float32(background_ratio)
+    for i in prange(n_pixels):
+        total = np.float32(0.0)
+        n_background = 0
+        for m in range(n_components[i]):
+            total += planes[m, i, WEIGHT]
+            n_background += 1
+            if total >= ratio:
+                break
+        for c in range(n_channels):
+            acc = np.float32(0.0)
+            for m in range(n_background):
+                acc += planes[m, i, WEIGHT] * planes[m, i, MEAN + c]
+            v = acc / total if total > 0 else np.float32(0.0)
+            out[i, c] = np.uint8(min(max(v + np.float32(0.5), np.float32(0.0)), np.float32(255.0)))
