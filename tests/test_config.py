@@ -5,7 +5,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bgsub.config import DEFAULTS, PRESETS, load_config, load_yaml, make_model_from, resolve
+from bgsub.config import DEFAULTS, PRESETS, load_config, make_model_from, resolve
+from bgsub.yamlfile import load_yaml
 from bgsub.errors import ConfigError
 from bgsub.models import FeedbackParams, GaussianParams
 

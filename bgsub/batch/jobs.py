@@ -9,9 +9,10 @@ import os
 from pathlib import Path
 
 from bgsub.batch.spec import BATCH_KEYS, EXECUTORS, JOB_KEYS, Batch, Recording
-from bgsub.config import canonical, fail, load_yaml, merge, resolve, unknown_key
+from bgsub.config import canonical, merge, resolve, unknown_key
 from bgsub.errors import BgsubError
 from bgsub.sources import is_image_file
+from bgsub.yamlfile import fail, load_yaml
 
 
 class _JobLocator:

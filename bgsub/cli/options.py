@@ -2,7 +2,8 @@
 
 import click
 
-from bgsub.config import PRESETS, load_config, merge, parse_yaml, resolve
+from bgsub.config import PRESETS, load_config, merge, resolve
+from bgsub.yamlfile import parse_yaml
 from bgsub.errors import ConfigError
 from bgsub.models import MODELS
 from bgsub.units import from_text

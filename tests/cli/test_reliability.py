@@ -19,7 +19,8 @@ import pytest
 from conftest import (bgsub_run, error_line, final_outputs, moving_square_forever, read_masks,
                       start_run, wait_for_frames)
 
-from bgsub.config import MAX_ALIAS_VALUES, MAX_DEPTH, load_config, load_yaml
+from bgsub.config import load_config
+from bgsub.yamlfile import MAX_ALIAS_VALUES, MAX_DEPTH, load_yaml
 from bgsub.errors import ConfigError
 from bgsub.models import FeedbackParams
 
