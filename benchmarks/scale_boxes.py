@@ -24,7 +24,7 @@ import numpy as np
 
 from bgsub.config import resolve
 from bgsub.config import make_model_from
-from bgsub.pipeline import model_input
+from bgsub.frames import model_input
 from bgsub.postprocess import PostProcessor, find_blobs
 from bgsub.units import area_pixels
 

@@ -15,41 +15,22 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-import cv2
 import numpy as np
 
-from bgsub.errors import BgsubError, ConfigError
+from bgsub.errors import BgsubError
+from bgsub.frames import FrameChain
 from bgsub.interrupts import held_signals
 from bgsub.memory import check_fits
 from bgsub.outputs import VIEWS, build_outputs, masks_folder
 from bgsub.sinks import output_lock
 
-if TYPE_CHECKING:
-    from bgsub.sources import Frame
 
 log = logging.getLogger(__name__)
 
 _QUEUE_DEPTH = 8
 _READER_JOIN_S = 15.0  # longer than a stream's read timeout (sources.STREAM_TIMEOUT_MS)
 _DONE = object()
-
-
-@dataclass
-class FrameResult:
-    """What the model made of one frame: the post-processed ``mask`` (0/255), the raw
-    ``labels`` (255 foreground, 127 shadow, 0 background) and, when an output needs it, the
-    learned ``background`` image and ``scores`` map. The events output, which runs first, sets
-    the mask's ``blobs`` and the number of the ``event`` open at this frame."""
-
-    frame: "Frame"
-    mask: np.ndarray
-    labels: np.ndarray
-    background: np.ndarray | None = None
-    scores: np.ndarray | None = None  # the model's score map, when an output needs it
-    blobs: list | None = None
-    event: int | None = None
 
 
 @dataclass
@@ -84,17 +65,6 @@ class RunStats:
             f"{state} {self.frames} frames in {self.seconds:.1f} s ({self.fps:.1f} fps), "
             f"mean foreground {self.mean_foreground:.2f}%" + "".join(f", {n}" for n in notes)
         )
-
-
-def model_input(image, model, gray):
-    """``image`` as ``model`` takes it: gray when ``gray`` is asked for, and colour (the gray
-    repeated) when the model learned colour frames (from a checkpoint, say) and this one is gray.
-    Every command feeds its models through this, so a model sees the same frames in all of them."""
-    if gray and image.ndim == 3:
-        return cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
-    if image.ndim == 2 and len(getattr(model, "shape", None) or ()) == 3:
-        return cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
-    return image
 
 
 class _Worker(threading.Thread):
@@ -145,9 +115,8 @@ def run(source, model, postprocess, outputs=(), *, gray=False, max_frames=None, 
     outputs = list(outputs)
     if need_background is None:
         need_background = any(getattr(o, "view", None) is VIEWS["background_video"][1] for o in outputs)
-    need_scores = any(getattr(o, "scores", False) for o in outputs)
-    if need_scores:
-        _want_scores(model)
+    chain = FrameChain(model, postprocess, gray=gray, need_background=need_background,
+                       need_scores=any(getattr(o, "scores", False) for o in outputs))
     stats = RunStats(outputs=[o.path for o in outputs if getattr(o, "path", None)])
     stop = threading.Event()
     frames_q = queue.Queue(_QUEUE_DEPTH)
@@ -168,7 +137,7 @@ def run(source, model, postprocess, outputs=(), *, gray=False, max_frames=None, 
             result = results_q.get()
             if result is _DONE:
                 return
-            result.mask = postprocess(result.mask)
+            chain.finish(result)
             stats.foreground_sum += float(np.count_nonzero(result.mask)) / result.mask.size
             for output in outputs:
                 output.write(result)
@@ -186,9 +155,7 @@ def run(source, model, postprocess, outputs=(), *, gray=False, max_frames=None, 
             try:
                 reader.start()
                 writer.start()
-                _model_frames(frames_q, results_q, reader, writer, model, deliver, gray=gray,
-                              need_background=need_background, need_scores=need_scores,
-                              progress=progress)
+                _model_frames(frames_q, results_q, reader, writer, chain, deliver, progress)
                 _put_checked(results_q, _DONE, writer, deliver)
                 writer.join()
                 deliver()
@@ -217,9 +184,9 @@ def run(source, model, postprocess, outputs=(), *, gray=False, max_frames=None, 
     return stats
 
 
-def _model_frames(frames_q, results_q, reader, writer, model, deliver, *, gray, need_background,
-                  need_scores, progress):
-    """The main thread's part of :func:`run`: each frame through the model to the writer.
+def _model_frames(frames_q, results_q, reader, writer, chain, deliver, progress):
+    """The main thread's part of :func:`run`: each frame through the chain's model step to the
+    writer, which post-processes it.
     ``deliver`` (:func:`bgsub.interrupts.held_signals`) is called between frames and while
     waiting, so Ctrl-C stops the loop where a frame is either in the outputs' queue or not
     learned at all."""
@@ -229,30 +196,11 @@ def _model_frames(frames_q, results_q, reader, writer, model, deliver, *, gray, 
         frame = _get(frames_q, reader, deliver)
         if frame is _DONE:
             return
-        mask = model.apply(model_input(frame.image, model, gray))
-        labels = model.labels.copy()
-        background = model.background_image() if need_background else None
-        scores = _copy_scores(model) if need_scores else None
-        if not _put_checked(results_q, FrameResult(frame, mask, labels, background, scores),
-                            writer, deliver):
+        if not _put_checked(results_q, chain.model_step(frame), writer, deliver):
             return
         modelled += 1
         if progress is not None:
             progress.update(modelled)
-
-
-def _want_scores(model):
-    """Have ``model`` compute its score map every frame (mixtures only)."""
-    if not hasattr(model, "compute_scores"):
-        raise ConfigError(f"score_video: model {model.name!r} has no score map; use gmm or "
-                          "feedback")
-    model.compute_scores = True
-
-
-def _copy_scores(model):
-    # The first frame initialises the model: every pixel is its own background, distance 0.
-    scores = model.scores
-    return scores.copy() if scores is not None else np.zeros(model.shape[:2], np.float32)
 
 
 def _get(q, producer, deliver):

@@ -12,7 +12,7 @@ import warnings
 
 from bgsub.errors import ConfigError
 from bgsub.models import em
-from bgsub.pipeline import model_input
+from bgsub.frames import model_input
 
 def check_fittable(model, what="init_frames"):
     """Refuse a model that has no batch fit (the single Gaussian) with one line."""

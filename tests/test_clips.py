@@ -286,7 +286,7 @@ def test_frame_clips_hold_exactly_each_event(tmp_path, settings):
     # Two visits, the second still going when the input ends (closed by close()).
     from bgsub.config import resolve
     from bgsub.events import EventsOutput
-    from bgsub.pipeline import FrameResult
+    from bgsub.frames import FrameResult
     from bgsub.sources import Frame
 
     frames = textured_frames(70)

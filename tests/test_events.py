@@ -19,7 +19,7 @@ from bgsub.errors import ConfigError, SinkError
 from bgsub.events import (EventDetector, EventsOutput, burnt_in_overlay, draw_snapshot, timecode,
                           union_box)
 from bgsub.outputs import overlay
-from bgsub.pipeline import FrameResult
+from bgsub.frames import FrameResult
 from bgsub.postprocess import Blob
 from bgsub.sources import Frame
 from conftest import start_run

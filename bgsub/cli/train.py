@@ -7,10 +7,11 @@ from pathlib import Path
 import click
 from tqdm import tqdm
 
-from bgsub import pipeline, progress
+from bgsub import progress
 from bgsub.cli.options import config_from_options, model_options
 from bgsub.config import make_model_from
 from bgsub.errors import BgsubError
+from bgsub.frames import model_input
 from bgsub.models import em
 from bgsub.sinks import prepare_folder
 from bgsub.sources import open_source, quiet_opencv
@@ -74,7 +75,7 @@ def _read(source, count, gray, model, quiet):
     bar = progress.Progress(count, enabled=False if quiet else None)
     images = []
     for frame in source:
-        images.append(pipeline.model_input(frame.image, model, gray))
+        images.append(model_input(frame.image, model, gray))
         bar.update(len(images))
         if len(images) == count:
             break

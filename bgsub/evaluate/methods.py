@@ -11,7 +11,7 @@ import numpy as np
 
 from bgsub.errors import ConfigError
 from bgsub.evaluate.sequences import Sequence
-from bgsub.pipeline import model_input
+from bgsub.frames import FrameChain, model_input
 
 
 _OPENCV_MAIN = {
@@ -59,16 +59,17 @@ class BgsubSubtractor:
         from bgsub.postprocess import PostProcessor
         from bgsub.train import check_fittable
 
-        self.model = make_model_from(config)
-        self.postprocess = PostProcessor(config["postprocess"])
-        self.gray = bool(config["model"]["gray"])
+        self.chain = FrameChain(make_model_from(config), PostProcessor(config["postprocess"]),
+                                gray=bool(config["model"]["gray"]))
+        self.model = self.chain.model
+        self.gray = self.chain.gray
         self.init_frames = config["model"]["init_frames"]
         if self.init_frames:
             check_fittable(self.model)
 
     def apply(self, frame: np.ndarray) -> np.ndarray:
         """The post-processed 0/255 mask of ``frame`` (a BGR or gray uint8 image)."""
-        return self.postprocess(self.model.apply(model_input(frame, self.model, self.gray)))
+        return self.chain.mask(frame)
 
     def prepare(self, sequence: Sequence) -> None:
         """With ``model.init_frames`` N: fit the model to the first N frames of ``sequence`` by

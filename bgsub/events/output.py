@@ -163,7 +163,7 @@ class EventsOutput:
         return 100.0 * foreground / self._roi_pixels, find_blobs(mask, self.min_area)
 
     def write(self, result):
-        """Feed one :class:`~bgsub.pipeline.FrameResult`; sets its ``blobs`` and, while an
+        """Feed one :class:`~bgsub.frames.FrameResult`; sets its ``blobs`` and, while an
         event is open, its ``event`` number (for the overlay's burn-in)."""
         percent, blobs = self.measure(result.mask)
         box = None

@@ -23,7 +23,7 @@ from bgsub.live.view import (
 )
 from bgsub.models.scores import heat_map
 from bgsub.outputs import overlay
-from bgsub.pipeline import FrameResult, model_input
+from bgsub.frames import FrameChain, FrameResult
 from bgsub.postprocess import draw_boxes, find_blobs
 from bgsub.sinks import write_image
 
@@ -50,9 +50,7 @@ class LiveSession:
                  min_area: int = 0, source_fps: float | None = None,
                  need_background: bool = False, show_scores: bool = False,
                  clock: Callable[[], float] = time.monotonic):
-        self.model = model
-        self.postprocess = postprocess
-        self.gray = gray
+        self.chain = FrameChain(model, postprocess, gray=gray)
         self.outputs = list(outputs)
         self.snapshot_dir = Path(snapshot_dir)
         self.show_background = show_background
@@ -71,17 +69,22 @@ class LiveSession:
         self._notice: tuple[str, float] | None = None
         self._need_background = need_background
 
+    @property
+    def model(self):
+        """The model frames go through; replaced (learned state kept) when a parameter changes."""
+        return self.chain.model
+
+    @model.setter
+    def model(self, model):
+        self.chain.model = model
+
     # per frame
     def process(self, frame) -> FrameResult:
         """Run one frame through the model and post-processing, and record it."""
-        if hasattr(self.model, "compute_scores"):  # set again: a retuned model is a new one
-            self.model.compute_scores = self.show_scores
-        mask = self.postprocess(self.model.apply(model_input(frame.image, self.model, self.gray)))
-        background = (self.model.background_image()
-                      if self.show_background or self._need_background else None)
-        scores = getattr(self.model, "scores", None)
-        self.result = FrameResult(frame, mask, self.model.labels.copy(), background,
-                                  None if scores is None else scores.copy())
+        self.chain.need_background = self.show_background or self._need_background
+        self.chain.need_scores = self.show_scores
+        self.result = self.chain(frame)
+        mask = self.result.mask
         self.blobs = find_blobs(mask, self.box_min_area)
         for output in self.outputs:
             output.write(self.result)
