@@ -48,6 +48,7 @@ from bgsub.batch.spec import (
     Batch,
     BatchFailed,
     BatchReport,
+    Executor,
     Recording,
 )
 from bgsub.errors import BgsubError
@@ -99,8 +100,9 @@ def check_scheduler(address, timeout=2.0):
         raise BgsubError(f"cannot reach the dask scheduler {address}: {reason.lower()}") from None
 
 
-def _execute(batch, recordings, events):
+def _execute(batch: Batch, recordings: list[Recording], events: Results) -> bool:
     """Run ``recordings`` on the batch's executor; True when interrupted by Ctrl-C."""
+    executor: Executor
     if batch.executor == "dask":
         executor = DaskExecutor(batch.workers, batch.scheduler, events)
     else:
@@ -116,8 +118,7 @@ def _execute(batch, recordings, events):
             executor.kill()
         return True
     finally:
-        if isinstance(executor, DaskExecutor):
-            executor.close()
+        executor.close()
 
 
 def write_summary(batch, report):

@@ -98,9 +98,14 @@ class DaskExecutor:
             self.client.cancel(list(self.futures))
 
     def kill(self):
-        """A second Ctrl-C: stop waiting (closing our own LocalCluster ends its workers)."""
+        """A second Ctrl-C: cancel what is left and stop waiting (:meth:`close` then ends our
+        own LocalCluster's workers)."""
+        if self.client is not None and self.futures:
+            self.client.cancel(list(self.futures), force=True)
+        self.futures = {}
 
     def close(self):
+        """Close the client and, when the batch started one, its LocalCluster."""
         for thing in (self.client, self.cluster):
             if thing is not None:
                 thing.close()

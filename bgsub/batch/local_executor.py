@@ -120,7 +120,7 @@ class LocalExecutor:
             with _sigint_ignored():  # spawned workers start here and inherit it
                 self._futures = {self._pool.submit(run_recording, rec): rec for rec in recordings}
             # The pool forgets its processes on shutdown; a cancel still needs to watch them.
-            self._workers = list(self._pool._processes.values())
+            self._workers = multiprocessing.active_children()
             self._collect()
         except BaseException:
             self._pool.shutdown(wait=False, cancel_futures=True)
@@ -171,3 +171,8 @@ class LocalExecutor:
         """A second Ctrl-C: end the worker processes now."""
         for process in self._workers:
             process.kill()
+
+    def close(self):
+        """Release the pool of the last round, if a Ctrl-C left one."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 from pathlib import Path
 
 from bgsub.config import DEFAULTS
@@ -67,3 +68,21 @@ class BatchReport:
     @property
     def failed(self):
         return self.count("failed")
+
+
+class Executor(Protocol):
+    """Where a batch's recordings run (:class:`~bgsub.batch.local_executor.LocalExecutor`,
+    :class:`~bgsub.batch.dask_executor.DaskExecutor`); results and progress go to the ``events``
+    given to its constructor (``finished(rec, result)``, ``message(message)``, ``note(text)``)."""
+
+    def run(self, recordings: list[Recording]) -> None:
+        """Run every recording, handing each result to the events as it comes."""
+
+    def cancel(self) -> None:
+        """Ctrl-C: make running recordings abort and collect their results."""
+
+    def kill(self) -> None:
+        """A second Ctrl-C: stop the running recordings now."""
+
+    def close(self) -> None:
+        """Release what :meth:`run` started (always called, once, at the end)."""
