@@ -12,15 +12,18 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import sys
 import time
 from pathlib import Path
 
-import cv2
 import numba
 import numpy as np
 
-from bgsub.models import GaussianMixture, kernels
-from bgsub.models.mixture import NO_STILL
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import throughput  # noqa: E402  (frame reading is shared with the throughput benchmark)
+
+from bgsub.models import GaussianMixture, kernels  # noqa: E402
+from bgsub.models.mixture import NO_STILL  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE_VIDEO = REPO / "sample_videos" / "highway_320x240.mp4"
@@ -28,14 +31,7 @@ KERNEL_ONLY = dict(exposure_compensation=False, jitter_compensation=False, ghost
 
 
 def read_frames(path, count):
-    capture = cv2.VideoCapture(str(path))
-    frames = []
-    while len(frames) < count:
-        ok, frame = capture.read()
-        if not ok:
-            break
-        frames.append(frame)
-    capture.release()
+    frames = throughput.read_video_frames(path, count)
     if not frames:
         raise SystemExit(f"no frames read from {path}")
     return frames

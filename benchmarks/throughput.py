@@ -66,7 +66,15 @@ def load_frames(count, data=DEFAULT_DATA, video=SAMPLE_VIDEO):
         start = min(FIRST_FRAME, max(len(names) - count, 0))
         frames = [cv2.imread(str(name)) for name in names[start : start + count]]
         return frames, f"{data} frames {start + 1}..{start + len(frames)}"
-    capture = cv2.VideoCapture(str(video))
+    frames = read_video_frames(video, count)
+    if not frames:
+        raise SystemExit(f"no frames: neither {inputs} nor {video} could be read")
+    return frames, f"{video} frames 1..{len(frames)}"
+
+
+def read_video_frames(path, count):
+    """The first ``count`` frames (BGR) of the video at ``path``; fewer if it is shorter."""
+    capture = cv2.VideoCapture(str(path))
     frames = []
     while len(frames) < count:
         ok, frame = capture.read()
@@ -74,9 +82,7 @@ def load_frames(count, data=DEFAULT_DATA, video=SAMPLE_VIDEO):
             break
         frames.append(frame)
     capture.release()
-    if not frames:
-        raise SystemExit(f"no frames: neither {inputs} nor {video} could be read")
-    return frames, f"{video} frames 1..{len(frames)}"
+    return frames
 
 
 def methods(k):

@@ -58,7 +58,7 @@ class FrameChain:
         self.need_background = need_background
         self.need_scores = need_scores
         if need_scores:
-            want_scores(model)
+            _want_scores(model)
 
     def __call__(self, frame):
         """The :class:`FrameResult` of ``frame`` (a :class:`~bgsub.sources.Frame`)."""
@@ -71,7 +71,7 @@ class FrameChain:
             model.compute_scores = self.need_scores
         mask = model.apply(model_input(frame.image, model, self.gray))
         background = model.background_image() if self.need_background else None
-        scores = copy_scores(model) if self.need_scores else None
+        scores = _copy_scores(model) if self.need_scores else None
         return FrameResult(frame, mask, model.labels.copy(), background, scores)
 
     def finish(self, result):
@@ -84,7 +84,7 @@ class FrameChain:
         return self.postprocess(self.model.apply(model_input(image, self.model, self.gray)))
 
 
-def want_scores(model):
+def _want_scores(model):
     """Have ``model`` compute its score map every frame (mixtures only)."""
     if not hasattr(model, "compute_scores"):
         raise ConfigError(f"score_video: model {model.name!r} has no score map; use gmm or "
@@ -92,7 +92,7 @@ def want_scores(model):
     model.compute_scores = True
 
 
-def copy_scores(model):
+def _copy_scores(model):
     # The first frame initialises the model: every pixel is its own background, distance 0.
     scores = model.scores
     return scores.copy() if scores is not None else np.zeros(model.shape[:2], np.float32)

@@ -23,6 +23,23 @@ import pytest
 FIXTURES = Path(__file__).parent / "fixtures"
 
 
+def crossing_scene(count: int, enters=(30,), length: int = 15) -> list[np.ndarray]:
+    """``count`` BGR frames of a static textured scene that a dark block drives across, from
+    each frame number in ``enters`` for ``length`` more frames (4 px a frame, left to right)."""
+    rng = np.random.default_rng(7)
+    background = np.clip(rng.normal(128, 4, (72, 96, 3)) + np.linspace(0, 60, 96)[None, :, None],
+                         0, 255).astype(np.uint8)
+    frames = []
+    for number in range(1, count + 1):
+        frame = background.copy()
+        for enter in enters:
+            if enter <= number <= enter + length:
+                x = 4 * (number - enter)
+                frame[30:46, x:x + 20] = (20, 30, 200)
+        frames.append(frame)
+    return frames
+
+
 def make_scene(count: int, width: int = 96, height: int = 72, side: int = 12,
                raster: bool = False):
     """``count`` BGR frames of a square moving over a fixed texture, and its 0/255 masks.

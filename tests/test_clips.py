@@ -12,6 +12,8 @@ import cv2
 import numpy as np
 import pytest
 
+from conftest import crossing_scene
+
 from bgsub.clips import ClipCutter
 from bgsub.errors import SinkError
 
@@ -161,18 +163,7 @@ def bgsub(*args):
 
 def two_visits(count=120):
     """A static scene; a dark block crosses it in frames 30..45 and again in 80..95."""
-    rng = np.random.default_rng(7)
-    background = np.clip(rng.normal(128, 4, (72, 96, 3)) + np.linspace(0, 60, 96)[None, :, None],
-                         0, 255).astype(np.uint8)
-    frames = []
-    for number in range(1, count + 1):
-        frame = background.copy()
-        for enter in (30, 80):
-            if enter <= number <= enter + 15:
-                x = 4 * (number - enter)
-                frame[30:46, x:x + 20] = (20, 30, 200)
-        frames.append(frame)
-    return frames
+    return crossing_scene(count, enters=(30, 80))
 
 
 @pytest.mark.parametrize("suffix, codec", [(".mp4", "mp4v"), (".avi", "MJPG")])

@@ -22,7 +22,7 @@ from bgsub.outputs import overlay
 from bgsub.frames import FrameResult
 from bgsub.postprocess import Blob
 from bgsub.sources import Frame
-from conftest import start_run
+from conftest import crossing_scene, start_run
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "sample_videos" / "highway_320x240.mp4"
@@ -330,17 +330,7 @@ def bgsub(*args):
 
 def passing_object_video(path, write_video, count=80, enter=30, leave=45):
     """A static textured scene; a dark block drives across it from ``enter`` to ``leave``."""
-    rng = np.random.default_rng(7)
-    background = np.clip(rng.normal(128, 4, (72, 96, 3)) + np.linspace(0, 60, 96)[None, :, None],
-                         0, 255).astype(np.uint8)
-    frames = []
-    for number in range(1, count + 1):
-        frame = background.copy()
-        if enter <= number <= leave:
-            x = 4 * (number - enter)
-            frame[30:46, x:x + 20] = (20, 30, 200)
-        frames.append(frame)
-    return write_video(path, frames)
+    return write_video(path, crossing_scene(count, enters=(enter,), length=leave - enter))
 
 
 @pytest.mark.parametrize("name", ["ev.json", "ev.csv"])

@@ -61,11 +61,18 @@ class BgsubSubtractor:
 
         self.chain = FrameChain(make_model_from(config), PostProcessor(config["postprocess"]),
                                 gray=bool(config["model"]["gray"]))
-        self.model = self.chain.model
-        self.gray = self.chain.gray
         self.init_frames = config["model"]["init_frames"]
         if self.init_frames:
             check_fittable(self.model)
+
+    @property
+    def model(self):
+        """The bgsub model the frames go through."""
+        return self.chain.model
+
+    @property
+    def gray(self) -> bool:
+        return self.chain.gray
 
     def apply(self, frame: np.ndarray) -> np.ndarray:
         """The post-processed 0/255 mask of ``frame`` (a BGR or gray uint8 image)."""

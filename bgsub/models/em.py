@@ -354,11 +354,15 @@ def _rank(weights, variances, min_weight, rank):
 
 
 @njit(inline="always")
-def _count_visits(frames, pixel, weights, means, variances, rank, count, visits):
+def _count_visits(frames, pixel, weights, means, variances, rank, count, offset, visits):
     """``visits[m]``: the number of separate runs of consecutive frames in which the pixel's
     sample is best explained (highest ``log w_k - C/2 log var_k - |x - mu_k|^2 / (2 var_k)``) by
-    the component of rank ``m``, for ``m < count``."""
+    the component of rank ``m``, for ``m < count``. ``offset`` is scratch for the per-component
+    ``log w_k - C/2 log var_k``, computed once rather than per sample."""
     n_frames, _, n_channels = frames.shape
+    for m in range(count):
+        k = rank[m]
+        offset[m] = np.log(weights[k]) - 0.5 * n_channels * np.log(variances[k])
     visits[:] = 0
     previous = -1
     for n in range(n_frames):
@@ -369,8 +373,7 @@ def _count_visits(frames, pixel, weights, means, variances, rank, count, visits)
             for c in range(n_channels):
                 d = frames[n, pixel, c] - means[k, c]
                 d2 += d * d
-            score = (np.log(weights[k]) - 0.5 * n_channels * np.log(variances[k])
-                     - 0.5 * d2 / variances[k])
+            score = offset[m] - 0.5 * d2 / variances[k]
             if score > best:
                 best, best_m = score, m
         if best_m != previous:
@@ -396,8 +399,9 @@ def to_mixture(frames, weights, means, variances, min_weight, keep_ratio, min_vi
         _merge_close(weights[p], means[p], variances[p], match_threshold2, var_min, var_max)
         rank = np.empty(k_max, dtype=np.int64)
         visits = np.empty(k_max, dtype=np.int64)
+        offset = np.empty(k_max)
         count = _rank(weights[p], variances[p], min_weight, rank)
-        _count_visits(frames, p, weights[p], means[p], variances[p], rank, count, visits)
+        _count_visits(frames, p, weights[p], means[p], variances[p], rank, count, offset, visits)
         total = 0.0
         for m in range(count):
             total += weights[p, rank[m]]

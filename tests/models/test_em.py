@@ -181,7 +181,8 @@ def test_visits_match_the_numpy_reference(samples):
     order = np.argsort(-(weights**2 / variances), axis=1)
     visits = np.zeros(3, np.int64)
     for p in range(samples.shape[1]):
-        em._count_visits(samples, p, weights[p], means[p], variances[p], order[p], 3, visits)
+        em._count_visits(samples, p, weights[p], means[p], variances[p], order[p], 3,
+                         np.empty(3), visits)
         expected = reference_em.visits(samples[:, p], weights[p], means[p], variances[p])
         np.testing.assert_array_equal(visits, expected[order[p]])
         assert visits.sum() >= 3 and visits.sum() <= samples.shape[0]
