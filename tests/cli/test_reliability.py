@@ -107,7 +107,9 @@ def test_hostile_yaml_is_refused_at_once_in_a_config_and_a_batch_file(tmp_path, 
     started = time.monotonic()
     with pytest.raises(ConfigError) as err:
         load_yaml(config)
-    assert time.monotonic() - started < 1.0
+    # The guards refuse within milliseconds, where an unguarded alias bomb would expand to
+    # billions of values; the margin absorbs a loaded machine.
+    assert time.monotonic() - started < 5.0
     assert message in str(err.value)
 
     result = bgsub_run(video_file, "-o", tmp_path / "out", "--config", config)
