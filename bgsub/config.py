@@ -24,11 +24,11 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
-from bgsub.errors import ConfigError
 from bgsub.models import MODELS
 from bgsub.models.params import GaussianParams
 from bgsub.schema import (Boolean, Count, Duration, Factor, FlagOrFolder, Invalid, OneOf, Path,
-                          Percent, Region, Section, Size, kind_of, option, unknown_key)
+                          Percent, Region, Section, Size, kind_of, option, options, unknown_key,
+                          yaml_text)
 from bgsub.yamlfile import fail, load_yaml
 
 # Named starting points: a preset's values apply before the user's own.
@@ -51,6 +51,9 @@ MAX_DOWNSCALE = 64
 class ModelConfig(Section):
     """The ``model`` section: which model, how it sees frames, and its parameters (``params``,
     an instance of the model's ``params_class``; YAML states them beside the other keys)."""
+
+    summary = ("the model and its parameters (bgsub.FeedbackParams, MixtureParams, "
+               "GaussianParams; see The models)")
 
     name: str = option("feedback", OneOf(tuple(MODELS)), "feedback: Gaussian mixture per pixel "
                        "with per-pixel feedback | gmm: the plain mixture | gaussian: one Gaussian "
@@ -92,6 +95,9 @@ class ModelConfig(Section):
 class PostprocessConfig(Section):
     """The ``postprocess`` section: filtering of the raw mask, in this order."""
 
+    summary = ("filters on the raw mask, in this order; sizes: pixels, or \"N%\" of the frame "
+               "(apertures: of its shorter side; areas: of its pixels)")
+
     median: int | str = option("4%", Size(99, odd=True), "median filter aperture on the mask: odd "
                                "pixels, or % of the shorter side (9 px at 320x240, 43 at 1080p; "
                                "0 = off)", flag="--median", metavar="SIZE")
@@ -112,23 +118,27 @@ class PostprocessConfig(Section):
 class OutputsConfig(Section):
     """The ``outputs`` section: what ``bgsub run`` writes into its output folder."""
 
+    summary = "what `bgsub run` writes into its output folder"
+
     mask_video: bool = option(True, Boolean(), "mask.mov: 255 foreground, 0 background (PNG "
-                              "frames, lossless)")
+                              "frames, lossless)", flag="--mask-video/--no-mask-video")
     overlay_video: bool = option(False, Boolean(), "overlay.mp4: the input with the foreground "
-                                 "tinted red")
+                                 "tinted red", flag="--overlay")
     background_video: bool = option(False, Boolean(), "background.mp4: the learned background "
-                                    "image, every frame")
+                                    "image, every frame", flag="--background")
     shadow_video: bool = option(False, Boolean(), "labels.mkv: 255 foreground, 127 shadow, 0 "
-                                "background (lossless)")
+                                "background (lossless)", flag="--shadow-video")
     score_video: bool = option(False, Boolean(), "score.mkv: heat map of each pixel's distance "
                                "(sigmas) to its background, 0..12 on a fixed scale, threshold "
-                               "marked (gmm, feedback)")
+                               "marked (gmm, feedback)", flag="--score-video")
     masks_dir: bool | str = option(False, FlagOrFolder(), "true = OUTDIR/masks/binNNNNNN.png "
-                                   "(CDnet naming), or a folder path")
+                                   "(CDnet naming), or a folder path", flag="--masks-dir",
+                                   metavar="DIR")
     overlay_boxes: bool = option(False, Boolean(), "burn the blob boxes (events.min_area) into "
-                                 "overlay.mp4 (turns it on)")
+                                 "overlay.mp4 (turns it on)", flag="--overlay-boxes")
     overlay_timecode: bool = option(False, Boolean(), "burn the timecode, frame number and open "
-                                    "event's number into overlay.mp4 (turns it on)")
+                                    "event's number into overlay.mp4 (turns it on)",
+                                    flag="--overlay-timecode")
 
 
 @dataclass(frozen=True)
@@ -136,24 +146,30 @@ class EventsConfig(Section):
     """The ``events`` section: motion events (durations: frames, seconds or a timecode, at the
     input's frame rate)."""
 
+    summary = ("motion events (bgsub run --events FILE.json|.jsonl|.csv); durations: frames (15), "
+               "seconds (\"2s\", \"500ms\") or a timecode (\"00:00:01.5\"), at the input's fps")
+
     file: str | None = option(None, Path("", (".json", ".jsonl", ".csv")), "where to write the "
-                              "events (.jsonl: one line per event as it ends, flushed); null = no "
-                              "events")
+                              "events (.jsonl: one line per event as it ends, flushed), snapshots "
+                              "beside it; null = no events", flag="--events", metavar="FILE")
     threshold: float = option(0.5, Percent(), "foreground % (of the ROI) above which a frame "
                               "counts as motion")
     min_frames: int | str = option(3, Duration(1), "motion needed to start an event (also written "
-                                   "min_duration)")
+                                   "min_duration)", flag="--min-duration", metavar="TIME")
     quiet_frames: int | str = option(15, Duration(), "time without motion that ends an event (also "
-                                     "written quiet)")
-    pad_before: int | str = option(0, Duration(), "time added before each event")
-    pad_after: int | str = option(0, Duration(), "time added after each event")
+                                     "written quiet)", flag="--quiet-duration", metavar="TIME")
+    pad_before: int | str = option(0, Duration(), "time added before each event",
+                                   flag="--pad-before", metavar="TIME")
+    pad_after: int | str = option(0, Duration(), "time added after each event",
+                                  flag="--pad-after", metavar="TIME")
     min_area: int | str = option("0.03%", Size(), "blobs smaller than this (pixels, or % of the "
                                  "frame: 23 px at 320x240, 622 px at 1080p) get no box")
     snapshots: bool = option(True, Boolean(), "JPEG of each event's peak frame with the blob "
                              "boxes, in FILE_stem/")
     clips: str | None = option(None, Path("a folder"), "a folder: one video per event "
                                "(INPUT_STEM.eventNNNN.EXT), cut out of an input video file or "
-                               "encoded from a camera's, stream's or image folder's frames")
+                               "encoded from a camera's, stream's or image folder's frames",
+                               flag="--event-clips", metavar="DIR")
 
     def check_together(self):
         if self.clips is not None and self.file is None:
@@ -192,6 +208,24 @@ MODEL_KEYS = tuple(ModelConfig.keys())
 # the model class's defaults).
 DEFAULTS: dict[str, Any] = {"preset": "default",
                             **{name: cls.defaults() for name, cls in SECTION_CLASSES.items()}}
+
+
+def default_text(path: tuple[str, ...]) -> str:
+    """The default of the setting at ``path`` (``("model", "k")``) as YAML writes it; a model
+    parameter whose default differs between models gives each: ``10.0 (feedback, gmm), 4.0
+    (gaussian)``."""
+    section, key = path if len(path) == 2 else ("", path[0])
+    if section == "model" and key not in MODEL_KEYS:
+        defaults = {name: default for name, model in MODELS.items()
+                    for k, _, default in options(model.params_class) if k == key}
+        by_value: dict[str, list[str]] = {}
+        for name in sorted(defaults, key=lambda name: name != DEFAULTS["model"]["name"]):
+            by_value.setdefault(yaml_text(defaults[name]), []).append(name)
+        if len(by_value) == 1:
+            return next(iter(by_value))
+        return ", ".join(f"{value} ({', '.join(names)})" for value, names in by_value.items())
+    cls = SECTION_CLASSES[section] if section else Config
+    return yaml_text(next(default for k, _, default in options(cls) if k == key))
 
 
 def merge(base, override):

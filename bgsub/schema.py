@@ -34,6 +34,8 @@ class Kind:
     #: The command line's fixed choices, if any; flags (``is_flag``) take no value.
     choices: tuple[str, ...] | None = None
     is_flag: ClassVar[bool] = False
+    #: Whether the values are worth stating in the command-line help (units, ranges).
+    units: ClassVar[bool] = False
 
     def parse(self, text: str) -> Any:
         """A command-line value as the config holds it (ValueError with the reason if malformed)."""
@@ -100,6 +102,7 @@ class Interval(Kind):
     """A number (an integer when ``integer``) in ``[lo, hi]``, or ``(lo, hi]`` when ``lo_open``;
     None too when ``optional``. NaN and infinity lie in no interval."""
 
+    units: ClassVar[bool] = True
     lo: float
     hi: float
     lo_open: bool = False
@@ -149,6 +152,7 @@ class Size(Kind):
     """Pixels (at most ``hi``; odd or 0 when ``odd``) or a percentage of the frame (``"2%"``;
     :func:`bgsub.units.parse_size`)."""
 
+    units: ClassVar[bool] = True
     hi: int | None = None
     odd: bool = False
 
@@ -173,6 +177,7 @@ class Duration(Kind):
     """Frames (at least ``lo``), seconds (``"2s"``) or a timecode
     (:func:`bgsub.units.parse_duration`)."""
 
+    units: ClassVar[bool] = True
     lo: int = 0
 
     def parse(self, text):
@@ -330,6 +335,9 @@ class Section:
     """Base of a config section (a frozen dataclass of :func:`option` fields): checked when made,
     first each setting, then :meth:`check_together`."""
 
+    #: One line on the section as a whole, for the generated docs.
+    summary: ClassVar[str] = ""
+
     def __post_init__(self) -> None:
         check_options(self)
         self.check_together()
@@ -350,6 +358,15 @@ class Section:
     def to_dict(self) -> dict[str, Any]:
         """``{key: value}``, as YAML states the section."""
         return {key: copy.deepcopy(getattr(self, key)) for key in self.keys()}
+
+
+def yaml_text(value: Any) -> str:
+    """A default as YAML writes it (``null``, ``true``, ``4%``)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
 
 
 def unknown_key(key: Any, allowed: Any) -> str:

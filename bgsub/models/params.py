@@ -42,7 +42,8 @@ class GaussianParams:
     threshold: float = _param(
         3.5, 0.0, 100.0, "Mahalanobis distance (sigmas, stated for 3 channels) beyond which a "
         "pixel is foreground", lo_open=True, flag="--threshold", metavar="T")
-    var_init: float = _param(15.0, 0.0, LEVELS2, "variance of a new model, (intensity levels)^2",
+    var_init: float = _param(15.0, 0.0, LEVELS2, "variance of a new component (or a fresh "
+                             "Gaussian), (intensity levels)^2",
                              lo_open=True)
     var_min: float = _param(4.0, 0.0, LEVELS2, "lower clamp of a variance: keeps static pixels "
                             "from hair-trigger noise", lo_open=True)
