@@ -27,7 +27,8 @@ from bgsub.batch import (
     run_batch,
     run_recording,
 )
-from bgsub.config import resolve
+from bgsub.config import ModelConfig, resolve
+from bgsub.models import MixtureParams
 from bgsub.errors import BgsubError, ConfigError
 
 
@@ -152,11 +153,10 @@ def test_job_config_is_defaults_merged_with_the_job(tmp_path):
     a, b = load_batch(path).recordings
     assert a.config == resolve({"model": {"name": "gmm", "k": 5, "threshold": 2.5},
                                 "outputs": {"overlay_video": True}})
-    assert b.config["model"] == {"name": "gmm", "gray": False, "init_frames": 0, "load": None,
-                                 "downscale": 1, "k": 5, "threshold": 3.0}
-    assert b.config["outputs"]["overlay_video"] is True
+    assert b.config.model == ModelConfig(name="gmm", params=MixtureParams(k=5, threshold=3.0))
+    assert b.config.outputs.overlay_video is True
     # A relative masks folder belongs to each recording's output folder.
-    assert b.config["outputs"]["masks_dir"] == str(tmp_path / "out" / "b" / "pngs")
+    assert b.config.outputs.masks_dir == str(tmp_path / "out" / "b" / "pngs")
 
 
 def test_relative_paths_resolve_against_the_job_file_folder(tmp_path, monkeypatch):
@@ -175,7 +175,7 @@ def test_relative_paths_resolve_against_the_job_file_folder(tmp_path, monkeypatc
     rec = batch.recordings[0]
     assert rec.input == str(tmp_path / "rec" / "a.mp4")
     assert rec.output == str(tmp_path / "out" / "a")
-    assert rec.config["postprocess"]["roi"] == str(tmp_path / "roi.png")
+    assert rec.config.postprocess.roi == str(tmp_path / "roi.png")
     assert batch.summary_dir == tmp_path / "reports"
     # Flags override the file; a --summary-dir is relative to where the command runs.
     batch = load_batch(Path("..") / "jobs.yaml", summary_dir="s", workers=3)

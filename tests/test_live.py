@@ -287,7 +287,7 @@ def test_closing_a_reader_stops_it_early(video_file):
 def _session(tmp_path, **kwargs):
     # Fixed parameters, so the tests do not move with the tuned defaults.
     config = resolve({"postprocess": {"median": 3, "close": 0}})
-    return LiveSession(make_model("gmm", threshold=4.0), PostProcessor(config["postprocess"]),
+    return LiveSession(make_model("gmm", threshold=4.0), PostProcessor(config.postprocess),
                        snapshot_dir=tmp_path / "snaps", source_fps=25.0, **kwargs)
 
 
@@ -339,7 +339,7 @@ def test_score_pane_shows_the_distance_map_on_the_fixed_scale(tmp_path, video_fi
 
 def test_the_score_key_on_a_model_without_scores_says_so(tmp_path):
     config = resolve({"postprocess": {"median": 3, "close": 0}})
-    session = LiveSession(make_model("gaussian"), PostProcessor(config["postprocess"]),
+    session = LiveSession(make_model("gaussian"), PostProcessor(config.postprocess),
                           snapshot_dir=tmp_path / "snaps")
     assert session.handle("scores")
     assert not session.show_scores
