@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from bgsub import make_model
-from bgsub.config import resolve
+from bgsub.config import OutputsConfig, resolve
 from bgsub.errors import BgsubError, ConfigError, SourceError
 from bgsub.live import LiveSession, check_display
 from bgsub.live.controls import (
@@ -418,7 +418,7 @@ def test_snapshot_into_an_unwritable_place_is_one_line(tmp_path, video_file):
 
 
 def test_recording_holds_every_processed_frame(tmp_path, video_file):
-    outputs = build_outputs(tmp_path / "rec", {"mask_video": True, "overlay_video": True}, 25.0)
+    outputs = build_outputs(tmp_path / "rec", OutputsConfig(overlay_video=True), 25.0)
     session = _session(tmp_path, outputs=outputs)
     frames = _frames(video_file)
     masks = [session.process(frame).mask.copy() for frame in frames[:12]]
