@@ -1,8 +1,9 @@
 """The config reference, generated from the schema: ``configs/default.yaml`` (every key with its
-default and a comment) and the README's tables of keys, values, defaults and flags.
+default and a comment) and the docs' tables of keys, values, defaults and flags (in README.md
+and docs/events.md, between marker comments).
 
-``python -m bgsub.config_reference`` rewrites both in the checkout this package lives in; a test
-fails when either is stale.
+``python -m bgsub.config_reference`` rewrites them in the checkout this package lives in; a test
+fails when one is stale.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from bgsub.schema import Option, options, yaml_text
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_YAML = ROOT / "configs" / "default.yaml"
 README = ROOT / "README.md"
+# Each doc with a generated block, and the sections its tables show (None: the whole config).
+DOCS: dict[Path, tuple[str, ...] | None] = {README: None, ROOT / "docs" / "events.md": ("events",)}
 BEGIN, END = "<!-- generated: config-reference -->", "<!-- /generated -->"
 REGENERATE = "python -m bgsub.config_reference"
 
@@ -75,14 +78,16 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|")
 
 
-def reference_tables() -> str:
-    """The README's tables: for each section, every key with its values, default, flag and
-    meaning."""
+def reference_tables(sections: tuple[str, ...] | None = None) -> str:
+    """The docs' tables: for each of ``sections`` (None: all, and the preset), every key with its
+    default, values, flag and meaning."""
     preset = kind_of(Config, "preset")
-    blocks = [f"`preset`: {_cell(preset.describe())} (default `{DEFAULTS['preset']}`, flag "
-              f"`--preset`): " + "; ".join(f"`{name}`: {text}" for name, text in PRESET_HELP.items())
-              + "."]
+    blocks = [] if sections else [
+        f"`preset`: {_cell(preset.describe())} (default `{DEFAULTS['preset']}`, flag `--preset`): "
+        + "; ".join(f"`{name}`: {text}" for name, text in PRESET_HELP.items()) + "."]
     for section, cls in SECTION_CLASSES.items():
+        if sections and section not in sections:
+            continue
         rows = [f"**`{section}`**: {_cell(cls.summary)}.", "",
                 "| key | default | values | flag | meaning |", "|---|---|---|---|---|"]
         for key, opt, models in _settings(section):
@@ -105,13 +110,15 @@ def with_block(text: str, block: str) -> str:
 
 
 def main() -> int:
-    """Rewrite ``configs/default.yaml`` and the README's generated block from the schema."""
-    if not DEFAULT_YAML.parent.is_dir() or not README.is_file():
-        print(f"{ROOT} is not a bgsub checkout (no configs/ or README.md)", file=sys.stderr)
+    """Rewrite ``configs/default.yaml`` and the docs' generated blocks from the schema."""
+    if not DEFAULT_YAML.parent.is_dir() or not all(doc.is_file() for doc in DOCS):
+        print(f"{ROOT} is not a bgsub checkout (no configs/ or docs)", file=sys.stderr)
         return 2
     write_atomic(DEFAULT_YAML, default_yaml())
-    write_atomic(README, with_block(README.read_text(encoding="utf-8"), reference_tables()))
-    print(f"wrote {DEFAULT_YAML} and the config reference in {README}")
+    print(f"wrote {DEFAULT_YAML}")
+    for doc, sections in DOCS.items():
+        write_atomic(doc, with_block(doc.read_text(encoding="utf-8"), reference_tables(sections)))
+        print(f"wrote the config reference in {doc}")
     return 0
 
 

@@ -9,7 +9,7 @@ import pytest
 
 from bgsub.cli.options import FLAGS
 from bgsub.config import PRESET_HELP, SECTION_CLASSES, resolve
-from bgsub.config_reference import (BEGIN, DEFAULT_YAML, END, README, REGENERATE, default_yaml,
+from bgsub.config_reference import (BEGIN, DEFAULT_YAML, DOCS, END, REGENERATE, default_yaml,
                                     reference_tables, with_block)
 from bgsub.errors import ConfigError
 from bgsub.models import FeedbackParams
@@ -21,11 +21,12 @@ def test_default_yaml_is_what_the_schema_generates():
     assert DEFAULT_YAML.read_text(encoding="utf-8") == default_yaml(), f"{DEFAULT_YAML} {STALE}"
 
 
-def test_readme_config_reference_is_what_the_schema_generates():
-    text = README.read_text(encoding="utf-8")
+@pytest.mark.parametrize("doc", DOCS, ids=[doc.name for doc in DOCS])
+def test_docs_config_reference_is_what_the_schema_generates(doc):
+    text = doc.read_text(encoding="utf-8")
     block = re.search(re.escape(BEGIN) + r"\n(.*?)" + re.escape(END), text, re.S)
-    assert block, f"{README} lacks the markers {BEGIN} ... {END}"
-    assert block[1] == reference_tables(), f"the config reference in {README} {STALE}"
+    assert block, f"{doc} lacks the markers {BEGIN} ... {END}"
+    assert block[1] == reference_tables(DOCS[doc]), f"the config reference in {doc} {STALE}"
 
 
 def test_the_reference_names_every_key_and_flag():
