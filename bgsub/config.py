@@ -27,7 +27,7 @@ from typing import Any
 from bgsub.models import MODELS
 from bgsub.models.params import GaussianParams
 from bgsub.schema import (Boolean, Count, Duration, Factor, FlagOrFolder, Invalid, OneOf, Path,
-                          Percent, Region, Section, Size, kind_of, option, options, unknown_key,
+                          Percent, Region, Section, Size, option, option_of, options, unknown_key,
                           yaml_text)
 from bgsub.yamlfile import fail, load_yaml
 
@@ -201,7 +201,6 @@ class Config:
 SECTION_CLASSES: dict[str, type[Section]] = {
     "model": ModelConfig, "postprocess": PostprocessConfig, "outputs": OutputsConfig,
     "events": EventsConfig}
-SECTIONS = tuple(SECTION_CLASSES)
 # Keys of the model section that are not the model class's parameters.
 MODEL_KEYS = tuple(ModelConfig.keys())
 # The defaults before any preset, as a partial YAML config (the model's own parameters are
@@ -247,6 +246,14 @@ def _check_keys(locator, path, section, allowed):
             fail(locator, path + (key,), unknown_key(key, sorted(allowed)))
 
 
+def _check_value(locator, path, cls, key, value):
+    """Check ``value`` as the setting ``key`` of ``cls``; the error names ``path``."""
+    try:
+        option_of(cls, key).kind.check(value)
+    except ValueError as err:
+        fail(locator, path, str(err))
+
+
 def _section(cls, locator, path, data):
     """The section ``cls`` of a config from its mapping ``data``; one error at ``path``."""
     _check_keys(locator, path, data, cls.keys())
@@ -262,10 +269,7 @@ def _model_section(locator, path, data):
     if not isinstance(data, dict):
         fail(locator, path, f"must be a mapping, got {type(data).__name__}")
     name = data.get("name")
-    try:
-        kind_of(ModelConfig, "name").check(name)
-    except ValueError as err:
-        fail(locator, path + ("name",), str(err))
+    _check_value(locator, path + ("name",), ModelConfig, "name", name)
     params_class = MODELS[name].params_class
     allowed = {*MODEL_KEYS, *params_class.names()}
     for key in data:
@@ -274,7 +278,7 @@ def _model_section(locator, path, data):
     _check_keys(locator, path, data, allowed)
     common = {key: value for key, value in data.items() if key in MODEL_KEYS}
     model = _section(ModelConfig, locator, path, common)  # its keys are reported first
-    params = model_params(data)
+    params = {key: value for key, value in data.items() if key not in MODEL_KEYS}
     try:
         return dataclasses.replace(model, params=params_class(**params))
     except Invalid as err:
@@ -300,18 +304,9 @@ def canonical(settings, locator=None, path=()):
                 fail(locator, path + ("events", alias), f"is another name for {key}; give one "
                      "of them")
             # Checked under the name it was given, on its own line.
-            try:
-                kind_of(EventsConfig, key).check(events[alias])
-            except ValueError as err:
-                fail(locator, path + ("events", alias), str(err))
+            _check_value(locator, path + ("events", alias), EventsConfig, key, events[alias])
             events[key] = events.pop(alias)
     return {**settings, "events": events}
-
-
-def model_params(model):
-    """The model section without ``name``, ``gray``, ``init_frames``, ``load`` and
-    ``downscale``: keyword arguments for the model class."""
-    return {k: v for k, v in model.items() if k not in MODEL_KEYS}
 
 
 def resolve(settings=None, *, locator=None, path=()) -> Config:
@@ -327,10 +322,7 @@ def resolve(settings=None, *, locator=None, path=()) -> Config:
     _check_keys(locator, path, settings, DEFAULTS)
     settings = canonical(settings, locator, path)
     preset = settings.get("preset", "default")
-    try:
-        kind_of(Config, "preset").check(preset)
-    except ValueError as err:
-        fail(locator, path + ("preset",), str(err))
+    _check_value(locator, path + ("preset",), Config, "preset", preset)
     data = merge(merge(DEFAULTS, PRESETS[preset]), settings)
     sections = {"model": _model_section(locator, path + ("model",), data["model"])}
     for name, cls in SECTION_CLASSES.items():

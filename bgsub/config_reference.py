@@ -12,9 +12,9 @@ import sys
 from pathlib import Path
 
 from bgsub.atomic import write_atomic
-from bgsub.config import DEFAULTS, PRESET_HELP, SECTION_CLASSES, Config, default_text, kind_of
+from bgsub.config import DEFAULTS, PRESET_HELP, SECTION_CLASSES, Config, default_text
 from bgsub.models import MODELS
-from bgsub.schema import Option, options, yaml_text
+from bgsub.schema import Option, option_of, options, yaml_text
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_YAML = ROOT / "configs" / "default.yaml"
@@ -53,8 +53,7 @@ def _line(text: str, comment: str) -> str:
 
 def default_yaml() -> str:
     """The text of ``configs/default.yaml``: the default model's values, one comment a key."""
-    preset_help = " | ".join(f"{name}: {text}" for name, text in PRESET_HELP.items())
-    lines = [_YAML_HEADER, _line(f"preset: {DEFAULTS['preset']}", preset_help)]
+    lines = [_YAML_HEADER, _line(f"preset: {DEFAULTS['preset']}", option_of(Config, "preset").help)]
     for section, cls in SECTION_CLASSES.items():
         lines.append("")
         lines.append(_line(f"{section}:", cls.summary) if cls.summary else f"{section}:")
@@ -81,7 +80,7 @@ def _cell(text: str) -> str:
 def reference_tables(sections: tuple[str, ...] | None = None) -> str:
     """The docs' tables: for each of ``sections`` (None: all, and the preset), every key with its
     default, values, flag and meaning."""
-    preset = kind_of(Config, "preset")
+    preset = option_of(Config, "preset").kind
     blocks = [] if sections else [
         f"`preset`: {_cell(preset.describe())} (default `{DEFAULTS['preset']}`, flag `--preset`): "
         + "; ".join(f"`{name}`: {text}" for name, text in PRESET_HELP.items()) + "."]

@@ -317,9 +317,9 @@ def options(cls: type) -> Iterator[tuple[str, Option, Any]]:
             yield f.name, f.metadata["option"], f.default
 
 
-def kind_of(cls: type, key: str) -> Kind:
-    """The kind of the setting ``key`` of the dataclass ``cls``."""
-    return next(opt.kind for name, opt, _ in options(cls) if name == key)
+def option_of(cls: type, key: str) -> Option:
+    """The :class:`Option` of the setting ``key`` of the dataclass ``cls``."""
+    return next(opt for name, opt, _ in options(cls) if name == key)
 
 
 def check_options(obj: Any) -> None:

@@ -105,7 +105,8 @@ def init_frames_option(fn):
 
 def model_flags(flags: dict[str, Any]) -> list[str]:
     """The flags among ``flags`` (a command's option values) that set the model or its
-    parameters (``--param`` included)."""
+    parameters (``--param`` included): what a checkpoint sets instead. ``--gray`` and
+    ``--downscale`` say how frames reach the model, which a checkpoint leaves open."""
     given = [str(FLAGS[name][1].flag) for name, value in flags.items()
              if name in FLAGS and FLAGS[name][0][0] == "model" and value is not None
              and name not in ("gray", "downscale")]
