@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from bgsub.cli.options import FLAGS
-from bgsub.config import PRESET_HELP, SECTION_CLASSES, resolve
+from bgsub.config import PRESET_HELP, PRESETS, SECTION_CLASSES, resolve
 from bgsub.config_reference import (BEGIN, DEFAULT_YAML, DOCS, END, REGENERATE, default_yaml,
                                     reference_tables, with_block)
 from bgsub.errors import ConfigError
@@ -68,6 +68,7 @@ def test_run_help_offers_every_flag_and_every_preset():
     for _, opt in FLAGS.values():
         for flag in opt.flag.split("/"):
             assert flag in help_text, flag
-    assert "--preset [default|fast]" in help_text
+    assert PRESET_HELP.keys() == PRESETS.keys()  # every preset explained, none that is not one
+    assert f"--preset [{'|'.join(PRESETS)}]" in help_text
     for name, text in PRESET_HELP.items():
         assert f"{name}: {text}" in help_text

@@ -9,7 +9,7 @@ one-line :class:`~bgsub.errors.ConfigError` (a ``ValueError``).
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
-from bgsub.schema import Boolean, Interval, Invalid, check_options, option
+from bgsub.schema import Boolean, Interval, Invalid, check_options, option, options
 
 LEVELS2 = 65025.0  # (255 levels)^2: the largest variance a frame can show
 
@@ -22,12 +22,21 @@ def _param(default: Any, lo: float, hi: float, help: str, *, lo_open: bool = Fal
     return option(default, kind, help, flag, metavar)
 
 
+def _documented(cls: type) -> type:
+    """``cls`` with its parameters' help appended to its docstring (for ``help()`` and Sphinx)."""
+    lines = [f"        {key} (default {default!r}): {opt.help}."
+             for key, opt, default in options(cls)]
+    cls.__doc__ = f"{cls.__doc__}\n\n    Attributes:\n" + "\n".join(lines)
+    return cls
+
+
 def _redefault(cls: type, name: str, default: Any) -> Any:
     """The parameter ``name`` of ``cls`` (range, help, flag) with another default."""
     base, = (f for f in fields(cls) if f.name == name)
     return field(default=default, metadata=base.metadata)
 
 
+@_documented
 @dataclass(frozen=True)
 class GaussianParams:
     """Single Gaussian per pixel and channel (running mean and variance); a pixel is foreground
@@ -68,6 +77,7 @@ class GaussianParams:
         return [f.name for f in fields(cls)]
 
 
+@_documented
 @dataclass(frozen=True)
 class MixtureParams(GaussianParams):
     """Adaptive Gaussian mixture per pixel (Stauffer & Grimson 1999, Zivkovic 2004); ``threshold``
@@ -116,6 +126,7 @@ class MixtureParams(GaussianParams):
                                     "a component within this many sigmas of var_min", lo_open=True)
 
 
+@_documented
 @dataclass(frozen=True)
 class FeedbackParams(MixtureParams):
     """Gaussian mixture with per-pixel feedback (:class:`~bgsub.FeedbackMixture`, the default
