@@ -90,7 +90,8 @@ class Count(Kind):
         if not _is_int(value):
             raise ValueError(f"must be an integer, got {value!r}")
         if value < self.lo or (self.hi is not None and value > self.hi):
-            bound = f"between {self.lo} and {self.hi}" if self.hi is not None else f"at least {self.lo}"
+            bound = (f"between {self.lo} and {self.hi}" if self.hi is not None
+                     else f"at least {self.lo}")
             raise ValueError(f"must be {bound}, got {value}")
 
     def describe(self):
