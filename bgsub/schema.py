@@ -27,6 +27,9 @@ class Invalid(ConfigError):
         super().__init__(f"{key}: {message}" if key else message)
         self.key, self.message = key, message
 
+    def __reduce__(self):  # pickled with both arguments (a batch worker's error)
+        return type(self), (self.key, self.message)
+
 
 class Kind:
     """The values a setting takes; a subclass states :meth:`check` and :meth:`describe`."""
