@@ -38,7 +38,7 @@ import throughput  # noqa: E402  (frame loading is shared with the throughput be
 import numba  # noqa: E402
 
 import bgsub  # noqa: E402  (importable: throughput put the checkout on the path)
-from bgsub.config import DEFAULTS  # noqa: E402
+from bgsub.config import PostprocessConfig  # noqa: E402
 from bgsub.postprocess import PostProcessor  # noqa: E402
 from bgsub.sinks import VideoSink  # noqa: E402
 
@@ -139,7 +139,7 @@ def cpu_budget(video, workdir):
         stages["FeedbackMixture.apply (default)"], masks = _cpu_ms(bgsub.FeedbackMixture().apply,
                                                                    frames)
         stages["SingleGaussian.apply"], _ = _cpu_ms(bgsub.SingleGaussian().apply, frames)
-        stages["post-processing (defaults)"], masks = _cpu_ms(PostProcessor(DEFAULTS["postprocess"]), masks)
+        stages["post-processing (defaults)"], masks = _cpu_ms(PostProcessor(PostprocessConfig()), masks)
         height, width = masks[0].shape
         writer = cv2.VideoWriter(str(Path(workdir) / "budget.mkv"), cv2.CAP_FFMPEG,
                                  cv2.VideoWriter_fourcc(*"FFV1"), 25.0, (width, height), False)

@@ -38,7 +38,7 @@ import throughput  # noqa: E402  (frame loading is shared with the throughput be
 
 import av  # noqa: E402
 
-from bgsub.config import DEFAULTS, resolve  # noqa: E402
+from bgsub.config import PostprocessConfig, resolve  # noqa: E402
 from bgsub.evaluate import BgsubSubtractor  # noqa: E402
 from bgsub.postprocess import PostProcessor  # noqa: E402
 from bgsub.sinks import VideoSink  # noqa: E402
@@ -50,7 +50,7 @@ def make_masks(size, count, data):
     """``count`` post-processed masks of the default model at ``size``."""
     frames, description = throughput.load_frames(LEARN + count, data=data)
     model = BgsubSubtractor(resolve({}))
-    post = PostProcessor(DEFAULTS["postprocess"])
+    post = PostProcessor(PostprocessConfig())
     masks = []
     for i, frame in enumerate(frames):
         mask = post(model.apply(cv2.resize(frame, size, interpolation=cv2.INTER_AREA)))

@@ -44,7 +44,7 @@ def raw_masks(frames, size):
     masks = []
     for index, frame in enumerate(frames):
         image = cv2.resize(frame, size, interpolation=cv2.INTER_LINEAR)
-        mask = model.apply(model_input(image, model, config["model"]["gray"]))
+        mask = model.apply(model_input(image, model, config.model.gray))
         if index in SCORED:
             masks.append(mask.copy())
     return masks
@@ -52,7 +52,7 @@ def raw_masks(frames, size):
 
 def count_boxes(masks, setting):
     post = PostProcessor(resolve({"postprocess": {k: setting[k] for k in
-                                                  ("median", "close", "min_area")}})["postprocess"])
+                                                  ("median", "close", "min_area")}}).postprocess)
     boxes, foreground = [], []
     for mask in masks:
         clean = post(mask)
@@ -64,7 +64,7 @@ def count_boxes(masks, setting):
 def cpu_ms(masks, setting):
     """Process CPU milliseconds per mask of ``setting``'s post-processing (median of 5 passes)."""
     post = PostProcessor(resolve({"postprocess": {k: setting[k] for k in
-                                                  ("median", "close", "min_area")}})["postprocess"])
+                                                  ("median", "close", "min_area")}}).postprocess)
     post(masks[0])  # sizes and kernels are made once per frame size
     passes = []
     for _ in range(5):
@@ -82,9 +82,9 @@ def main():
     files = sorted(glob.glob(os.path.join(args.data, "b*.bmp")))[:242]
     frames = [cv2.imread(f) for f in files]
     defaults = resolve({})
-    SETTINGS["defaults"] = {**{k: defaults["postprocess"][k] for k in
+    SETTINGS["defaults"] = {**{k: defaults.postprocess.to_dict()[k] for k in
                                          ("median", "close", "min_area")},
-                                      "box": defaults["events"]["min_area"]}
+                                      "box": defaults.events.min_area}
     masks = {size: raw_masks(frames, size) for size in SIZES}
     print(f"WavingTrees frames {SCORED.start}..{SCORED.stop - 1} (foliage only), upscaled; "
           "mean boxes per frame, mean foreground %")

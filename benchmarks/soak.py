@@ -27,7 +27,7 @@ import numpy as np
 import psutil
 
 from bgsub import make_model, pipeline
-from bgsub.config import DEFAULTS
+from bgsub.config import EventsConfig, PostprocessConfig
 from bgsub.events import EventsOutput
 from bgsub.outputs import SinkOutput
 from bgsub.postprocess import PostProcessor
@@ -82,10 +82,10 @@ def frames_of(size, count, seed):
 def pipeline_once(size, count, seed, folder):
     """One ``pipeline.run`` over ``count`` frames into a mask video and an events file."""
     model = make_model("gmm")
-    post = PostProcessor(DEFAULTS["postprocess"])
+    post = PostProcessor(PostprocessConfig())
     outputs = [
         SinkOutput(VideoSink(folder / f"mask{seed}.mkv", 25.0), lambda r: r.mask),
-        EventsOutput(folder / f"events{seed}.json", DEFAULTS["events"], fps=25.0),
+        EventsOutput(folder / f"events{seed}.json", EventsConfig(), fps=25.0),
     ]
     stats = pipeline.run(frames_of(size, count, seed), model, post, outputs)
     assert stats.frames == count

@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import throughput  # noqa: E402  (frame loading is shared with the throughput benchmark)
 
 from bgsub import FeedbackMixture  # noqa: E402
-from bgsub.config import DEFAULTS  # noqa: E402
+from bgsub.config import PostprocessConfig  # noqa: E402
 from bgsub.models import kernels, mixture  # noqa: E402
 from bgsub.postprocess import PostProcessor  # noqa: E402
 
@@ -72,7 +72,7 @@ def instrument(model, clock):
 def measure(frames, warmup):
     """``(stage CPU ms per frame, apply ms, post-processing ms, live-component shares)``."""
     model, clock = FeedbackMixture(), StageClock()
-    post = PostProcessor(DEFAULTS["postprocess"])
+    post = PostProcessor(PostprocessConfig())
     original, replacement = instrument(model, clock)
     mixture.stripes.run = replacement
     try:

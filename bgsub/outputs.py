@@ -83,7 +83,8 @@ VIEWS = {
 
 
 def build_outputs(outdir, outputs, fps, threshold=None, box_min_area=1):
-    """The outputs the ``outputs`` config section asks for, writing under ``outdir``.
+    """The outputs the ``outputs`` config section (:class:`~bgsub.config.OutputsConfig`) asks
+    for, writing under ``outdir``.
 
     The mask video is PNG frames in QuickTime and the label video FFV1 (both lossless, so no codec
     blurs them; PNG costs a mask a quarter of FFV1's CPU time); overlay and background are
@@ -97,16 +98,16 @@ def build_outputs(outdir, outputs, fps, threshold=None, box_min_area=1):
     outdir = Path(outdir)
     prepare_folder(outdir)
     made = []
-    burn_in = outputs.get("overlay_boxes") or outputs.get("overlay_timecode")
+    burn_in = outputs.overlay_boxes or outputs.overlay_timecode
     for key, (name, view) in VIEWS.items():
         if key == "overlay_video" and burn_in:
             from bgsub.events import burnt_in_overlay
 
             made.append(SinkOutput(VideoSink(outdir / name, fps), burnt_in_overlay(
-                outputs.get("overlay_boxes"), outputs.get("overlay_timecode"), box_min_area)))
-        elif outputs.get(key):
+                outputs.overlay_boxes, outputs.overlay_timecode, box_min_area)))
+        elif getattr(outputs, key):
             made.append(SinkOutput(VideoSink(outdir / name, fps), view))
-    if outputs.get("score_video"):
+    if outputs.score_video:
         from bgsub.models.scores import heat_map
 
         made.append(SinkOutput(VideoSink(outdir / "score.mkv", fps),
@@ -126,7 +127,7 @@ def build_outputs(outdir, outputs, fps, threshold=None, box_min_area=1):
 
 def masks_folder(outdir, outputs):
     """The folder of the PNG masks the ``outputs`` config section asks for (None: no PNGs)."""
-    masks_dir = outputs.get("masks_dir")
+    masks_dir = outputs.masks_dir
     if not masks_dir:
         return None
     return Path(outdir) / "masks" if masks_dir is True else Path(masks_dir)

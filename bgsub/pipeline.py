@@ -286,27 +286,27 @@ def process(input_spec, outdir, config, *, model=None, fps=None, max_frames=None
         elif model is None:
             model, gray = model_for(config, source)
         else:
-            gray = config["model"]["gray"]
+            gray = config.model.gray
         if hasattr(model, "bytes_per_pixel"):  # a bgsub model: its state is about to be made
             colour = not gray and len(model.shape or (0, 0, 3)) == 3
             check_fits(model, source.size, 3 if colour else 1, _QUEUE_DEPTH,
-                       background=bool(config["outputs"].get("background_video")))
+                       background=config.outputs.background_video)
         total = source.frame_count
         if max_frames is not None:
             total = min(total, max_frames) if total else max_frames
-        with output_lock(outdir), _lock_outside(masks_folder(outdir, config["outputs"]), outdir):
-            outputs = build_outputs(outdir, config["outputs"], source.fps,
+        with output_lock(outdir), _lock_outside(masks_folder(outdir, config.outputs), outdir):
+            outputs = build_outputs(outdir, config.outputs, source.fps,
                                     getattr(model.params, "threshold", None),
-                                    config["events"]["min_area"])
+                                    config.events.min_area)
             events = events_output_from(config, fps=source.fps, source=str(input_spec),
                                         video=input_spec if source.kind == "video" else None)
             if events is not None:
                 outputs.insert(0, events)  # first: the overlay's burn-in reads its blobs
             frames = _until(source, stop) if stop else source
-            if config["model"]["init_frames"]:
-                frames = _fitted(model, frames, config["model"]["init_frames"], gray)
+            if config.model.init_frames:
+                frames = _fitted(model, frames, config.model.init_frames, gray)
             with quiet_log() if quiet_log else contextlib.nullcontext():
-                stats = run(frames, model, PostProcessor(config["postprocess"]), outputs,
+                stats = run(frames, model, PostProcessor(config.postprocess), outputs,
                             gray=gray, max_frames=max_frames,
                             progress=progress(total) if progress else None)
         stats.skipped = getattr(source, "skipped", 0)
@@ -326,9 +326,9 @@ def model_for(config, source):
     names (checked against the source's frame size), or a new model as it describes."""
     from bgsub.config import make_model_from
 
-    if config["model"]["load"]:
-        return load_for(config["model"]["load"], source, config["model"]["downscale"])
-    return make_model_from(config), config["model"]["gray"]
+    if config.model.load:
+        return load_for(config.model.load, source, config.model.downscale)
+    return make_model_from(config), config.model.gray
 
 
 def load_for(path, source, downscale=1):

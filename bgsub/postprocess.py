@@ -76,13 +76,14 @@ def draw_boxes(image, blobs, thickness=1):
 
 
 class PostProcessor:
-    """Applies the ``postprocess`` section of a config to each raw mask.
+    """Applies the ``postprocess`` section of a config
+    (:class:`~bgsub.config.PostprocessConfig`) to each raw mask.
 
     The ROI and the filter sizes are worked out once per frame size; masks must be uint8 0/255.
     """
 
     def __init__(self, settings):
-        self.settings = dict(settings)
+        self.settings = settings
         self._roi_shape = None
         self._roi = None
         self._sizes_shape = None
@@ -90,7 +91,7 @@ class PostProcessor:
     def roi(self, shape):
         """The ROI mask for frames of ``shape`` (cached), or None when there is no ROI."""
         if self._roi_shape != shape[:2]:
-            self._roi = roi_mask(self.settings["roi"], shape)
+            self._roi = roi_mask(self.settings.roi, shape)
             self._roi_shape = shape[:2]
         return self._roi
 
@@ -98,12 +99,12 @@ class PostProcessor:
         """For frames of ``shape`` (cached): the median's aperture (0: off), the opening and
         closing kernels (None: off) and the least blob area, in pixels."""
         if self._sizes_shape != shape[:2]:
-            median, opening, closing = (aperture_pixels(self.settings[k], shape)
-                                        for k in ("median", "open", "close"))
+            median, opening, closing = (aperture_pixels(size, shape) for size in (
+                self.settings.median, self.settings.open, self.settings.close))
             self._median = median if median > 1 else 0
             self._open = _ellipse(opening)
             self._close = _ellipse(closing)
-            self._min_area = area_pixels(self.settings["min_area"], shape)
+            self._min_area = area_pixels(self.settings.min_area, shape)
             self._sizes_shape = shape[:2]
         return self._median, self._open, self._close, self._min_area
 

@@ -27,7 +27,8 @@ from bgsub.batch import (
     run_batch,
     run_recording,
 )
-from bgsub.config import resolve
+from bgsub.config import ModelConfig, resolve
+from bgsub.models import MixtureParams
 from bgsub.errors import BgsubError, ConfigError
 
 
@@ -152,11 +153,10 @@ def test_job_config_is_defaults_merged_with_the_job(tmp_path):
     a, b = load_batch(path).recordings
     assert a.config == resolve({"model": {"name": "gmm", "k": 5, "threshold": 2.5},
                                 "outputs": {"overlay_video": True}})
-    assert b.config["model"] == {"name": "gmm", "gray": False, "init_frames": 0, "load": None,
-                                 "downscale": 1, "k": 5, "threshold": 3.0}
-    assert b.config["outputs"]["overlay_video"] is True
+    assert b.config.model == ModelConfig(name="gmm", params=MixtureParams(k=5, threshold=3.0))
+    assert b.config.outputs.overlay_video is True
     # A relative masks folder belongs to each recording's output folder.
-    assert b.config["outputs"]["masks_dir"] == str(tmp_path / "out" / "b" / "pngs")
+    assert b.config.outputs.masks_dir == str(tmp_path / "out" / "b" / "pngs")
 
 
 def test_relative_paths_resolve_against_the_job_file_folder(tmp_path, monkeypatch):
@@ -175,7 +175,7 @@ def test_relative_paths_resolve_against_the_job_file_folder(tmp_path, monkeypatc
     rec = batch.recordings[0]
     assert rec.input == str(tmp_path / "rec" / "a.mp4")
     assert rec.output == str(tmp_path / "out" / "a")
-    assert rec.config["postprocess"]["roi"] == str(tmp_path / "roi.png")
+    assert rec.config.postprocess.roi == str(tmp_path / "roi.png")
     assert batch.summary_dir == tmp_path / "reports"
     # Flags override the file; a --summary-dir is relative to where the command runs.
     batch = load_batch(Path("..") / "jobs.yaml", summary_dir="s", workers=3)
@@ -287,6 +287,36 @@ def test_a_finished_recording_has_a_manifest_that_proves_it_current(tmp_path):
     assert read_manifest(rec) is not None
     with open(Path(rec.output) / "mask.mov", "ab") as fh:
         fh.write(b"x")
+    assert read_manifest(rec) is None
+
+
+# The "config" of a manifest that bgsub wrote before configs were typed (nested dicts), for the
+# settings below: its recordings must still count as current, not be processed again.
+EARLIER_SETTINGS = {"model": {"name": "gmm", "k": 3, "threshold": 5},
+                    "postprocess": {"median": 5, "roi": [[0, 0], [60, 0], [60, 40]]},
+                    "outputs": {"overlay_video": True}}
+EARLIER_MANIFEST_CONFIG = json.loads("""{"preset": "default", "model": {"name": "gmm",
+"gray": false, "init_frames": 0, "load": null, "downscale": 1, "learning_rate": null,
+"history": 500, "threshold": 5, "var_init": 15.0, "var_min": 10.0, "var_max": 75.0, "k": 3,
+"match_threshold": 4.5, "background_ratio": 0.9, "complexity_prior": 0.05, "shadow_tau": 0.0,
+"exposure_compensation": true, "jitter_compensation": true, "ghost_frames": 3,
+"still_threshold": 2.0}, "postprocess": {"median": 5, "open": 0, "close": 5, "min_area": 0,
+"roi": [[0, 0], [60, 0], [60, 40]]}, "outputs": {"mask_video": true, "overlay_video": true,
+"background_video": false, "shadow_video": false, "score_video": false, "masks_dir": false,
+"overlay_boxes": false, "overlay_timecode": false}, "events": {"file": null, "threshold": 0.5,
+"min_frames": 3, "quiet_frames": 15, "pad_before": 0, "pad_after": 0, "min_area": "0.03%",
+"snapshots": true, "clips": null}}""")
+
+
+def test_a_manifest_written_before_typed_configs_is_still_current(tmp_path):
+    rec = recording(tmp_path, make_video(tmp_path / "a.mkv"), EARLIER_SETTINGS)
+    assert run_recording(rec)["status"] == "done"
+    path = Path(rec.output) / MANIFEST_NAME
+    manifest = json.loads(path.read_text())
+    assert manifest["config"] == EARLIER_MANIFEST_CONFIG
+    path.write_text(json.dumps({**manifest, "config": EARLIER_MANIFEST_CONFIG}))
+    assert read_manifest(rec) is not None
+    path.write_text(json.dumps({**manifest, "config": {**EARLIER_MANIFEST_CONFIG, "preset": "fast"}}))
     assert read_manifest(rec) is None
 
 

@@ -283,7 +283,7 @@ def test_frame_clips_hold_exactly_each_event(tmp_path, settings):
     frames = textured_frames(70)
     present = {*range(10, 21), *range(24, 27), *range(45, 71)}
     events_settings = resolve({"events": {**settings, "clips": str(tmp_path / "clips"),
-                                          "file": str(tmp_path / "ev.json")}})["events"]
+                                          "file": str(tmp_path / "ev.json")}}).events
     output = EventsOutput(tmp_path / "ev.json", events_settings, fps=25, source="cam/")
     for number, image in enumerate(frames, 1):
         mask = np.zeros(image.shape[:2], np.uint8)

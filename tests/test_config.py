@@ -15,9 +15,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def test_default_yaml_lists_every_option_with_its_default():
     documented = yaml.safe_load((ROOT / "configs" / "default.yaml").read_text())
-    expected = resolve({})
-    expected["model"].update(FeedbackParams().to_dict())
-    assert documented == expected
+    assert documented == resolve({}).to_dict()
+    assert documented["model"].keys() == {*DEFAULTS["model"], *FeedbackParams.names()}
 
 
 def test_default_yaml_loads_and_builds_the_default_model(tmp_path):
@@ -28,9 +27,10 @@ def test_default_yaml_loads_and_builds_the_default_model(tmp_path):
 
 def test_resolve_fills_defaults_and_keeps_overrides():
     config = resolve({"model": {"k": 3}, "outputs": {"overlay_video": True}})
-    assert config["model"]["k"] == 3 and config["model"]["name"] == "feedback"
-    assert config["outputs"]["overlay_video"] and config["outputs"]["mask_video"]
-    assert config["postprocess"] == DEFAULTS["postprocess"] | PRESETS["default"].get("postprocess", {})
+    assert config.model.params.k == 3 and config.model.name == "feedback"
+    assert config.outputs.overlay_video and config.outputs.mask_video
+    assert config.postprocess.to_dict() == (DEFAULTS["postprocess"]
+                                            | PRESETS["default"].get("postprocess", {}))
 
 
 def _write(tmp_path, text):
@@ -96,5 +96,5 @@ def test_roi_path_in_a_file_is_relative_to_the_file(tmp_path, monkeypatch):
     path = tmp_path / "site" / "c.yaml"
     path.write_text("postprocess:\n  roi: roi.png\n")
     monkeypatch.chdir(tmp_path)
-    assert load_config(path)["postprocess"]["roi"] == str(tmp_path / "site" / "roi.png")
-    assert load_config(path, {"postprocess": {"roi": "x.png"}})["postprocess"]["roi"] == "x.png"
+    assert load_config(path).postprocess.roi == str(tmp_path / "site" / "roi.png")
+    assert load_config(path, {"postprocess": {"roi": "x.png"}}).postprocess.roi == "x.png"

@@ -211,7 +211,7 @@ def square_results(count=40, present=range(10, 25), shape=(60, 80), box=(30, 20,
 
 
 def events_settings(**changes):
-    return resolve({"events": changes})["events"]
+    return resolve({"events": changes}).events
 
 
 def run_output(output, results):
@@ -412,17 +412,17 @@ def test_a_short_burst_is_no_event_when_min_duration_is_longer(tmp_path):
 
 
 def test_min_duration_and_quiet_are_other_names_for_the_frame_keys(tmp_path):
-    events = resolve({"events": {"min_duration": "0.5s", "quiet": "00:00:01.5"}})["events"]
-    assert events["min_frames"] == "0.5s" and events["quiet_frames"] == "00:00:01.5"
-    assert "min_duration" not in events and "quiet" not in events
+    events = resolve({"events": {"min_duration": "0.5s", "quiet": "00:00:01.5"}}).events
+    assert events.min_frames == "0.5s" and events.quiet_frames == "00:00:01.5"
+    assert "min_duration" not in events.to_dict() and "quiet" not in events.to_dict()
     with pytest.raises(ConfigError, match="events.quiet: is another name for quiet_frames"):
         resolve({"events": {"quiet": 3, "quiet_frames": 4}})
     config = tmp_path / "c.yaml"
     config.write_text("events:\n  threshold: 1\n  quiet: 00:00:01.5\n  pad_before: 01:30\n")
-    loaded = load_config(config)["events"]  # YAML would read these as base-60 numbers
-    assert loaded["quiet_frames"] == "00:00:01.5" and loaded["pad_before"] == "01:30"
+    loaded = load_config(config).events  # YAML would read these as base-60 numbers
+    assert loaded.quiet_frames == "00:00:01.5" and loaded.pad_before == "01:30"
     # A command-line flag (the frame key) overrides the file's other name.
-    assert load_config(config, {"events": {"quiet_frames": 7}})["events"]["quiet_frames"] == 7
+    assert load_config(config, {"events": {"quiet_frames": 7}}).events.quiet_frames == 7
     config.write_text("events:\n  threshold: 1\n  quiet: 1.5 s\n  min_duration: 0f\n")
     with pytest.raises(ConfigError, match=r"c.yaml:4: events.min_duration: must be at least 1"):
         load_config(config)

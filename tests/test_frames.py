@@ -16,7 +16,7 @@ from conftest import make_scene
 
 def frames_and_chain():
     images, _ = make_scene(12)
-    post = PostProcessor(resolve()["postprocess"])
+    post = PostProcessor(resolve().postprocess)
     return [Frame(i + 1, i / 25, im) for i, im in enumerate(images)], post
 
 

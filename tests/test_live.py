@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from bgsub import make_model
-from bgsub.config import resolve
+from bgsub.config import OutputsConfig, resolve
 from bgsub.errors import BgsubError, ConfigError, SourceError
 from bgsub.live import LiveSession, check_display
 from bgsub.live.controls import (
@@ -287,7 +287,7 @@ def test_closing_a_reader_stops_it_early(video_file):
 def _session(tmp_path, **kwargs):
     # Fixed parameters, so the tests do not move with the tuned defaults.
     config = resolve({"postprocess": {"median": 3, "close": 0}})
-    return LiveSession(make_model("gmm", threshold=4.0), PostProcessor(config["postprocess"]),
+    return LiveSession(make_model("gmm", threshold=4.0), PostProcessor(config.postprocess),
                        snapshot_dir=tmp_path / "snaps", source_fps=25.0, **kwargs)
 
 
@@ -339,7 +339,7 @@ def test_score_pane_shows_the_distance_map_on_the_fixed_scale(tmp_path, video_fi
 
 def test_the_score_key_on_a_model_without_scores_says_so(tmp_path):
     config = resolve({"postprocess": {"median": 3, "close": 0}})
-    session = LiveSession(make_model("gaussian"), PostProcessor(config["postprocess"]),
+    session = LiveSession(make_model("gaussian"), PostProcessor(config.postprocess),
                           snapshot_dir=tmp_path / "snaps")
     assert session.handle("scores")
     assert not session.show_scores
@@ -418,7 +418,7 @@ def test_snapshot_into_an_unwritable_place_is_one_line(tmp_path, video_file):
 
 
 def test_recording_holds_every_processed_frame(tmp_path, video_file):
-    outputs = build_outputs(tmp_path / "rec", {"mask_video": True, "overlay_video": True}, 25.0)
+    outputs = build_outputs(tmp_path / "rec", OutputsConfig(overlay_video=True), 25.0)
     session = _session(tmp_path, outputs=outputs)
     frames = _frames(video_file)
     masks = [session.process(frame).mask.copy() for frame in frames[:12]]

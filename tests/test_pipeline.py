@@ -23,7 +23,7 @@ def frames_of(images, interrupt_at=None, fail_at=None):
 
 
 def outputs_for(tmp_path, **wanted):
-    settings = resolve({"outputs": {"mask_video": True, **wanted}})["outputs"]
+    settings = resolve({"outputs": {"mask_video": True, **wanted}}).outputs
     return build_outputs(tmp_path, settings, 25.0)
 
 
@@ -60,7 +60,7 @@ def test_other_errors_leave_no_output(tmp_path, scene):
 
 
 def test_gray_option_and_postprocess_and_max_frames(tmp_path, video_file):
-    post = PostProcessor(resolve({"postprocess": {"median": 5, "min_area": 30}})["postprocess"])
+    post = PostProcessor(resolve({"postprocess": {"median": 5, "min_area": 30}}).postprocess)
     seen = []
     with open_source(video_file) as source:
         stats = pipeline.run(source, bgsub.GaussianMixture(), post, [], gray=True, max_frames=7,

@@ -24,7 +24,7 @@ L_SHAPE = [[0, 0], [40, 0], [40, 20], [20, 20], [20, 40], [0, 40]]
 def post(**settings):
     """A PostProcessor with every filter off except those given (independent of the defaults)."""
     explicit = {"median": 0, "open": 0, "close": 0, "min_area": 0, "roi": None, **settings}
-    return PostProcessor(resolve({"postprocess": explicit})["postprocess"])
+    return PostProcessor(resolve({"postprocess": explicit}).postprocess)
 
 
 # --- region of interest -------------------------------------------------------------------------
@@ -109,7 +109,7 @@ def test_yaml_polygons_load_into_the_postprocessor(tmp_path):
     config.write_text("postprocess:\n  median: 0\n  close: 0\n  roi:\n"
                       "    - [[0, 0], [9, 0], [9, 9], [0, 9]]\n"
                       "    - [[20, 0], [29, 0], [29, 9], [20, 9]]\n")
-    processor = PostProcessor(load_config(config)["postprocess"])
+    processor = PostProcessor(load_config(config).postprocess)
     out = processor(np.full((12, 32), 255, np.uint8))
     assert np.count_nonzero(out) == 2 * 100
     assert out[:10, :10].all() and out[:10, 20:30].all() and not out[:, 10:20].any()
@@ -196,7 +196,7 @@ def foliage_mask(seed):
 def boxes_at(mask, size, postprocess, box_area):
     """Boxes an event draws on ``mask`` upscaled to ``size``, post-processed as given."""
     mask = cv2.resize(mask, size, interpolation=cv2.INTER_NEAREST)
-    clean = PostProcessor(resolve({"postprocess": postprocess})["postprocess"])(mask)
+    clean = PostProcessor(resolve({"postprocess": postprocess}).postprocess)(mask)
     return len(find_blobs(clean, max(area_pixels(box_area, mask.shape), 1)))
 
 
@@ -215,7 +215,7 @@ def test_default_sizes_give_as_many_boxes_at_1080p_as_at_320x240(seed):
 def test_percent_sizes_are_worked_out_per_frame_size():
     processor = PostProcessor(resolve({"postprocess": {"median": "4%", "open": "1%",
                                                        "close": "2%", "min_area": "0.1%"}})
-                              ["postprocess"])
+                              .postprocess)
     median, opening, closing, min_area = processor.sizes((240, 320))
     assert (median, min_area) == (9, 77)
     assert opening.shape == (3, 3) and closing.shape == (5, 5)

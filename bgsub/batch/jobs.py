@@ -161,28 +161,26 @@ def _under(base, text):
 
 
 def _check_file(locator, path, config, base, section, key, what):
-    """Resolve the file path at ``config[section][key]`` (when one is given) against ``base``;
-    a missing file is a config error naming ``what`` it is."""
-    value = config[section][key]
+    """Resolve the file path at ``section.key`` of ``config`` (when one is given) against
+    ``base``; a missing file is a config error naming ``what`` it is."""
+    value = getattr(getattr(config, section), key)
     if isinstance(value, str):
         value = _under(base, value)
         if not os.path.isfile(value):
             fail(locator, path + (section, key), f"no such {what}: {value}")
-        config[section][key] = value
+        config = config.replace(section, **{key: value})
     return config
 
 
 def _localise(config, outdir):
     """The recording's config: relative ``masks_dir``, ``events.file`` and ``events.clips`` go
     under ``outdir``."""
-    config = merge(config, {})
-    masks_dir = config["outputs"]["masks_dir"]
-    if isinstance(masks_dir, str):
-        config["outputs"]["masks_dir"] = str(Path(outdir) / os.path.expanduser(masks_dir))
-    for key in ("file", "clips"):
-        if isinstance(config["events"][key], str):
-            config["events"][key] = str(Path(outdir) / os.path.expanduser(config["events"][key]))
-    return config
+    def under(value):
+        return str(Path(outdir) / os.path.expanduser(value)) if isinstance(value, str) else value
+
+    config = config.replace("outputs", masks_dir=under(config.outputs.masks_dir))
+    return config.replace("events", file=under(config.events.file),
+                          clips=under(config.events.clips))
 
 
 def _check_distinct_outputs(locator, recordings):

@@ -16,9 +16,7 @@ from pathlib import Path
 from bgsub import atomic, pipeline
 from bgsub.batch.jobs import is_glob
 from bgsub.batch.spec import MANIFEST_NAME, MANIFEST_VERSION
-from bgsub.config import MODEL_KEYS, merge, model_params
 from bgsub.errors import BgsubError, SinkError, SourceError
-from bgsub.models import MODELS
 from bgsub.sinks import output_lock
 
 
@@ -66,11 +64,7 @@ def _manifest_path(outdir):
 def _parameters(config):
     """What a manifest records of ``config``: every model parameter spelled out (so a changed
     default is a changed parameter), as JSON gives it back (tuples become lists)."""
-    config = merge(config, {})
-    model = config["model"]
-    params = MODELS[model["name"]].params_class(**model_params(model)).to_dict()
-    config["model"] = {**{key: model[key] for key in MODEL_KEYS}, **params}
-    return json.loads(json.dumps(config))
+    return json.loads(json.dumps(config.to_dict()))
 
 
 def read_manifest(rec):

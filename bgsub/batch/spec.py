@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Protocol
 from pathlib import Path
 
-from bgsub.config import DEFAULTS
+from bgsub.config import DEFAULTS, Config
 from bgsub.errors import BgsubError
 
 
@@ -36,7 +36,7 @@ class Recording:
     job: int
     input: str
     output: str
-    config: dict
+    config: Config
 
 
 @dataclass

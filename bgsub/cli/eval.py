@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -13,27 +14,20 @@ from bgsub.atomic import write_atomic
 from bgsub.errors import ConfigError
 from bgsub.progress import frame_bar
 
+if TYPE_CHECKING:
+    from bgsub.config import Config
 
-def method_label(config: dict) -> str:
+
+def method_label(config: Config) -> str:
     """The table's name for the bgsub row: ``bgsub-<model>`` with the default preset,
     ``bgsub-<preset>`` with another one (``bgsub-<preset>-<model>`` if the model was changed)."""
     from bgsub.config import DEFAULTS, PRESETS
 
-    preset, model = config["preset"], config["model"]["name"]
+    preset, model = config.preset, config.model.name
     if preset == "default":
         return f"bgsub-{model}"
     preset_model = PRESETS[preset].get("model", {}).get("name", DEFAULTS["model"]["name"])
     return f"bgsub-{preset}" if model == preset_model else f"bgsub-{preset}-{model}"
-
-
-def _with_all_params(config: dict) -> dict:
-    """``config`` with every model parameter spelled out (defaults included), for the JSON."""
-    from bgsub.config import merge, model_params
-    from bgsub.models import MODELS
-
-    model = config["model"]
-    params = MODELS[model["name"]].params_class(**model_params(model)).to_dict()
-    return merge(config, {"model": params})
 
 
 def run_eval(sequence_paths: list[str], *, model_factory: Callable[[], object] | None,
@@ -93,4 +87,4 @@ def eval_command(sequences, no_bgsub, compare, masks_dirs, save_masks, json_path
     factory = None if no_bgsub else ev.bgsub_factory(config)
     run_eval(list(sequences), model_factory=factory, model_label=method_label(config), compare=compare,
              masks_dirs=masks_dirs, save_masks=save_masks, json_path=json_path, plot_path=plot_path,
-             config=None if no_bgsub else _with_all_params(config))
+             config=None if no_bgsub else config.to_dict())

@@ -59,22 +59,22 @@ def live_command(camera, source_spec, realtime, fps, record_dir, snapshot_dir, s
         try:
             model, gray = starting_model(load_model, source, model_opts, config)
             check_display()  # before the recording folder is made
-            if config["model"]["init_frames"]:
-                head, _ = fit_head(model, source, config["model"]["init_frames"], gray)
+            if config.model.init_frames:
+                head, _ = fit_head(model, source, config.model.init_frames, gray)
                 click.echo(f"fitted {len(head)} frames by EM", err=True)
             if record_dir:  # a run or another live session writing there would corrupt it
                 recording.enter_context(output_lock(record_dir))
-            outs = (build_outputs(record_dir, config["outputs"], source.fps)
+            outs = (build_outputs(record_dir, config.outputs, source.fps)
                     if record_dir else [])
         except BaseException:
             source.close()
             raise
         session = LiveSession(
-            model, PostProcessor(config["postprocess"]), gray=gray,
+            model, PostProcessor(config.postprocess), gray=gray,
             outputs=outs, snapshot_dir=snapshot_dir, show_background=show_background,
-            min_area=area_pixels(config["postprocess"]["min_area"], source.size[::-1]),
+            min_area=area_pixels(config.postprocess.min_area, source.size[::-1]),
             source_fps=source.fps,
-            need_background=bool(record_dir) and config["outputs"]["background_video"],
+            need_background=bool(record_dir) and config.outputs.background_video,
         )
         say = lambda text: click.echo(text, err=True)  # noqa: E731
         run_live(source, session, realtime=realtime, max_frames=max_frames,

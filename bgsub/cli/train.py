@@ -51,7 +51,7 @@ def train_command(input_spec, output, n_frames, iterations, keep_ratio, recurren
     check_fittable(model, "bgsub train")
     prepare_folder(Path(output).resolve().parent)  # fail now, not after reading the frames
     with quiet_opencv(), open_source(input_spec, fps=fps) as source:
-        images = _read(source, n_frames, config["model"]["gray"], model, quiet)
+        images = _read(source, n_frames, config.model.gray, model, quiet)
     if len(images) < n_frames:
         raise BgsubError(f"{input_spec}: has {len(images)} frames, --frames asks for {n_frames}")
     start = time.perf_counter()

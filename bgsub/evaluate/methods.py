@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
@@ -12,6 +13,9 @@ import numpy as np
 from bgsub.errors import ConfigError
 from bgsub.evaluate.sequences import Sequence
 from bgsub.frames import FrameChain, model_input
+
+if TYPE_CHECKING:  # the config imports the models, which baseline-only runs never load
+    from bgsub.config import Config
 
 
 _OPENCV_MAIN = {
@@ -53,15 +57,15 @@ class BgsubSubtractor:
     """What ``bgsub run`` does to each frame of a resolved config, behind ``apply(frame)``:
     gray conversion when ``model.gray`` is set, the model, then the ``postprocess`` section."""
 
-    def __init__(self, config: dict):
+    def __init__(self, config: Config):
         # Imported here so that baseline-only runs never load (and JIT-compile) the models.
         from bgsub.config import make_model_from
         from bgsub.postprocess import PostProcessor
         from bgsub.train import check_fittable
 
-        self.chain = FrameChain(make_model_from(config), PostProcessor(config["postprocess"]),
-                                gray=bool(config["model"]["gray"]))
-        self.init_frames = config["model"]["init_frames"]
+        self.chain = FrameChain(make_model_from(config), PostProcessor(config.postprocess),
+                                gray=config.model.gray)
+        self.init_frames = config.model.init_frames
         if self.init_frames:
             check_fittable(self.model)
 
@@ -96,7 +100,7 @@ class BgsubSubtractor:
         self.model.reset()
 
 
-def bgsub_factory(config: dict) -> Callable[[], BgsubSubtractor]:
+def bgsub_factory(config: Config) -> Callable[[], BgsubSubtractor]:
     """A zero-argument factory of warmed-up :class:`BgsubSubtractor` for a resolved config."""
 
     def factory() -> BgsubSubtractor:

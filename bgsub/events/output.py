@@ -82,12 +82,11 @@ class EventsOutput:
     Args:
         path: ``.json``, ``.jsonl`` or ``.csv`` file; snapshots go to the folder beside it named
             after its stem (``events.json`` -> ``events/event_001.jpg``).
-        settings: the ``events`` config section (threshold, min_frames, quiet_frames,
-            pad_before, pad_after, min_area, snapshots, clips).
+        settings: the ``events`` config section (:class:`~bgsub.config.EventsConfig`).
         roi: the ``postprocess.roi`` setting: the percentage is of the pixels inside it.
         fps: frame rate of the input, for durations.
         source: a description of the input, recorded in the file.
-        video: the input video file, which event clips (``settings["clips"]``) are cut from;
+        video: the input video file, which event clips (``settings.clips``) are cut from;
             without one they are encoded from the frames as they pass
             (:class:`~bgsub.clips.FrameClips`, named after ``source``).
 
@@ -104,17 +103,17 @@ class EventsOutput:
         if self.format not in EVENT_FORMATS:
             raise ConfigError(f"events file must end in .json, .jsonl or .csv: {self.path}")
         prepare_folder(self.path.parent)
-        self.settings = dict(settings)
-        self.snapshot_dir = self.path.with_suffix("") if self.settings.get("snapshots", True) else None
+        self.settings = settings
+        self.snapshot_dir = self.path.with_suffix("") if settings.snapshots else None
         self.roi = roi
         self.fps = float(fps)
         self.source = None if source is None else str(source)
         # Durations in frames at this input's rate: what the detector counts and the file records.
-        self.frame_settings = {key: duration_frames(self.settings[key], self.fps)
+        self.frame_settings = {key: duration_frames(getattr(settings, key), self.fps)
                                for key in DURATION_KEYS}
         self.frame_settings["min_frames"] = max(self.frame_settings["min_frames"], 1)
         self.detector = EventDetector(
-            self.settings["threshold"], frame_period=1.0 / self.fps, **self.frame_settings)
+            settings.threshold, frame_period=1.0 / self.fps, **self.frame_settings)
         self.clips = self._clip_cutter(video)
         self.events = []
         self.frames = 0
@@ -127,7 +126,7 @@ class EventsOutput:
         self._log = self._open_log() if self.format == ".jsonl" else None
 
     def _clip_cutter(self, video):
-        folder = self.settings.get("clips")
+        folder = self.settings.clips
         if not folder:
             return None
         from bgsub.clips import ClipCutter, FrameClips
@@ -148,7 +147,7 @@ class EventsOutput:
             self._roi_mask = roi_mask(self.roi, shape)
             self._roi_pixels = (int(np.count_nonzero(self._roi_mask))
                                 if self._roi_mask is not None else shape[0] * shape[1])
-            self.min_area = max(area_pixels(self.settings.get("min_area", 1), shape), 1)
+            self.min_area = max(area_pixels(self.settings.min_area, shape), 1)
             self._roi_shape = shape
         return self._roi_mask
 
@@ -257,7 +256,7 @@ class EventsOutput:
             "source": self.source,
             "fps": self.fps,
             "frames": self.frames,
-            "settings": {"threshold": self.settings["threshold"], **self.frame_settings},
+            "settings": {"threshold": self.settings.threshold, **self.frame_settings},
             "events": [event.to_dict() for event in self.events],
         }
         return (json.dumps(document, indent=2) + "\n").encode("utf-8")
@@ -279,8 +278,8 @@ def events_output_from(config, *, fps, source=None, video=None):
     """The :class:`EventsOutput` a resolved config asks for (``events.file``), or None.
     ``video`` is the input video file that event clips are cut from (None when the input is no
     video file: the clips are then encoded from the frames)."""
-    events = config["events"]
-    if not events.get("file"):
+    events = config.events
+    if not events.file:
         return None
-    return EventsOutput(events["file"], events, roi=config["postprocess"]["roi"], fps=fps,
+    return EventsOutput(events.file, events, roi=config.postprocess.roi, fps=fps,
                         source=source, video=video)

@@ -110,10 +110,10 @@ def _expected_counts(sequence_path, config):
     from bgsub.postprocess import PostProcessor
 
     seq = ev.load_sequence(sequence_path)
-    model, post = make_model_from(config), PostProcessor(config["postprocess"])
+    model, post = make_model_from(config), PostProcessor(config.postprocess)
     counts = ev.ConfusionCounts()
     for number, frame in seq.frames():
-        if config["model"]["gray"]:
+        if config.model.gray:
             frame = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
         counts += ev.confusion_counts(post(model.apply(frame)), seq.ground_truth(number), seq.roi)
     return counts
@@ -134,13 +134,13 @@ def test_bgsub_row_scores_what_bgsub_run_would_write(highway_excerpt, tmp_path, 
     rows, config = _scores(out)
     expected = resolve(settings)
     (label,) = rows
-    assert label == f"bgsub-{expected['model']['name']}"
+    assert label == f"bgsub-{expected.model.name}"
     r = rows[label]
     counts = _expected_counts(highway_excerpt, expected)
     assert (r["tp"], r["fp"], r["fn"], r["tn"]) == (counts.tp, counts.fp, counts.fn, counts.tn)
     assert r["frames"] == r["scored_frames"] == 15
-    assert config["postprocess"] == expected["postprocess"]
-    assert config["model"]["gray"] is expected["model"]["gray"]
+    assert config["postprocess"] == expected.postprocess.to_dict()
+    assert config["model"]["gray"] is expected.model.gray
     assert config["model"]["var_min"] > 0  # every parameter is spelled out, defaults included
 
 
@@ -207,7 +207,7 @@ def test_fast_preset_resolves(highway_excerpt, tmp_path, args, yaml_text, label,
     rows, config = _scores(tmp_path / "r.json")
     assert list(rows) == [label]
     assert config["preset"] == "fast" and config["model"]["name"] == model
-    assert config["postprocess"] == resolve({})["postprocess"]  # the preset changes the model only
+    assert config["postprocess"] == resolve({}).postprocess.to_dict()  # the preset changes the model only
     if model == "feedback":
         assert config["model"]["stationary_frames"] > 0  # the feedback parameters are listed
 

@@ -124,7 +124,7 @@ def test_hostile_yaml_is_refused_at_once_in_a_config_and_a_batch_file(tmp_path, 
 def test_aliases_within_the_budget_still_work(tmp_path):
     config = batch_file(tmp_path, "model: &m {k: 3, threshold: 5.0}\n"
                                   "postprocess: {median: 3, roi: &r [[0, 0], [9, 0], [9, 9]]}\n")
-    assert load_config(config)["model"]["k"] == 3
+    assert load_config(config).model.params.k == 3
 
 
 # --- 3 and 4. infinity and NaN ------------------------------------------------------------------
