@@ -44,10 +44,7 @@ def run_live(source, session: LiveSession, *, realtime: bool = True,
     ``"ended"`` (input exhausted). Ctrl-C propagates as ``KeyboardInterrupt`` after the
     recording is finished.
     """
-    live = source.live  # an .mp4 over HTTP is a file: every frame, at its own pace
-    reader = FrameReader(source, drop=live or realtime,
-                         fps=source.fps if realtime and not live else None,
-                         hold_on_pause=not live)
+    reader = FrameReader.playing(source, realtime)
     try:
         params = session.model.params
         window = Window(f"{WINDOW}: {source.description}", params.threshold,
