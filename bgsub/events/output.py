@@ -98,6 +98,9 @@ class EventsOutput:
     the run goes on; the lines already written stay on :meth:`abort` (each is a whole event).
     """
 
+    needs_background = False
+    needs_scores = False
+
     def __init__(self, path, settings, *, roi=None, fps=25.0, source=None, video=None):
         self.path = Path(path)
         self.format = self.path.suffix.lower()
