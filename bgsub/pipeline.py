@@ -298,16 +298,15 @@ def process(input_spec, outdir, config, *, model=None, fps=None, max_frames=None
             model, gray = model_for(config, source)
         else:
             gray = config["model"]["gray"]
-        if hasattr(model, "bytes_per_pixel"):  # a bgsub model: its state is about to be made
-            colour = not gray and len(model.shape or (0, 0, 3)) == 3
-            check_fits(model, source.size, 3 if colour else 1, _QUEUE_DEPTH,
-                       background=bool(config["outputs"].get("background_video")))
+        colour = not gray and len(model.shape or (0, 0, 3)) == 3
+        check_fits(model, source.size, 3 if colour else 1, _QUEUE_DEPTH,
+                   background=bool(config["outputs"].get("background_video")))
         total = source.frame_count
         if max_frames is not None:
             total = min(total, max_frames) if total else max_frames
         with output_lock(outdir), _lock_outside(masks_folder(outdir, config["outputs"]), outdir):
             outputs = build_outputs(outdir, config["outputs"], source.fps,
-                                    getattr(model.params, "threshold", None),
+                                    model.params.threshold,
                                     config["events"]["min_area"])
             events = events_output_from(config, fps=source.fps, source=str(input_spec),
                                         video=input_spec if source.kind == "video" else None)

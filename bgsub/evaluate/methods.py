@@ -12,6 +12,7 @@ import numpy as np
 from bgsub.errors import ConfigError
 from bgsub.evaluate.sequences import Sequence
 from bgsub.frames import FrameChain, model_input
+from bgsub.models.base import Model
 
 
 _OPENCV_MAIN = {
@@ -62,11 +63,11 @@ class BgsubSubtractor:
         self.chain = FrameChain(make_model_from(config), PostProcessor(config["postprocess"]),
                                 gray=bool(config["model"]["gray"]))
         self.init_frames = config["model"]["init_frames"]
-        if self.init_frames:
-            check_fittable(self.model)
+        # The model to fit before the first frame (init_frames), refused now if it has no fit.
+        self._fitted = check_fittable(self.model) if self.init_frames else None
 
     @property
-    def model(self):
+    def model(self) -> Model:
         """The bgsub model the frames go through."""
         return self.chain.model
 
@@ -81,10 +82,10 @@ class BgsubSubtractor:
     def prepare(self, sequence: Sequence) -> None:
         """With ``model.init_frames`` N: fit the model to the first N frames of ``sequence`` by
         EM, as ``bgsub run --init-frames N`` does (not timed: fps counts ``apply`` only)."""
-        if self.init_frames:
+        if self._fitted is not None:
             images = (image for _, image in sequence.frames())
-            self.model.fit(model_input(image, self.model, self.gray)
-                           for image in itertools.islice(images, self.init_frames))
+            self._fitted.fit(model_input(image, self.model, self.gray)
+                             for image in itertools.islice(images, self.init_frames))
 
     def warm_up(self, channels: int = 3) -> None:
         """Compile the model's kernels on a tiny frame, then forget it, so that timing a sequence

@@ -26,11 +26,12 @@ from bgsub.live.controls import action_for_key
 from bgsub.live.reader import FrameReader
 from bgsub.live.session import LiveSession
 from bgsub.live.window import WINDOW, Window, apply_trackbars, check_display
+from bgsub.sources import Source
 
 __all__ = ["LiveSession", "run_live", "check_display", "Window", "WINDOW", "apply_trackbars"]
 
 
-def run_live(source, session: LiveSession, *, realtime: bool = True,
+def run_live(source: Source, session: LiveSession, *, realtime: bool = True,
              max_frames: int | None = None, snapshot_after: int | None = None,
              say: Callable[[str], None] = lambda text: None) -> str:
     """Show ``source`` through ``session`` in a window until the user quits or the input ends.

@@ -271,11 +271,20 @@ class BackgroundModel:
         self._labels = np.zeros(shape[:2], dtype=np.uint8)
         self._allocate(shape[0] * shape[1], shape[2] if len(shape) == 3 else 1)
 
-    def _optional_state(self):
+    # -- what checkpoints (bgsub.models.checkpoint) read and restore ----------------------------
+    def optional_state(self) -> tuple[str, ...]:
         """Names of state arrays a checkpoint may lack (they start from zero)."""
         return ()
 
-    def _restore(self, meta, arrays):
+    def state_layout(self, shape: tuple[int, ...]) -> dict[str, tuple[tuple[int, ...], Any]]:
+        """``{key: (shape after the pixel axis, dtype)}`` of the state for frames of ``shape``
+        (every state array has one row per pixel), from a 1-pixel model of these parameters."""
+        probe = type(self)(**self.params.to_dict())
+        probe._allocate_state((1, 1, *shape[2:]))
+        return {key: (array.shape[1:], array.dtype)
+                for key, array in probe._state_arrays().items()}
+
+    def restore(self, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
         """Take the state read by :func:`bgsub.models.checkpoint.load_checkpoint`, which checked
         the metadata and each array's shape and values."""
         self.frames_seen = meta["frames_seen"]
@@ -283,7 +292,7 @@ class BackgroundModel:
             return
         self.shape = tuple(meta["shape"])
         self._allocate_state(self.shape)
-        optional = self._optional_state()
+        optional = self.optional_state()
         for key, target in self._state_arrays().items():
             if key in optional and key not in arrays:
                 continue
