@@ -9,6 +9,7 @@ import json
 import logging
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
@@ -19,6 +20,9 @@ from bgsub.events.detector import EventDetector, timecode, union_box
 from bgsub.postprocess import draw_boxes, find_blobs, roi_mask
 from bgsub.sinks import prepare_folder
 from bgsub.units import area_pixels, duration_frames
+
+if TYPE_CHECKING:
+    from bgsub.clips import ClipMaker
 
 
 log = logging.getLogger(__name__)
@@ -129,7 +133,7 @@ class EventsOutput:
         self._done = False
         self._log = self._open_log() if self.format == ".jsonl" else None
 
-    def _clip_cutter(self, video):
+    def _clip_cutter(self, video) -> ClipMaker | None:
         folder = self.settings.get("clips")
         if not folder:
             return None
