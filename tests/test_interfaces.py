@@ -1,5 +1,6 @@
 """The declared interfaces (typing Protocols) hold: the type checker accepts every model, sink,
-output and clip maker as what the commands take, and refuses classes that break the contract."""
+output, clip maker and eval subtractor as what the commands take, and refuses classes that
+break the contract."""
 
 import subprocess
 import sys
@@ -18,6 +19,7 @@ CONFORMING = """
 from pathlib import Path
 
 from bgsub.clips import ClipCutter, ClipMaker, FrameClips
+from bgsub.evaluate import BgsubSubtractor, Subtractor
 from bgsub.events import EventsOutput
 from bgsub.models import FeedbackMixture, GaussianMixture, SingleGaussian
 from bgsub.models.base import BackgroundModel, FittableModel, Model, ScoredModel
@@ -34,6 +36,7 @@ fittable: list[FittableModel] = [GaussianMixture(), FeedbackMixture()]
 sinks: list[type[Sink]] = [VideoSink, ImageSequenceSink]
 outputs: list[type[Output]] = [SinkOutput, EventsOutput]
 clips: list[type[ClipMaker]] = [ClipCutter, FrameClips]
+subtractors: list[type[Subtractor]] = [BgsubSubtractor]
 """
 
 BROKEN = """

@@ -10,6 +10,7 @@ import cv2
 import numpy as np
 
 from bgsub.errors import ConfigError
+from bgsub.evaluate.running import Subtractor
 from bgsub.evaluate.sequences import Sequence
 from bgsub.frames import FrameChain, model_input
 from bgsub.models.base import Model
@@ -29,7 +30,7 @@ _OPENCV_BGSEGM = {
 OPENCV_METHODS = tuple(_OPENCV_MAIN) + tuple(_OPENCV_BGSEGM)
 
 
-def opencv_factory(name: str) -> Callable[[], object]:
+def opencv_factory(name: str) -> Callable[[], Subtractor]:
     """A zero-argument factory for an OpenCV subtractor with OpenCV's default parameters.
 
     ``name`` is one of :data:`OPENCV_METHODS`; "mog2" and "knn" are in core OpenCV, the others
