@@ -2,8 +2,9 @@
 looks complete can be a partial one.
 
 Contract shared by every sink (:class:`Sink`): ``write(number, image)``; ``close()`` commits;
-``abort()`` removes what is partial. As a context manager a sink commits on success and on ``KeyboardInterrupt`` (so
-Ctrl-C keeps the frames written so far, playable) and aborts on any other exception.
+``abort()`` removes what is partial. As a context manager a sink commits on success and on
+``KeyboardInterrupt`` (so Ctrl-C keeps the frames written so far, playable) and aborts on any
+other exception.
 
 :class:`VideoSink` writes ``out/mask.mov`` as the hidden ``out/.mask.partial.mov`` (the extension
 is kept so that FFmpeg picks the container) and renames it on ``close()``; a killed process

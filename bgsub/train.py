@@ -27,8 +27,8 @@ def check_fittable(model: Model, what: str = "init_frames") -> FittableModel:
 
 
 def fit_head(model: Model, frames: Iterable[Frame], count: int, gray: bool, *,
-             iterations: int = em.ITERATIONS,
-             progress: Callable[[float], None] | None = None) -> tuple[list[Frame], Iterator[Frame]]:
+             iterations: int = em.ITERATIONS, progress: Callable[[float], None] | None = None
+             ) -> tuple[list[Frame], Iterator[Frame]]:
     """Fit ``model`` to the first ``count`` frames of the iterable ``frames`` (:class:`Frame`
     objects of a source).
 

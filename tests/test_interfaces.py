@@ -52,7 +52,8 @@ class NoSave(SingleGaussian):
 
 
 class WrongApply(SingleGaussian):
-    def apply(self, frame: np.ndarray, learning_rate: float | None = None) -> None:  # type: ignore[override]
+    def apply(  # type: ignore[override]
+            self, frame: np.ndarray, learning_rate: float | None = None) -> None:
         return None
 
 

@@ -7,9 +7,10 @@ the model while it runs (:data:`bgsub.live.controls.KEYS`).
 
 Threads: a :class:`FrameReader` drains the source on its own thread so a camera or stream never
 waits on the model (it reads the frames as ``bgsub run`` does, through the source's own
-iteration and pacer, adding only the hand-over, dropping and pausing); the main thread (the only one a GUI toolkit accepts) runs the model, draws and
-polls the keyboard. When the model is slower than the source, stale frames are dropped, never
-queued, so the picture does not lag behind reality.
+iteration and pacer, adding only the hand-over, dropping and pausing); the main thread (the only
+one a GUI toolkit accepts) runs the model, draws and polls the keyboard. When the model is slower
+than the source, stale frames are dropped, never queued, so the picture does not lag behind
+reality.
 
 The pure parts are plain functions, and :class:`LiveSession` holds everything but the window, so
 they can be tested without a display. Modules: ``controls`` (keys, help, trackbar scales),
