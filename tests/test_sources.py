@@ -105,15 +105,21 @@ def test_realtime_paces_video_without_changing_frames(video_file):
         assert [f.number for f in paced] == [f.number for f in plain]
 
 
-def test_pacer_sleeps_until_each_frames_due_time_and_never_for_late_frames():
-    now = [100.0]
+def _pacer_on_a_fake_clock(start):
+    """A 10 fps :class:`Pacer` whose clock is ``now[0]`` and whose sleeps advance it; returns
+    ``(pacer, now, slept)``."""
+    now = [start]
     slept = []
 
     def sleep(seconds):
         slept.append(round(seconds, 6))
         now[0] += seconds
 
-    pacer = Pacer(10.0, clock=lambda: now[0], sleep=sleep)
+    return Pacer(10.0, clock=lambda: now[0], sleep=sleep), now, slept
+
+
+def test_pacer_sleeps_until_each_frames_due_time_and_never_for_late_frames():
+    pacer, now, slept = _pacer_on_a_fake_clock(100.0)
     pacer.wait(0)          # starts the clock, no wait
     now[0] += 0.03
     pacer.wait(1)          # due at +0.1: sleeps 0.07
@@ -123,14 +129,7 @@ def test_pacer_sleeps_until_each_frames_due_time_and_never_for_late_frames():
 
 
 def test_time_the_pacer_is_held_is_not_playback_time():
-    now = [0.0]
-    slept = []
-
-    def sleep(seconds):
-        slept.append(round(seconds, 6))
-        now[0] += seconds
-
-    pacer = Pacer(10.0, clock=lambda: now[0], sleep=sleep)
+    pacer, now, slept = _pacer_on_a_fake_clock(0.0)
     pacer.wait(0)
     with pacer.held():     # paused for 5 s
         now[0] += 5.0
