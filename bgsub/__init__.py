@@ -18,10 +18,10 @@ from bgsub.errors import BgsubError, ConfigError, SinkError, SourceError  # noqa
 
 if TYPE_CHECKING:  # what __getattr__ returns, for type checkers (it imports at run time)
     from bgsub.models import (FeedbackMixture, FeedbackParams, GaussianMixture, GaussianParams,
-                              MixtureParams, SingleGaussian, load_model, make_model)
+                              MixtureParams, Model, SingleGaussian, load_model, make_model)
 
 _FROM_MODELS = ("FeedbackMixture", "FeedbackParams", "GaussianMixture", "GaussianParams",
-                "MixtureParams", "SingleGaussian", "load_model", "make_model")
+                "MixtureParams", "Model", "SingleGaussian", "load_model", "make_model")
 _SUBMODULES = ("batch", "cli", "config", "cv", "evaluate", "events", "live", "models", "pipeline",
                "postprocess", "sinks", "sources")
 
@@ -49,6 +49,7 @@ __all__ = [
     "GaussianMixture",
     "GaussianParams",
     "MixtureParams",
+    "Model",
     "SingleGaussian",
     "SinkError",
     "SourceError",

@@ -35,6 +35,9 @@ from collections import deque
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
+from typing import Protocol
+
+import numpy as np
 
 from bgsub.errors import SinkError
 from bgsub.sinks import DEFAULT_CODECS, VideoSink, prepare_folder
@@ -51,6 +54,25 @@ class Clip:
     start_frame: int
     frames: int
     copied: bool
+
+
+class ClipMaker(Protocol):
+    """What the events output asks of its clips (:class:`ClipCutter`, :class:`FrameClips`):
+    every frame to :meth:`add` once the detector has seen it, each event to :meth:`cut` as it
+    ends, and :meth:`abort` to remove the clips after an error."""
+
+    def path_for(self, index: int) -> Path:
+        """Where the clip of event ``index`` goes."""
+
+    def add(self, number: int, image: np.ndarray, span: tuple[int, int, int] | None) -> None:
+        """Frame ``number``; ``span`` is the detector's open event, ``(index, start_frame,
+        last_motion_frame)``, or None."""
+
+    def cut(self, index: int, start_frame: int, end_frame: int) -> Clip:
+        """Write the clip of event ``index`` (input frames ``start_frame``..``end_frame``)."""
+
+    def abort(self) -> None:
+        """Remove the clips written."""
 
 
 class _NotCopyable(Exception):
@@ -72,15 +94,15 @@ class ClipCutter:
         self.suffix = suffix if suffix in DEFAULT_CODECS else ".mp4"
         self.written = []
 
-    def path_for(self, index):
+    def path_for(self, index: int) -> Path:
         """Where the clip of event ``index`` goes."""
         return self.folder / f"{self.video.stem}.event{index:04d}{self.suffix}"
 
-    def add(self, number, image, span):
+    def add(self, number: int, image: np.ndarray, span: tuple[int, int, int] | None) -> None:
         """Nothing to keep: the clips are read back from the file (:class:`FrameClips` keeps
         frames)."""
 
-    def cut(self, index, start_frame, end_frame):
+    def cut(self, index: int, start_frame: int, end_frame: int) -> Clip:
         """Write the clip of event ``index`` (input frames ``start_frame``..``end_frame``)."""
         import av
 
@@ -100,7 +122,7 @@ class ClipCutter:
         self.written.append(target)
         return clip
 
-    def abort(self):
+    def abort(self) -> None:
         """Remove the clips this cutter wrote."""
         for path in self.written:
             path.unlink(missing_ok=True)
@@ -219,11 +241,11 @@ class FrameClips:
         self.sink = None
         self.written = []
 
-    def path_for(self, index):
+    def path_for(self, index: int) -> Path:
         """Where the clip of event ``index`` goes."""
         return self.folder / f"{self.name}.event{index:04d}.mp4"
 
-    def add(self, number, image, span):
+    def add(self, number: int, image: np.ndarray, span: tuple[int, int, int] | None) -> None:
         """Frame ``number`` after the detector has seen it; ``span`` is the detector's open
         event, ``(index, start_frame, last_motion_frame)``, or None."""
         self.recent.append((number, image))
@@ -241,7 +263,7 @@ class FrameClips:
         while self.pending and self.pending[0][0] <= last:
             self.sink.write(*self.pending.pop(0))
 
-    def cut(self, index, start_frame, end_frame):
+    def cut(self, index: int, start_frame: int, end_frame: int) -> Clip:
         """Finish the clip of the event that just ended (frames ``start_frame``..``end_frame``)."""
         self._write_until(end_frame)
         sink, self.sink, self.pending = self.sink, None, []
@@ -249,7 +271,7 @@ class FrameClips:
         self.written.append(sink.path)
         return Clip(sink.path, start_frame, sink.frames_written, False)
 
-    def abort(self):
+    def abort(self) -> None:
         """Remove the clip being written and the clips written so far."""
         if self.sink is not None:
             self.sink.abort()

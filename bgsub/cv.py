@@ -68,6 +68,8 @@ class BackgroundSubtractor:
 
     def __init__(self, model_class, settings, extra):
         self._class = model_class
+        # A model without a shadow test of its own (the single Gaussian) gets MOG2's here.
+        self._adds_shadows = "shadow_tau" not in model_class.params_class.names()
         self._settings = dict(settings)
         self._extra = dict(extra)
         self._model = None
@@ -97,7 +99,7 @@ class BackgroundSubtractor:
         rate = None if learningRate < 0 else min(float(learningRate), 1.0)
         self._model.apply(frame, learning_rate=rate)
         labels = self._model.labels
-        if self._settings["detectShadows"] and channels > 1 and self._class is SingleGaussian:
+        if self._settings["detectShadows"] and channels > 1 and self._adds_shadows:
             labels = self._gaussian_shadows(frame, labels)
         out = fgmask if _fits(fgmask, labels.shape) else np.empty_like(labels)
         np.copyto(out, labels)

@@ -14,14 +14,21 @@ Bytes per pixel (colour frames; ``model.bytes_per_pixel(channels)`` has each mod
   8 for post-processing and the encoders.
 """
 
+from __future__ import annotations
+
 import resource
+from typing import TYPE_CHECKING
 
 from bgsub.errors import BgsubError
+
+if TYPE_CHECKING:
+    from bgsub.models.base import Model
 
 _POSTPROCESS_BYTES = 8
 
 
-def run_bytes(model, size, channels, queue_depth, *, background=False):
+def run_bytes(model: Model, size: tuple[int, int], channels: int, queue_depth: int, *,
+              background: bool = False) -> tuple[int, int]:
     """``(model state, frame buffers)`` in bytes for a run on frames of ``size`` (w, h) whose
     two queues hold ``queue_depth`` frames each (a loaded model's state is there already)."""
     pixels = size[0] * size[1]
@@ -52,7 +59,8 @@ def available_bytes():
     return min(limits) if limits else (None, None)
 
 
-def check_fits(model, size, channels, queue_depth, *, background=False):
+def check_fits(model: Model, size: tuple[int, int], channels: int, queue_depth: int, *,
+               background: bool = False) -> None:
     """Raise one :class:`BgsubError` line when the run cannot fit in the memory available
     (arguments as for :func:`run_bytes`)."""
     state, buffers = run_bytes(model, size, channels, queue_depth, background=background)

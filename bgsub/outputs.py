@@ -1,14 +1,22 @@
 """The outputs of a run: which views of each processed frame (mask, overlay, background, labels,
 score map, PNG masks) go to which sink, under the output folder."""
 
+from __future__ import annotations
+
 import logging
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
 
 import cv2
 import numpy as np
 
 from bgsub.errors import SinkError
-from bgsub.sinks import ImageSequenceSink, VideoSink, prepare_folder
+from bgsub.frames import FrameResult
+from bgsub.sinks import ImageSequenceSink, Sink, VideoSink, prepare_folder
+
+if TYPE_CHECKING:  # the config imports the models, which an output never needs
+    from bgsub.config import OutputsConfig
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +33,38 @@ def overlay(image, mask, color=(0, 0, 255), strength=0.5):
 
 
 
+class Output(Protocol):
+    """What a run (:func:`bgsub.pipeline.run`) and the live preview feed each
+    :class:`~bgsub.frames.FrameResult` to: :class:`SinkOutput` and the events output.
+    ``needs_background`` / ``needs_scores``: the results must carry the learned background /
+    the score map. ``close`` finishes the files (also after Ctrl-C); ``abort`` removes what is
+    partial after an error."""
+
+    @property
+    def path(self) -> Path | None:
+        """The file or folder written, reported at the end of a run (None: none to name)."""
+
+    @property
+    def needs_background(self) -> bool:
+        """Whether the results must carry the learned background."""
+
+    @property
+    def needs_scores(self) -> bool:
+        """Whether the results must carry the score map."""
+
+    def write(self, result: FrameResult) -> None:
+        """Take one frame's result."""
+
+    def close(self) -> None:
+        """Finish what was written."""
+
+    def abort(self) -> None:
+        """Remove what is partial."""
+
+
+View = Callable[[FrameResult], np.ndarray]
+
+
 class SinkOutput:
     """Feeds one view of each :class:`FrameResult` (mask, overlay, ...) to a sink.
 
@@ -37,21 +77,24 @@ class SinkOutput:
 
     _odd_sizes_reported: set[tuple[int, int]] = set()  # warn once per size, not once per video
 
-    def __init__(self, sink, view):
+    def __init__(self, sink: Sink, view: View, *, needs_background: bool = False,
+                 needs_scores: bool = False):
         self.sink = sink
         self.view = view
-        self.path = getattr(sink, "path", None) or getattr(sink, "directory", None)
-        self._video = isinstance(sink, VideoSink)
-        self._first = None  # size of the first frame
-        self._size = None   # size of the video: the first frame's, made even
+        self.path: Path | None = sink.path
+        self.needs_background = needs_background
+        self.needs_scores = needs_scores
+        self._first: tuple[int, int] | None = None  # size of the first frame
+        self._size: tuple[int, int] = (0, 0)  # size of the video: the first frame's, made even
 
-    def write(self, result):
+    def write(self, result: FrameResult) -> None:
+        """The view of ``result`` to the sink."""
         image = self.view(result)
-        if self._video:
+        if self.sink.fixed_size:
             image = self._conform(image)
         self.sink.write(result.frame.number, image)
 
-    def _conform(self, image):
+    def _conform(self, image: np.ndarray) -> np.ndarray:
         size = (image.shape[1], image.shape[0])
         if self._first is None:
             if min(size) < 2:
@@ -67,22 +110,30 @@ class SinkOutput:
             return cv2.resize(image, self._size, interpolation=cv2.INTER_NEAREST)
         return image[:self._size[1], :self._size[0]]
 
-    def close(self):
+    def close(self) -> None:
+        """Commit the sink."""
         self.sink.close()
 
-    def abort(self):
+    def abort(self) -> None:
+        """Abort the sink."""
         self.sink.abort()
 
 
-VIEWS = {
+def _background(result: FrameResult) -> np.ndarray:
+    assert result.background is not None  # computed for an output that needs_background
+    return result.background
+
+
+VIEWS: dict[str, tuple[str, View]] = {
     "mask_video": ("mask.mov", lambda r: r.mask),
     "overlay_video": ("overlay.mp4", lambda r: overlay(r.frame.image, r.mask)),
-    "background_video": ("background.mp4", lambda r: r.background),
+    "background_video": ("background.mp4", _background),
     "shadow_video": ("labels.mkv", lambda r: r.labels),
 }
 
 
-def build_outputs(outdir, outputs, fps, threshold=None, box_min_area=1):
+def build_outputs(outdir: str | Path, outputs: OutputsConfig, fps: float,
+                  threshold: float | None = None, box_min_area: float = 1) -> list[Output]:
     """The outputs the ``outputs`` config section (:class:`~bgsub.config.OutputsConfig`) asks
     for, writing under ``outdir``.
 
@@ -97,7 +148,7 @@ def build_outputs(outdir, outputs, fps, threshold=None, box_min_area=1):
     """
     outdir = Path(outdir)
     prepare_folder(outdir)
-    made = []
+    made: list[Output] = []
     burn_in = outputs.overlay_boxes or outputs.overlay_timecode
     for key, (name, view) in VIEWS.items():
         if key == "overlay_video" and burn_in:
@@ -106,13 +157,13 @@ def build_outputs(outdir, outputs, fps, threshold=None, box_min_area=1):
             made.append(SinkOutput(VideoSink(outdir / name, fps), burnt_in_overlay(
                 outputs.overlay_boxes, outputs.overlay_timecode, box_min_area)))
         elif getattr(outputs, key):
-            made.append(SinkOutput(VideoSink(outdir / name, fps), view))
+            made.append(SinkOutput(VideoSink(outdir / name, fps), view,
+                                   needs_background=key == "background_video"))
     if outputs.score_video:
         from bgsub.models.scores import heat_map
 
         made.append(SinkOutput(VideoSink(outdir / "score.mkv", fps),
-                               lambda r: heat_map(r.scores, threshold)))
-        made[-1].scores = True
+                               lambda r: heat_map(r.scores, threshold), needs_scores=True))
     folder = masks_folder(outdir, outputs)
     if folder is not None:
         prepare_folder(folder)

@@ -7,23 +7,32 @@ and a clean shutdown: on Ctrl-C every output is finalised with the frames proces
 any other error partial outputs are removed.
 """
 
+from __future__ import annotations
+
 import logging
 import contextlib
 import itertools
 import queue
 import threading
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from bgsub.errors import BgsubError
-from bgsub.frames import FrameChain
+from bgsub.frames import FrameChain, FrameResult
 from bgsub.interrupts import held_signals
 from bgsub.memory import check_fits
-from bgsub.outputs import VIEWS, build_outputs, masks_folder
+from bgsub.models.base import Model
+from bgsub.outputs import Output, build_outputs, masks_folder
 from bgsub.sinks import output_lock
+
+if TYPE_CHECKING:
+    from bgsub.progress import Progress
+    from bgsub.sources import Frame
 
 
 log = logging.getLogger(__name__)
@@ -92,15 +101,17 @@ def _put(q, item, stop):
     return False
 
 
-def run(source, model, postprocess, outputs=(), *, gray=False, max_frames=None, progress=None,
-        on_result=None, need_background=None):
+def run(source: Iterable[Frame], model: Model, postprocess: Callable[[np.ndarray], np.ndarray],
+        outputs: Iterable[Output] = (), *, gray: bool = False, max_frames: int | None = None,
+        progress: Progress | None = None, on_result: Callable[[FrameResult], None] | None = None,
+        need_background: bool | None = None) -> RunStats:
     """Drive ``source`` through ``model`` and ``postprocess`` into ``outputs``.
 
     Args:
         source: an open :class:`~bgsub.sources.Source` (or any iterable of frames).
-        model: an object with ``apply(image) -> mask`` and ``labels`` (a bgsub model).
+        model: a bgsub model (:class:`~bgsub.models.base.Model`).
         postprocess: callable mask -> mask (e.g. :class:`~bgsub.postprocess.PostProcessor`).
-        outputs: objects with ``write(result)``, ``close()``, ``abort()``.
+        outputs: :class:`~bgsub.outputs.Output` objects (each frame's result to ``write``).
         gray: convert colour frames to gray before the model.
         max_frames: stop after this many frames.
         progress: a :class:`Progress` or None.
@@ -114,13 +125,13 @@ def run(source, model, postprocess, outputs=(), *, gray=False, max_frames=None, 
     """
     outputs = list(outputs)
     if need_background is None:
-        need_background = any(getattr(o, "view", None) is VIEWS["background_video"][1] for o in outputs)
+        need_background = any(o.needs_background for o in outputs)
     chain = FrameChain(model, postprocess, gray=gray, need_background=need_background,
-                       need_scores=any(getattr(o, "scores", False) for o in outputs))
-    stats = RunStats(outputs=[o.path for o in outputs if getattr(o, "path", None)])
+                       need_scores=any(o.needs_scores for o in outputs))
+    stats = RunStats(outputs=[o.path for o in outputs if o.path])
     stop = threading.Event()
-    frames_q = queue.Queue(_QUEUE_DEPTH)
-    results_q = queue.Queue(_QUEUE_DEPTH)
+    frames_q: queue.Queue[Any] = queue.Queue(_QUEUE_DEPTH)  # frames, then _DONE
+    results_q: queue.Queue[Any] = queue.Queue(_QUEUE_DEPTH)  # results, then _DONE
 
     def read():
         try:
@@ -287,16 +298,14 @@ def process(input_spec, outdir, config, *, model=None, fps=None, max_frames=None
             model, gray = model_for(config, source)
         else:
             gray = config.model.gray
-        if hasattr(model, "bytes_per_pixel"):  # a bgsub model: its state is about to be made
-            colour = not gray and len(model.shape or (0, 0, 3)) == 3
-            check_fits(model, source.size, 3 if colour else 1, _QUEUE_DEPTH,
-                       background=config.outputs.background_video)
+        colour = not gray and len(model.shape or (0, 0, 3)) == 3
+        check_fits(model, source.size, 3 if colour else 1, _QUEUE_DEPTH,
+                   background=config.outputs.background_video)
         total = source.frame_count
         if max_frames is not None:
             total = min(total, max_frames) if total else max_frames
         with output_lock(outdir), _lock_outside(masks_folder(outdir, config.outputs), outdir):
-            outputs = build_outputs(outdir, config.outputs, source.fps,
-                                    getattr(model.params, "threshold", None),
+            outputs = build_outputs(outdir, config.outputs, source.fps, model.params.threshold,
                                     config.events.min_area)
             events = events_output_from(config, fps=source.fps, source=str(input_spec),
                                         video=input_spec if source.kind == "video" else None)

@@ -1,9 +1,10 @@
 """Output sinks: mask/overlay videos and numbered image files, written so that no output that
 looks complete can be a partial one.
 
-Contract shared by every sink: ``write(number, image)``; ``close()`` commits; ``abort()`` removes
-what is partial. As a context manager a sink commits on success and on ``KeyboardInterrupt`` (so
-Ctrl-C keeps the frames written so far, playable) and aborts on any other exception.
+Contract shared by every sink (:class:`Sink`): ``write(number, image)``; ``close()`` commits;
+``abort()`` removes what is partial. As a context manager a sink commits on success and on
+``KeyboardInterrupt`` (so Ctrl-C keeps the frames written so far, playable) and aborts on any
+other exception.
 
 :class:`VideoSink` writes ``out/mask.mov`` as the hidden ``out/.mask.partial.mov`` (the extension
 is kept so that FFmpeg picks the container) and renames it on ``close()``; a killed process
@@ -25,6 +26,7 @@ import tempfile
 import threading
 from fractions import Fraction
 from pathlib import Path
+from typing import Protocol
 
 import cv2
 import numpy as np
@@ -152,12 +154,19 @@ def _out_of_space(folder: Path) -> bool:
         return False
 
 
-class Sink:
-    """Base of the sinks: the context-manager commit/abort policy."""
+class Sink(Protocol):
+    """What every sink is (see the module doc): :meth:`write` frame by number, then
+    :meth:`close` to commit or :meth:`abort` to remove what is partial; a context manager that
+    commits on success and on Ctrl-C and aborts on any other error. The sinks here subclass it
+    for that policy; the type checker holds anything used as a sink to the rest.
+    """
+
+    path: Path  # the file or folder written
+    fixed_size: bool  # every frame must have the first one's size (a video)
+    frames_written: int
 
     def write(self, number: int, image: np.ndarray) -> None:
         """Write frame ``number``."""
-        raise NotImplementedError
 
     def close(self) -> None:
         """Commit what was written."""
@@ -165,10 +174,11 @@ class Sink:
     def abort(self) -> None:
         """Remove what is partial."""
 
-    def __enter__(self):
+    def __enter__(self) -> Sink:
         return self
 
-    def __exit__(self, exc_type, exc, tb) -> None:
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: object) -> None:
         if exc_type is None or issubclass(exc_type, KeyboardInterrupt):
             self.close()
         else:
@@ -236,6 +246,8 @@ class VideoSink(Sink):
     have the first one's size (open a new sink for a new size); gray and BGR frames are converted
     to the video's colour.
     """
+
+    fixed_size = True
 
     def __init__(self, path: str | os.PathLike, fps: float, *, codec: str | None = None,
                  is_color: bool | None = None):
@@ -368,9 +380,11 @@ class ImageSequenceSink(Sink):
     keeps them.
     """
 
+    fixed_size = False
+
     def __init__(self, directory: str | os.PathLike, *, prefix: str = "bin", ext: str = ".png",
                  digits: int = 6):
-        self.directory = Path(directory)
+        self.path = self.directory = Path(directory)
         self.ext = ext if ext.startswith(".") else f".{ext}"
         if not cv2.haveImageWriter(f"x{self.ext}"):
             raise SinkError(f"cannot write images of type '{self.ext}': {self.directory}")

@@ -1,6 +1,7 @@
 """The live preview's parts that need no window: keys, scales, tiling, status text, the reader
 thread and the session (model, recording, snapshots), on real frames and files."""
 
+import itertools
 import sys
 import time
 
@@ -34,7 +35,8 @@ from bgsub.live.view import (
 from bgsub.models.scores import heat_map
 from bgsub.outputs import build_outputs
 from bgsub.postprocess import PostProcessor
-from bgsub.sources import open_source
+from bgsub.sources import Pacer, open_source
+from conftest import moving_square_forever
 
 
 # -- keys and trackbar scales ---------------------------------------------------------------------
@@ -253,10 +255,71 @@ def test_paused_live_reader_keeps_draining_without_counting_drops(video_file):
 
 
 def test_paced_reader_still_delivers_every_frame_in_order(video_file):
-    reader = FrameReader(open_source(video_file), drop=False, fps=200.0,
+    reader = FrameReader(open_source(video_file), drop=False, pacer=Pacer(200.0),
                          hold_on_pause=True).start()
     assert _take_all(reader) == list(range(1, 21))
     reader.close()
+
+
+@pytest.mark.parametrize("realtime", [False, True])
+@pytest.mark.parametrize("kind", ["video", "images"])
+def test_the_preview_reads_the_frames_bgsub_run_reads(kind, realtime, video_file, image_folder):
+    # bgsub run iterates the opened source; the preview's reader must hand over the same
+    # frames (numbers, times, pixels) from the same source, for files and image folders alike.
+    spec = video_file if kind == "video" else image_folder
+    with open_source(spec) as source:
+        expected = list(source)
+    source = open_source(spec, fps=500.0) if kind == "images" else open_source(spec)
+    reader = FrameReader.playing(source, realtime)
+    assert reader.drop is realtime and (reader.pacer is not None) is realtime
+    if realtime:  # drops whatever is not taken in time: hand over every frame for the check
+        reader = FrameReader(source, drop=False, pacer=reader.pacer, hold_on_pause=True)
+    reader.start()
+    taken = []
+    while not reader.done:
+        frame = reader.take(timeout=1.0)
+        if frame is not None:
+            taken.append(frame)
+    reader.close()
+    assert [f.number for f in taken] == [f.number for f in expected]
+    assert [f.name for f in taken] == [f.name for f in expected]
+    if kind == "video":
+        assert [f.timestamp for f in taken] == [f.timestamp for f in expected]
+    assert all(np.array_equal(a.image, b.image) for a, b in zip(taken, expected))
+
+
+def test_a_realtime_file_plays_at_its_fps_and_pausing_holds_the_clock(video_file):
+    reader = FrameReader.playing(open_source(video_file), realtime=True).start()
+    first = reader.take(timeout=30.0)  # the clock starts when the first frame is taken
+    started = time.monotonic()
+    assert first.number == 1
+    taken = [first]
+    while len(taken) < 5:
+        frame = reader.take(timeout=1.0)
+        if frame is not None:
+            taken.append(frame)
+    assert time.monotonic() - started >= 4 / 25  # frame 5 is due 4 periods after frame 1
+    reader.pause(True)
+    time.sleep(0.5)  # far more than the 15 frames left at 25 fps would take
+    reader.pause(False)
+    resumed = time.monotonic()
+    while not reader.done:
+        frame = reader.take(timeout=1.0)
+        if frame is not None:
+            taken.append(frame)
+    reader.close()
+    # Paused time is not playback time: the rest is still paced, not released in a burst.
+    assert time.monotonic() - resumed >= 13 / 25
+    assert [f.number for f in taken] == list(range(1, 21)) and reader.dropped == 0
+
+
+def test_a_live_stream_is_drained_for_its_newest_frame_whatever_realtime_says(camera):
+    cam = camera([itertools.islice(moving_square_forever(), 60) for _ in range(2)])
+    for realtime in (True, False):
+        with open_source(cam.url) as source:
+            reader = FrameReader.playing(source, realtime)
+            # Frames come at the camera's pace: never paced again, never held by a pause.
+            assert reader.drop and reader.pacer is None and not reader.hold_on_pause
 
 
 def test_reader_error_reaches_the_display_loop(tmp_path, scene, write_images):

@@ -6,6 +6,7 @@ import functools
 import http.server
 import logging
 import threading
+import time
 
 import cv2
 import numpy as np
@@ -104,21 +105,48 @@ def test_realtime_paces_video_without_changing_frames(video_file):
         assert [f.number for f in paced] == [f.number for f in plain]
 
 
-def test_pacer_sleeps_until_each_frames_due_time_and_never_for_late_frames():
-    now = [100.0]
+def _pacer_on_a_fake_clock(start):
+    """A 10 fps :class:`Pacer` whose clock is ``now[0]`` and whose sleeps advance it; returns
+    ``(pacer, now, slept)``."""
+    now = [start]
     slept = []
 
     def sleep(seconds):
         slept.append(round(seconds, 6))
         now[0] += seconds
 
-    pacer = Pacer(10.0, clock=lambda: now[0], sleep=sleep)
+    return Pacer(10.0, clock=lambda: now[0], sleep=sleep), now, slept
+
+
+def test_pacer_sleeps_until_each_frames_due_time_and_never_for_late_frames():
+    pacer, now, slept = _pacer_on_a_fake_clock(100.0)
     pacer.wait(0)          # starts the clock, no wait
     now[0] += 0.03
     pacer.wait(1)          # due at +0.1: sleeps 0.07
     now[0] += 0.5          # consumer slow: frame 2 (due +0.2) is late
     pacer.wait(2)
     assert slept == [0.07]
+
+
+def test_time_the_pacer_is_held_is_not_playback_time():
+    pacer, now, slept = _pacer_on_a_fake_clock(0.0)
+    pacer.wait(0)
+    with pacer.held():     # paused for 5 s
+        now[0] += 5.0
+    pacer.wait(1)          # still due 0.1 s after frame 0 in playback time
+    assert slept == [0.1]
+
+
+def test_a_stopped_pacer_ends_its_wait_at_once():
+    pacer = Pacer(0.01)    # one frame every 100 s
+    pacer.wait(0)
+    threading.Timer(0.2, pacer.stop).start()
+    started = time.monotonic()
+    pacer.wait(1)
+    assert time.monotonic() - started < 30
+    started = time.monotonic()
+    pacer.wait(2)          # and every later wait returns at once
+    assert time.monotonic() - started < 1
 
 
 # --- image folders and globs --------------------------------------------------------------------

@@ -30,14 +30,14 @@ def method_label(config: Config) -> str:
     return f"bgsub-{preset}" if model == preset_model else f"bgsub-{preset}-{model}"
 
 
-def run_eval(sequence_paths: list[str], *, model_factory: Callable[[], object] | None,
+def run_eval(sequence_paths: list[str], *, model_factory: Callable[[], ev.Subtractor] | None,
              model_label: str = "bgsub", compare: str = "", masks_dirs: tuple[str, ...] = (),
              save_masks: str | None = None, json_path: str | None = None,
              plot_path: str | None = None, config: dict | None = None) -> list[ev.Result]:
     """Load the sequences, evaluate the bgsub model (unless ``model_factory`` is None), the OpenCV
     baselines named in ``compare`` (comma-separated) and the mask directories; print the table and
     write the JSON (with ``config``, the bgsub configuration, when given) and plot files asked for."""
-    methods = {}
+    methods: dict[str, Callable[[], ev.Subtractor]] = {}
     if model_factory is not None:
         methods[model_label] = model_factory
     for name in filter(None, (n.strip().lower() for n in compare.split(","))):

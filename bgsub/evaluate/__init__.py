@@ -20,6 +20,7 @@ from __future__ import annotations
 from bgsub.evaluate.methods import OPENCV_METHODS, BgsubSubtractor, bgsub_factory, opencv_factory
 from bgsub.evaluate.report import format_table, mean_metrics, plot_results, to_json
 from bgsub.evaluate.running import (
+    Subtractor,
     evaluate,
     evaluate_all,
     evaluate_masks,
@@ -54,6 +55,7 @@ __all__ = [
     "ConfusionCounts",
     "Result",
     "Sequence",
+    "Subtractor",
     "bgsub_factory",
     "confusion_counts",
     "evaluate",

@@ -11,8 +11,10 @@ import cv2
 import numpy as np
 
 from bgsub.errors import ConfigError
+from bgsub.evaluate.running import Subtractor
 from bgsub.evaluate.sequences import Sequence
 from bgsub.frames import FrameChain, model_input
+from bgsub.models.base import Model
 
 if TYPE_CHECKING:  # the config imports the models, which baseline-only runs never load
     from bgsub.config import Config
@@ -32,7 +34,7 @@ _OPENCV_BGSEGM = {
 OPENCV_METHODS = tuple(_OPENCV_MAIN) + tuple(_OPENCV_BGSEGM)
 
 
-def opencv_factory(name: str) -> Callable[[], object]:
+def opencv_factory(name: str) -> Callable[[], Subtractor]:
     """A zero-argument factory for an OpenCV subtractor with OpenCV's default parameters.
 
     ``name`` is one of :data:`OPENCV_METHODS`; "mog2" and "knn" are in core OpenCV, the others
@@ -66,11 +68,11 @@ class BgsubSubtractor:
         self.chain = FrameChain(make_model_from(config), PostProcessor(config.postprocess),
                                 gray=config.model.gray)
         self.init_frames = config.model.init_frames
-        if self.init_frames:
-            check_fittable(self.model)
+        # The model to fit before the first frame (init_frames), refused now if it has no fit.
+        self._fitted = check_fittable(self.model) if self.init_frames else None
 
     @property
-    def model(self):
+    def model(self) -> Model:
         """The bgsub model the frames go through."""
         return self.chain.model
 
@@ -85,10 +87,10 @@ class BgsubSubtractor:
     def prepare(self, sequence: Sequence) -> None:
         """With ``model.init_frames`` N: fit the model to the first N frames of ``sequence`` by
         EM, as ``bgsub run --init-frames N`` does (not timed: fps counts ``apply`` only)."""
-        if self.init_frames:
+        if self._fitted is not None:
             images = (image for _, image in sequence.frames())
-            self.model.fit(model_input(image, self.model, self.gray)
-                           for image in itertools.islice(images, self.init_frames))
+            self._fitted.fit(model_input(image, self.model, self.gray)
+                             for image in itertools.islice(images, self.init_frames))
 
     def warm_up(self, channels: int = 3) -> None:
         """Compile the model's kernels on a tiny frame, then forget it, so that timing a sequence

@@ -7,9 +7,10 @@ import re
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import Protocol
 
 import cv2
+import numpy as np
 
 from bgsub.errors import SinkError, SourceError
 from bgsub.evaluate.scoring import ConfusionCounts, Result, confusion_counts
@@ -21,11 +22,20 @@ from bgsub.sources import IMAGE_EXTENSIONS
 _LAST_DIGITS = re.compile(r"(\d+)(?!.*\d)")
 
 
-def evaluate(sequence: Sequence, subtractor_factory: Callable[[], object], *, name: str,
+class Subtractor(Protocol):
+    """What ``bgsub eval`` runs over a sequence: one of OpenCV's subtractors or
+    :class:`~bgsub.evaluate.methods.BgsubSubtractor`, which also has ``prepare(sequence)``
+    (the EM fit of ``init_frames``, run before the first frame)."""
+
+    def apply(self, frame: np.ndarray) -> np.ndarray:
+        """The 0/255 mask of ``frame``, learning from it."""
+
+
+def evaluate(sequence: Sequence, subtractor_factory: Callable[[], Subtractor], *, name: str,
              save_masks_dir: str | Path | None = None) -> Result:
     """Run a fresh subtractor over every frame of ``sequence`` in order and score it.
 
-    ``subtractor_factory()`` must return an object with ``apply(frame) -> mask``. Unscored
+    ``subtractor_factory()`` returns a fresh :class:`Subtractor`. Unscored
     (learning) frames are fed too. ``fps`` counts only the time spent inside ``apply``. With
     ``save_masks_dir`` each mask is written as ``save_masks_dir/<sequence>/binNNNNNN.png``
     (CDnet result naming, NNNNNN = frame number).
@@ -35,7 +45,7 @@ def evaluate(sequence: Sequence, subtractor_factory: Callable[[], object], *, na
     return result
 
 
-def evaluate_together(sequence: Sequence, methods: dict[str, Callable[[], Any]],
+def evaluate_together(sequence: Sequence, methods: dict[str, Callable[[], Subtractor]],
                       out_dirs: dict[str, Path | None] | None = None,
                       bars: Callable | None = None) -> list[Result]:
     """Run fresh subtractors of several methods over ``sequence``, each frame through all of them
@@ -127,7 +137,7 @@ def index_masks(masks_dir: Path) -> dict[int, Path]:
     return index
 
 
-def evaluate_all(sequences: Iterable[Sequence], methods: dict[str, Callable[[], object]], *,
+def evaluate_all(sequences: Iterable[Sequence], methods: dict[str, Callable[[], Subtractor]], *,
                  masks_dirs: Iterable[str | Path] = (), save_masks_dir: str | Path | None = None,
                  progress: Callable[[str], None] | None = None,
                  bars: Callable | None = None) -> list[Result]:

@@ -9,6 +9,7 @@ import json
 import logging
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
@@ -19,6 +20,9 @@ from bgsub.events.detector import EventDetector, timecode, union_box
 from bgsub.postprocess import draw_boxes, find_blobs, roi_mask
 from bgsub.sinks import prepare_folder
 from bgsub.units import area_pixels, duration_frames
+
+if TYPE_CHECKING:
+    from bgsub.clips import ClipMaker
 
 
 log = logging.getLogger(__name__)
@@ -97,6 +101,9 @@ class EventsOutput:
     the run goes on; the lines already written stay on :meth:`abort` (each is a whole event).
     """
 
+    needs_background = False
+    needs_scores = False
+
     def __init__(self, path, settings, *, roi=None, fps=25.0, source=None, video=None):
         self.path = Path(path)
         self.format = self.path.suffix.lower()
@@ -125,7 +132,7 @@ class EventsOutput:
         self._done = False
         self._log = self._open_log() if self.format == ".jsonl" else None
 
-    def _clip_cutter(self, video):
+    def _clip_cutter(self, video) -> ClipMaker | None:
         folder = self.settings.clips
         if not folder:
             return None

@@ -6,9 +6,11 @@ frame rate, foreground share, dropped frames and the model's parameters. Keys an
 the model while it runs (:data:`bgsub.live.controls.KEYS`).
 
 Threads: a :class:`FrameReader` drains the source on its own thread so a camera or stream never
-waits on the model; the main thread (the only one a GUI toolkit accepts) runs the model, draws and
-polls the keyboard. When the model is slower than the source, stale frames are dropped, never
-queued, so the picture does not lag behind reality.
+waits on the model (it reads the frames as ``bgsub run`` does, through the source's own
+iteration and pacer, adding only the hand-over, dropping and pausing); the main thread (the only
+one a GUI toolkit accepts) runs the model, draws and polls the keyboard. When the model is slower
+than the source, stale frames are dropped, never queued, so the picture does not lag behind
+reality.
 
 The pure parts are plain functions, and :class:`LiveSession` holds everything but the window, so
 they can be tested without a display. Modules: ``controls`` (keys, help, trackbar scales),
@@ -26,11 +28,12 @@ from bgsub.live.controls import action_for_key
 from bgsub.live.reader import FrameReader
 from bgsub.live.session import LiveSession
 from bgsub.live.window import WINDOW, Window, apply_trackbars, check_display
+from bgsub.sources import Source
 
 __all__ = ["LiveSession", "run_live", "check_display", "Window", "WINDOW", "apply_trackbars"]
 
 
-def run_live(source, session: LiveSession, *, realtime: bool = True,
+def run_live(source: Source, session: LiveSession, *, realtime: bool = True,
              max_frames: int | None = None, snapshot_after: int | None = None,
              say: Callable[[str], None] = lambda text: None) -> str:
     """Show ``source`` through ``session`` in a window until the user quits or the input ends.
@@ -44,10 +47,7 @@ def run_live(source, session: LiveSession, *, realtime: bool = True,
     ``"ended"`` (input exhausted). Ctrl-C propagates as ``KeyboardInterrupt`` after the
     recording is finished.
     """
-    live = source.live  # an .mp4 over HTTP is a file: every frame, at its own pace
-    reader = FrameReader(source, drop=live or realtime,
-                         fps=source.fps if realtime and not live else None,
-                         hold_on_pause=not live)
+    reader = FrameReader.playing(source, realtime)
     try:
         params = session.model.params
         window = Window(f"{WINDOW}: {source.description}", params.threshold,

@@ -21,11 +21,13 @@ from bgsub.live.view import (
     status_lines,
     tile,
 )
+from bgsub.models.base import Model, has_scores
 from bgsub.models.scores import heat_map
-from bgsub.outputs import overlay
+from bgsub.outputs import Output, overlay
 from bgsub.frames import FrameChain, FrameResult
 from bgsub.postprocess import draw_boxes, find_blobs
 from bgsub.sinks import write_image
+from bgsub.sources import Frame
 
 
 class LiveSession:
@@ -35,7 +37,7 @@ class LiveSession:
         model: a bgsub model; replaced (learned state kept) when a parameter changes.
         postprocess: callable mask -> mask.
         gray: feed the model grayscale frames.
-        outputs: recording outputs (``write(result)``, ``close()``, ``abort()``), e.g. from
+        outputs: recording outputs (:class:`~bgsub.outputs.Output`), e.g. from
             :func:`bgsub.outputs.build_outputs`.
         snapshot_dir: where ``snapshot`` writes PNG files.
         show_background: start with the background pane shown.
@@ -45,7 +47,8 @@ class LiveSession:
             output records it).
     """
 
-    def __init__(self, model, postprocess, *, gray: bool = False, outputs: Sequence = (),
+    def __init__(self, model: Model, postprocess: Callable[[np.ndarray], np.ndarray], *,
+                 gray: bool = False, outputs: Sequence[Output] = (),
                  snapshot_dir: str | os.PathLike = "snapshots", show_background: bool = False,
                  min_area: int = 0, source_fps: float | None = None,
                  need_background: bool = False, show_scores: bool = False,
@@ -70,16 +73,16 @@ class LiveSession:
         self._need_background = need_background
 
     @property
-    def model(self):
+    def model(self) -> Model:
         """The model frames go through; replaced (learned state kept) when a parameter changes."""
         return self.chain.model
 
     @model.setter
-    def model(self, model):
+    def model(self, model: Model) -> None:
         self.chain.model = model
 
     # per frame
-    def process(self, frame) -> FrameResult:
+    def process(self, frame: Frame) -> FrameResult:
         """Run one frame through the model and post-processing, and record it."""
         self.chain.need_background = self.show_background or self._need_background
         self.chain.need_scores = self.show_scores
@@ -130,7 +133,7 @@ class LiveSession:
         return True
 
     def _toggle_scores(self) -> None:
-        if not hasattr(self.model, "compute_scores"):
+        if not has_scores(self.model):
             self.notify(f"no score map for model {self.model.name!r}")
             return
         self.show_scores = not self.show_scores

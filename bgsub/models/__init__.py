@@ -4,7 +4,7 @@ import os
 from typing import Any
 
 from bgsub.errors import BgsubError, ConfigError
-from bgsub.models.base import BackgroundModel
+from bgsub.models.base import BackgroundModel, FittableModel, Model, ScoredModel
 from bgsub.models.checkpoint import load_checkpoint
 from bgsub.models.feedback import FeedbackMixture
 from bgsub.models.gaussian import SingleGaussian
@@ -45,10 +45,13 @@ __all__ = [
     "BackgroundModel",
     "FeedbackMixture",
     "FeedbackParams",
+    "FittableModel",
     "GaussianMixture",
     "GaussianParams",
     "MixtureParams",
+    "Model",
     "MODELS",
+    "ScoredModel",
     "SingleGaussian",
     "load_model",
     "make_model",

@@ -1,9 +1,11 @@
-"""What every per-pixel model shares: frame checks, the learning-rate schedule, checkpoints."""
+"""What every per-pixel model shares: the interface the commands rely on (:class:`Model` and its
+optional capabilities), frame checks, the learning-rate schedule, checkpoints."""
 
 import json
 import os
 import warnings
-from typing import Any, Callable
+from collections.abc import Callable, Iterable
+from typing import Any, Protocol, TypeGuard
 
 import cv2
 import numpy as np
@@ -17,6 +19,81 @@ CHECKPOINT_FORMAT = 1
 # change of the same size in every channel is the same evidence on gray and colour frames.
 REFERENCE_CHANNELS = 3
 _FLOAT32_TINY = float(np.finfo(np.float32).tiny)  # 1.2e-38
+
+
+class Model(Protocol):
+    """What the commands ask of a model: the frame chain (:class:`bgsub.frames.FrameChain`) that
+    ``bgsub run``, ``live`` and ``eval`` share, the memory check, the live window's retuning and
+    ``--save-model``. Every bgsub model (:class:`BackgroundModel`'s subclasses) and the
+    :class:`~bgsub.models.downscaled.Downscaled` wrapper are one; the type checker holds them to it.
+    """
+
+    @property
+    def name(self) -> str:
+        """The model's registry name (``gaussian``, ``gmm``, ``feedback``)."""
+
+    @property
+    def params(self) -> GaussianParams:
+        """Its parameters (``threshold``, ``learning_rate``, ``history``, ...)."""
+
+    @property
+    def shape(self) -> tuple[int, ...] | None:
+        """The shape of the frames it takes, None until a frame (or a checkpoint) fixes it."""
+
+    @property
+    def frames_seen(self) -> int:
+        """Frames learned so far."""
+
+    @property
+    def labels(self) -> np.ndarray | None:
+        """The last frame's labels: 255 foreground, 127 shadow, 0 background (None before)."""
+
+    def apply(self, frame: np.ndarray, learning_rate: float | None = None) -> np.ndarray:
+        """Classify ``frame`` and learn from it; the mask (255 foreground, 0 background)."""
+
+    def background_image(self) -> np.ndarray | None:
+        """The learned background as an image of the frames' shape (None before any frame)."""
+
+    def reset(self) -> None:
+        """Forget everything learned."""
+
+    def with_params(self, **changes: Any) -> "Model":
+        """A new model with ``changes`` to its parameters that keeps what this one learned."""
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Write parameters and learned state to ``path``."""
+
+    def bytes_per_pixel(self, n_channels: int = 3) -> int:
+        """Bytes of learned state per pixel of ``n_channels`` channels."""
+
+
+class ScoredModel(Model, Protocol):
+    """A model that can give each pixel's distance to its background (the mixtures)."""
+
+    compute_scores: bool  # set to have ``scores`` computed for every frame
+
+    @property
+    def scores(self) -> np.ndarray | None:
+        """The last frame's score map (see :mod:`bgsub.models.scores`), None if not computed."""
+
+
+class FittableModel(Model, Protocol):
+    """A model that can be fitted to a clip by EM before it runs (the mixtures)."""
+
+    def fit(self, frames: Iterable[np.ndarray], iterations: int = ...,
+            tolerance: float = ..., keep_ratio: float = ..., recurrence: float = ...,
+            progress: Callable[[float], None] | None = None) -> "FittableModel":
+        """Learn each pixel's mixture from ``frames``, replacing what was learned; ``self``."""
+
+
+def has_scores(model: Model) -> TypeGuard[ScoredModel]:
+    """Whether ``model`` has a score map (a wrapper answers as the model it wraps)."""
+    return hasattr(model, "compute_scores")
+
+
+def can_fit(model: Model) -> TypeGuard[FittableModel]:
+    """Whether ``model`` can be fitted by EM (a wrapper answers as the model it wraps)."""
+    return hasattr(model, "fit")
 
 
 class BackgroundModel:
@@ -132,6 +209,10 @@ class BackgroundModel:
         self._background(out)
         return out.reshape(self.shape)
 
+    def bytes_per_pixel(self, n_channels: int = 3) -> int:
+        """Bytes of learned state per pixel for ``n_channels`` channels (each model its own)."""
+        raise NotImplementedError
+
     @staticmethod
     def distance2_bound(threshold: float, n_channels: int) -> float:
         """The bound on the squared Mahalanobis distance, summed over ``n_channels`` channels,
@@ -190,11 +271,20 @@ class BackgroundModel:
         self._labels = np.zeros(shape[:2], dtype=np.uint8)
         self._allocate(shape[0] * shape[1], shape[2] if len(shape) == 3 else 1)
 
-    def _optional_state(self):
+    # -- what checkpoints (bgsub.models.checkpoint) read and restore ----------------------------
+    def optional_state(self) -> tuple[str, ...]:
         """Names of state arrays a checkpoint may lack (they start from zero)."""
         return ()
 
-    def _restore(self, meta, arrays):
+    def state_layout(self, shape: tuple[int, ...]) -> dict[str, tuple[tuple[int, ...], Any]]:
+        """``{key: (shape after the pixel axis, dtype)}`` of the state for frames of ``shape``
+        (every state array has one row per pixel), from a 1-pixel model of these parameters."""
+        probe = type(self)(**self.params.to_dict())
+        probe._allocate_state((1, 1, *shape[2:]))
+        return {key: (array.shape[1:], array.dtype)
+                for key, array in probe._state_arrays().items()}
+
+    def restore(self, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
         """Take the state read by :func:`bgsub.models.checkpoint.load_checkpoint`, which checked
         the metadata and each array's shape and values."""
         self.frames_seen = meta["frames_seen"]
@@ -202,7 +292,7 @@ class BackgroundModel:
             return
         self.shape = tuple(meta["shape"])
         self._allocate_state(self.shape)
-        optional = self._optional_state()
+        optional = self.optional_state()
         for key, target in self._state_arrays().items():
             if key in optional and key not in arrays:
                 continue

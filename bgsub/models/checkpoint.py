@@ -25,7 +25,7 @@ def load_checkpoint(path, models):
         meta = _read_meta(path, data)
         model = _build(path, meta, models)
         arrays = _read_state(path, data, model, meta["shape"]) if meta["shape"] else {}
-    model._restore(meta, arrays)
+    model.restore(meta, arrays)
     return model
 
 
@@ -102,11 +102,11 @@ def _read_state(path, data, model, shape):
     """The state arrays ``model`` needs for frames of ``shape``, checked before they are read."""
     n_pixels = shape[0] * shape[1]
     arrays = {}
-    for key, (tail, dtype) in _layout(model, shape).items():
+    for key, (tail, dtype) in model.state_layout(shape).items():
         expected = (n_pixels, *tail)
         found = _header(path, data, key)
-        if found is None and key in model._optional_state():
-            continue  # restored as it starts: see the model's _optional_state
+        if found is None and key in model.optional_state():
+            continue  # restored as it starts: see the model's optional_state
         if found != (expected, dtype):
             raise BgsubError(f"{path}: checkpoint state {key!r} is missing or has the wrong "
                              f"shape for {'x'.join(map(str, shape))} frames")
@@ -120,14 +120,6 @@ def _read_state(path, data, model, shape):
         raise BgsubError(f"{path}: checkpoint state 'n_components' must lie in "
                          f"[1, {model.params.k}]")
     return arrays
-
-
-def _layout(model, shape):
-    """``{key: (shape after the pixel axis, dtype)}`` of the model's state, from a 1-pixel probe
-    (every state array has one row per pixel)."""
-    probe = type(model)(**model.params.to_dict())
-    probe._allocate_state((1, 1, *shape[2:]))
-    return {key: (array.shape[1:], array.dtype) for key, array in probe._state_arrays().items()}
 
 
 def _header(path, data, key):

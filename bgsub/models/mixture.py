@@ -124,7 +124,7 @@ class MixtureComponents(BackgroundModel):
         zero). The recent shifts are not kept: after a restart shake is measured afresh."""
         return {"labels": self._labels.reshape(-1), "still": self._still}
 
-    def _optional_state(self):
+    def optional_state(self):
         return tuple(self._stage_state())
 
     def _learned(self, labels):

@@ -96,23 +96,41 @@ def normalize_image(image: np.ndarray, what: str) -> np.ndarray:
 class Pacer:
     """Sleeps so that frame ``i`` is released no earlier than ``i / fps`` after the first.
 
-    A consumer slower than the source is never made to wait and no frame is dropped.
+    A consumer slower than the source is never made to wait and no frame is dropped. Time spent
+    inside :meth:`held` (a paused preview) is not playback time; :meth:`stop` ends a wait early
+    and makes later ones return at once (a reader being closed).
     """
 
     def __init__(self, fps: float, clock: Callable[[], float] = time.monotonic,
-                 sleep: Callable[[float], None] = time.sleep):
+                 sleep: Callable[[float], object] | None = None):
         self._period = 1.0 / fps
         self._clock = clock
-        self._sleep = sleep
+        self._stopped = threading.Event()
+        self._sleep = sleep if sleep is not None else self._stopped.wait
         self._start: float | None = None
 
     def wait(self, index: int) -> None:
+        """Return once frame ``index`` (0-based) is due."""
         now = self._clock()
         if self._start is None:
             self._start = now
         delay = self._start + index * self._period - now
-        if delay > 0:
+        if delay > 0 and not self._stopped.is_set():
             self._sleep(delay)
+
+    @contextlib.contextmanager
+    def held(self) -> Iterator[None]:
+        """Hold the clock for the duration: later frames are due that much later."""
+        began = self._clock()
+        try:
+            yield
+        finally:
+            if self._start is not None:
+                self._start += self._clock() - began
+
+    def stop(self) -> None:
+        """End a wait in progress and let every later one return at once."""
+        self._stopped.set()
 
 
 class Source:
@@ -147,7 +165,12 @@ class Source:
         """Release the underlying file or device; safe to call twice."""
 
     def __iter__(self) -> Iterator[Frame]:
-        pacer = Pacer(self.fps) if self._realtime else None
+        return self.paced(Pacer(self.fps) if self._realtime else None)
+
+    def paced(self, pacer: Pacer | None) -> Iterator[Frame]:
+        """The frames, each released when ``pacer`` says it is due (None: at once); the first
+        frame of this read is the pacer's frame 0. Iterating the source is ``paced`` with a
+        :class:`Pacer` at its ``fps`` when it was opened ``realtime``, else with None."""
         for index, frame in enumerate(self._frames()):
             if pacer is not None:
                 pacer.wait(index)
