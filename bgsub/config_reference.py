@@ -2,12 +2,13 @@
 default and a comment) and the docs' tables of keys, values, defaults and flags (in README.md
 and docs/events.md, between marker comments).
 
-``python -m bgsub.config_reference`` rewrites them in the checkout this package lives in; a test
-fails when one is stale.
+``python -m bgsub.config_reference`` rewrites them in the checkout it is run from (the current
+folder, or ``--root``); a test fails when one is stale. Paths below are relative to that root.
 """
 
 from __future__ import annotations
 
+import argparse
 import sys
 from pathlib import Path
 
@@ -16,11 +17,10 @@ from bgsub.config import DEFAULTS, PRESET_HELP, SECTION_CLASSES, Config, default
 from bgsub.models import MODELS
 from bgsub.schema import Option, option_of, options, yaml_text
 
-ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_YAML = ROOT / "configs" / "default.yaml"
-README = ROOT / "README.md"
+DEFAULT_YAML = Path("configs") / "default.yaml"
 # Each doc with a generated block, and the sections its tables show (None: the whole config).
-DOCS: dict[Path, tuple[str, ...] | None] = {README: None, ROOT / "docs" / "events.md": ("events",)}
+DOCS: dict[Path, tuple[str, ...] | None] = {Path("README.md"): None,
+                                            Path("docs") / "events.md": ("events",)}
 BEGIN, END = "<!-- generated: config-reference -->", "<!-- /generated -->"
 REGENERATE = "python -m bgsub.config_reference"
 
@@ -108,16 +108,22 @@ def with_block(text: str, block: str) -> str:
     return f"{head}{BEGIN}\n{block}{END}{tail}"
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     """Rewrite ``configs/default.yaml`` and the docs' generated blocks from the schema."""
-    if not DEFAULT_YAML.parent.is_dir() or not all(doc.is_file() for doc in DOCS):
-        print(f"{ROOT} is not a bgsub checkout (no configs/ or docs)", file=sys.stderr)
+    parser = argparse.ArgumentParser(prog="python -m bgsub.config_reference",
+                                     description=main.__doc__)
+    parser.add_argument("--root", type=Path, default=Path.cwd(),
+                        help="the bgsub checkout (default: the current folder)")
+    root = parser.parse_args(argv).root
+    if not (root / DEFAULT_YAML).parent.is_dir() or not all((root / d).is_file() for d in DOCS):
+        print(f"{root} is not a bgsub checkout (no configs/ or docs)", file=sys.stderr)
         return 2
-    write_atomic(DEFAULT_YAML, default_yaml())
-    print(f"wrote {DEFAULT_YAML}")
+    write_atomic(root / DEFAULT_YAML, default_yaml())
+    print(f"wrote {root / DEFAULT_YAML}")
     for doc, sections in DOCS.items():
-        write_atomic(doc, with_block(doc.read_text(encoding="utf-8"), reference_tables(sections)))
-        print(f"wrote the config reference in {doc}")
+        path = root / doc
+        write_atomic(path, with_block(path.read_text(encoding="utf-8"), reference_tables(sections)))
+        print(f"wrote the config reference in {path}")
     return 0
 
 

@@ -4,6 +4,7 @@ enforced: each key is validated, each flag is offered."""
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -14,16 +15,18 @@ from bgsub.config_reference import (BEGIN, DEFAULT_YAML, DOCS, END, REGENERATE, 
 from bgsub.errors import ConfigError
 from bgsub.models import FeedbackParams
 
+ROOT = Path(__file__).resolve().parents[1]  # the checkout under test, installed or not
 STALE = f"is stale: regenerate it with `{REGENERATE}` (and commit the result)"
 
 
 def test_default_yaml_is_what_the_schema_generates():
-    assert DEFAULT_YAML.read_text(encoding="utf-8") == default_yaml(), f"{DEFAULT_YAML} {STALE}"
+    path = ROOT / DEFAULT_YAML
+    assert path.read_text(encoding="utf-8") == default_yaml(), f"{path} {STALE}"
 
 
 @pytest.mark.parametrize("doc", DOCS, ids=[doc.name for doc in DOCS])
 def test_docs_config_reference_is_what_the_schema_generates(doc):
-    text = doc.read_text(encoding="utf-8")
+    text = (ROOT / doc).read_text(encoding="utf-8")
     block = re.search(re.escape(BEGIN) + r"\n(.*?)" + re.escape(END), text, re.S)
     assert block, f"{doc} lacks the markers {BEGIN} ... {END}"
     assert block[1] == reference_tables(DOCS[doc]), f"the config reference in {doc} {STALE}"
@@ -72,3 +75,26 @@ def test_run_help_offers_every_flag_and_every_preset():
     assert f"--preset [{'|'.join(PRESETS)}]" in help_text
     for name, text in PRESET_HELP.items():
         assert f"{name}: {text}" in help_text
+
+
+def test_the_regenerator_rewrites_stale_files_in_the_checkout_it_is_given(tmp_path):
+    for relative in (DEFAULT_YAML, *DOCS):
+        (tmp_path / relative).parent.mkdir(parents=True, exist_ok=True)
+        current = (ROOT / relative).read_text(encoding="utf-8")
+        stale = (with_block(current, "stale\n") if relative in DOCS
+                 else current.replace("median: 4%", "median: 5"))
+        assert stale != current
+        (tmp_path / relative).write_text(stale, encoding="utf-8")
+    result = subprocess.run([sys.executable, "-m", "bgsub.config_reference", "--root", tmp_path],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    for relative in (DEFAULT_YAML, *DOCS):
+        assert (tmp_path / relative).read_text(encoding="utf-8") == \
+            (ROOT / relative).read_text(encoding="utf-8"), relative
+
+
+def test_the_regenerator_refuses_a_folder_that_is_not_a_checkout(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "bgsub.config_reference", "--root", tmp_path],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2
+    assert result.stderr.strip() == f"{tmp_path} is not a bgsub checkout (no configs/ or docs)"
