@@ -27,8 +27,8 @@ from typing import Any
 from bgsub.models import MODELS
 from bgsub.models.params import GaussianParams
 from bgsub.schema import (Boolean, Count, Duration, Factor, FlagOrFolder, Invalid, OneOf, Path,
-                          Percent, Region, Section, Size, option, option_of, options, unknown_key,
-                          yaml_text)
+                          Percent, Region, Section, Size, check_options, option, option_of, options,
+                          unknown_key, yaml_text)
 from bgsub.yamlfile import fail, load_yaml
 
 # Named starting points: a preset's values apply before the user's own.
@@ -111,7 +111,8 @@ class PostprocessConfig(Section):
                                  flag="--min-area", metavar="SIZE")
     roi: str | list | None = option(None, Region(), "region of interest: image path (nonzero = "
                                     "inside) or polygons [[x, y], ...]", flag="--roi",
-                                    metavar="IMAGE")
+                                    metavar="IMAGE", flag_help="region of interest: an image "
+                                    "(nonzero = inside); polygons go in a --config file")
 
 
 @dataclass(frozen=True)
@@ -133,7 +134,8 @@ class OutputsConfig(Section):
                                "marked (gmm, feedback)", flag="--score-video")
     masks_dir: bool | str = option(False, FlagOrFolder(), "true = OUTDIR/masks/binNNNNNN.png "
                                    "(CDnet naming), or a folder path", flag="--masks-dir",
-                                   metavar="DIR")
+                                   metavar="DIR", flag_help="also write one PNG mask per frame "
+                                   "into DIR (binNNNNNN.png, CDnet naming)")
     overlay_boxes: bool = option(False, Boolean(), "burn the blob boxes (events.min_area) into "
                                  "overlay.mp4 (turns it on)", flag="--overlay-boxes")
     overlay_timecode: bool = option(False, Boolean(), "burn the timecode, frame number and open "
@@ -151,7 +153,10 @@ class EventsConfig(Section):
 
     file: str | None = option(None, Path("", (".json", ".jsonl", ".csv")), "where to write the "
                               "events (.jsonl: one line per event as it ends, flushed), snapshots "
-                              "beside it; null = no events", flag="--events", metavar="FILE")
+                              "beside it; null = no events", flag="--events", metavar="FILE",
+                              flag_help="write motion events to FILE.json or FILE.csv (at the "
+                              "end) or FILE.jsonl (one line per event as it ends), snapshots "
+                              "beside it")
     threshold: float = option(0.5, Percent(), "foreground % (of the ROI) above which a frame "
                               "counts as motion")
     min_frames: int | str = option(3, Duration(1), "motion needed to start an event (also written "
@@ -187,15 +192,22 @@ class Config:
     outputs: OutputsConfig = field(default_factory=OutputsConfig)
     events: EventsConfig = field(default_factory=EventsConfig)
 
+    def __post_init__(self):
+        check_options(self)  # the preset; the sections check themselves
+
     def to_dict(self) -> dict[str, Any]:
         """The config as nested dicts, YAML's shape, every model parameter spelled out."""
         return {"preset": self.preset,
                 **{name: getattr(self, name).to_dict() for name in SECTION_CLASSES}}
 
     def replace(self, section: str, **changes: Any) -> "Config":
-        """This config with ``changes`` to the keys of ``section``."""
+        """This config with ``changes`` to the keys of ``section``; another model ``name``
+        without ``params`` starts from that model's default parameters."""
+        current = getattr(self, section)
+        if section == "model" and changes.get("name", current.name) != current.name:
+            changes.setdefault("params", None)
         return dataclasses.replace(
-            self, **{section: dataclasses.replace(getattr(self, section), **changes)})
+            self, **{section: dataclasses.replace(current, **changes)})
 
 
 SECTION_CLASSES: dict[str, type[Section]] = {
@@ -329,6 +341,15 @@ def resolve(settings=None, *, locator=None, path=()) -> Config:
         if name != "model":
             sections[name] = _section(cls, locator, path + (name,), data[name])
     return Config(preset, **sections)
+
+
+def section_of(name: str, settings: Any) -> Any:
+    """The ``name`` section (``"postprocess"``, ``"outputs"``, ``"events"``) as its typed class:
+    ``settings`` itself when it is one, else a mapping of some of its keys (the others at their
+    defaults), validated as the YAML's section would be."""
+    if isinstance(settings, SECTION_CLASSES[name]):
+        return settings
+    return getattr(resolve({name: dict(settings)}), name)
 
 
 def load_config(path, overrides=None) -> Config:

@@ -4,9 +4,9 @@ score map, PNG masks) go to which sink, under the output folder."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import cv2
 import numpy as np
@@ -132,10 +132,10 @@ VIEWS: dict[str, tuple[str, View]] = {
 }
 
 
-def build_outputs(outdir: str | Path, outputs: OutputsConfig, fps: float,
-                  threshold: float | None = None, box_min_area: float = 1) -> list[Output]:
-    """The outputs the ``outputs`` config section (:class:`~bgsub.config.OutputsConfig`) asks
-    for, writing under ``outdir``.
+def build_outputs(outdir: str | Path, outputs: OutputsConfig | Mapping[str, Any], fps: float,
+                  threshold: float | None = None, box_min_area: int | str = 1) -> list[Output]:
+    """The outputs the ``outputs`` config section (:class:`~bgsub.config.OutputsConfig`, or a
+    mapping of some of its keys) asks for, writing under ``outdir``.
 
     The mask video is PNG frames in QuickTime and the label video FFV1 (both lossless, so no codec
     blurs them; PNG costs a mask a quarter of FFV1's CPU time); overlay and background are
@@ -146,25 +146,28 @@ def build_outputs(outdir: str | Path, outputs: OutputsConfig, fps: float,
     events output found them) / the timecode, frame and event number into the overlay video,
     which they turn on.
     """
+    from bgsub.config import section_of  # loads the models: only when outputs are built
+
+    wanted: OutputsConfig = section_of("outputs", outputs)
     outdir = Path(outdir)
     prepare_folder(outdir)
     made: list[Output] = []
-    burn_in = outputs.overlay_boxes or outputs.overlay_timecode
+    burn_in = wanted.overlay_boxes or wanted.overlay_timecode
     for key, (name, view) in VIEWS.items():
         if key == "overlay_video" and burn_in:
             from bgsub.events import burnt_in_overlay
 
             made.append(SinkOutput(VideoSink(outdir / name, fps), burnt_in_overlay(
-                outputs.overlay_boxes, outputs.overlay_timecode, box_min_area)))
-        elif getattr(outputs, key):
+                wanted.overlay_boxes, wanted.overlay_timecode, box_min_area)))
+        elif getattr(wanted, key):
             made.append(SinkOutput(VideoSink(outdir / name, fps), view,
                                    needs_background=key == "background_video"))
-    if outputs.score_video:
+    if wanted.score_video:
         from bgsub.models.scores import heat_map
 
         made.append(SinkOutput(VideoSink(outdir / "score.mkv", fps),
                                lambda r: heat_map(r.scores, threshold), needs_scores=True))
-    folder = masks_folder(outdir, outputs)
+    folder = masks_folder(outdir, wanted)
     if folder is not None:
         prepare_folder(folder)
         sink = ImageSequenceSink(folder)

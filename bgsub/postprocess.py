@@ -77,13 +77,16 @@ def draw_boxes(image, blobs, thickness=1):
 
 class PostProcessor:
     """Applies the ``postprocess`` section of a config
-    (:class:`~bgsub.config.PostprocessConfig`) to each raw mask.
+    (:class:`~bgsub.config.PostprocessConfig`, or a mapping of some of its keys, the others at
+    their defaults) to each raw mask.
 
     The ROI and the filter sizes are worked out once per frame size; masks must be uint8 0/255.
     """
 
     def __init__(self, settings):
-        self.settings = settings
+        from bgsub.config import section_of  # loads the models: only when a stage is built
+
+        self.settings = section_of("postprocess", settings)
         self._roi_shape = None
         self._roi = None
         self._sizes_shape = None

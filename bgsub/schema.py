@@ -305,13 +305,17 @@ class Option:
     help: str
     flag: str | None = None
     metavar: str | None = None
+    #: The flag's own help where the YAML's would promise values the flag does not take.
+    flag_help: str | None = None
 
 
 def option(default: Any, kind: Kind, help: str, flag: str | None = None,
-           metavar: str | None = None) -> Any:
+           metavar: str | None = None, flag_help: str | None = None) -> Any:
     """A dataclass field holding a setting: its ``default``, ``kind``, one line of ``help`` and,
-    when the command line sets it, its ``flag`` (with ``metavar`` for its value)."""
-    return field(default=default, metadata={"option": Option(kind, help, flag, metavar)})
+    when the command line sets it, its ``flag`` (with ``metavar`` for its value, and
+    ``flag_help`` where the flag takes fewer values than the YAML key, such as no null)."""
+    return field(default=default,
+                 metadata={"option": Option(kind, help, flag, metavar, flag_help)})
 
 
 def options(cls: type) -> Iterator[tuple[str, Option, Any]]:

@@ -1,11 +1,13 @@
 """Config schema: defaults documented in configs/default.yaml, strict validation with lines."""
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
-from bgsub.config import DEFAULTS, PRESETS, load_config, make_model_from, resolve
+from bgsub.config import DEFAULTS, PRESETS, Config, load_config, make_model_from, resolve
 from bgsub.yamlfile import load_yaml
 from bgsub.errors import ConfigError
 from bgsub.models import FeedbackParams, GaussianParams
@@ -98,3 +100,27 @@ def test_roi_path_in_a_file_is_relative_to_the_file(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     assert load_config(path).postprocess.roi == str(tmp_path / "site" / "roi.png")
     assert load_config(path, {"postprocess": {"roi": "x.png"}}).postprocess.roi == "x.png"
+
+
+def test_replacing_the_model_name_starts_from_that_models_parameters():
+    config = resolve({"model": {"threshold": 5.0}})
+    gaussian = config.replace("model", name="gaussian")
+    assert gaussian.model.params == GaussianParams()
+    assert config.replace("model", gray=True).model.params.threshold == 5.0  # same model: kept
+    with pytest.raises(ConfigError, match="takes GaussianParams, not FeedbackParams"):
+        config.replace("model", name="gaussian", params=config.model.params)
+
+
+def test_a_config_built_directly_checks_its_preset():
+    with pytest.raises(ConfigError, match="^preset: must be one of default, fast, got 'bogus'$"):
+        Config(preset="bogus")
+
+
+def test_flag_help_offers_only_what_the_flag_takes():
+    result = subprocess.run([sys.executable, "-m", "bgsub", "run", "--help"],
+                            capture_output=True, text=True, timeout=120)
+    text = " ".join(result.stdout.split())
+    for flag in ("--masks-dir DIR", "--events FILE", "--roi IMAGE", "--learning-rate A"):
+        described = text.split(flag, 1)[1].split(" --", 1)[0]
+        assert "null" not in described and "true =" not in described, (flag, described)
+        assert "polygons [[" not in described, (flag, described)

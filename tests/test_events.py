@@ -245,6 +245,17 @@ def test_json_file_with_times_box_peak_and_snapshot(tmp_path):
     assert not list(tmp_path.glob(".*partial"))
 
 
+def test_a_plain_dict_of_some_keys_writes_what_the_typed_section_writes(tmp_path):
+    typed, plain = tmp_path / "typed" / "ev.json", tmp_path / "plain" / "ev.json"
+    run_output(EventsOutput(typed, events_settings(min_frames=3, quiet_frames=5), fps=25,
+                            source="cam"), square_results())
+    run_output(EventsOutput(plain, {"min_frames": 3, "quiet_frames": 5}, fps=25, source="cam"),
+               square_results())
+    assert json.loads(plain.read_text()) == json.loads(typed.read_text())
+    with pytest.raises(ConfigError, match=r"^events\.quiet_frames: "):
+        EventsOutput(tmp_path / "bad.json", {"quiet_frames": -1})
+
+
 def test_csv_file_has_one_row_per_event(tmp_path):
     path = tmp_path / "ev.csv"
     results = square_results(count=80, present=set(range(10, 20)) | set(range(50, 60)))

@@ -1,5 +1,7 @@
 """The threaded pipeline: order, stats, Ctrl-C keeps outputs, errors remove them."""
 
+from pathlib import Path
+
 import cv2
 import numpy as np
 import pytest
@@ -42,6 +44,13 @@ def test_masks_match_a_direct_model_run_in_order(tmp_path, scene):
     assert stats.frames == 20 and not stats.interrupted
     share = np.mean([m.mean() / 255 for m in expected])
     assert stats.mean_foreground == pytest.approx(100 * share)
+
+
+def test_outputs_from_a_plain_dict_of_some_keys(tmp_path):
+    made = build_outputs(tmp_path, {"overlay_video": True}, 25.0)
+    assert sorted(Path(output.path).name for output in made) == ["mask.mov", "overlay.mp4"]
+    for output in made:
+        output.abort()
 
 
 def test_ctrl_c_keeps_playable_outputs_with_frames_so_far(tmp_path, scene):

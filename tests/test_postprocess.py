@@ -115,6 +115,17 @@ def test_yaml_polygons_load_into_the_postprocessor(tmp_path):
     assert out[:10, :10].all() and out[:10, 20:30].all() and not out[:, 10:20].any()
 
 
+def test_a_plain_dict_of_some_keys_filters_as_the_typed_section_does():
+    rng = np.random.default_rng(3)
+    mask = np.where(rng.random((60, 80)) < 0.3, 255, 0).astype(np.uint8)
+    typed = PostProcessor(resolve({"postprocess": {"median": 5, "min_area": 4}}).postprocess)
+    plain = PostProcessor({"median": 5, "min_area": 4})
+    np.testing.assert_array_equal(plain(mask), typed(mask))
+    assert not np.array_equal(plain(mask), PostProcessor({})(mask))  # the keys took effect
+    with pytest.raises(ConfigError, match=r"^postprocess\.median: must be odd"):
+        PostProcessor({"median": 4})
+
+
 def test_bgsub_run_with_a_yaml_polygon_never_marks_outside_pixels(tmp_path, scene, write_video):
     # The square crosses the whole frame; only the left half is watched.
     video = write_video(tmp_path / "scene.mkv", scene[0])

@@ -57,11 +57,13 @@ class _KindType(click.ParamType):
 
 
 def _click_option(name: str, path: tuple[str, ...], opt: Option):
-    notes = [opt.kind.describe()] if opt.kind.units else []
+    # A flag cannot say null: leaving it out keeps the config's value.
+    notes = [opt.kind.describe().removeprefix("null or ")] if opt.kind.units else []
     default = default_text(path)
     if default not in ("false", "null"):  # off and none go without saying
         notes.append(f"default: {default}")
-    kwargs: dict[str, Any] = {"help": opt.help + (f" [{'; '.join(notes)}]" if notes else "")}
+    text = opt.flag_help or opt.help
+    kwargs: dict[str, Any] = {"help": text + (f" [{'; '.join(notes)}]" if notes else "")}
     if opt.kind.is_flag:
         kwargs.update(is_flag=True, default=None)
     elif opt.kind.choices:

@@ -86,7 +86,8 @@ class EventsOutput:
     Args:
         path: ``.json``, ``.jsonl`` or ``.csv`` file; snapshots go to the folder beside it named
             after its stem (``events.json`` -> ``events/event_001.jpg``).
-        settings: the ``events`` config section (:class:`~bgsub.config.EventsConfig`).
+        settings: the ``events`` config section (:class:`~bgsub.config.EventsConfig`, or a
+            mapping of some of its keys, the others at their defaults).
         roi: the ``postprocess.roi`` setting: the percentage is of the pixels inside it.
         fps: frame rate of the input, for durations.
         source: a description of the input, recorded in the file.
@@ -110,7 +111,9 @@ class EventsOutput:
         if self.format not in EVENT_FORMATS:
             raise ConfigError(f"events file must end in .json, .jsonl or .csv: {self.path}")
         prepare_folder(self.path.parent)
-        self.settings = settings
+        from bgsub.config import section_of  # loads the models: only when events are written
+
+        self.settings = settings = section_of("events", settings)
         self.snapshot_dir = self.path.with_suffix("") if settings.snapshots else None
         self.roi = roi
         self.fps = float(fps)

@@ -15,11 +15,12 @@ LEVELS2 = 65025.0  # (255 levels)^2: the largest variance a frame can show
 
 
 def _param(default: Any, lo: float, hi: float, help: str, *, lo_open: bool = False,
-           flag: str | None = None, metavar: str | None = None) -> Any:
+           flag: str | None = None, metavar: str | None = None,
+           flag_help: str | None = None) -> Any:
     """A numeric parameter in ``[lo, hi]`` (``(lo, hi]`` when ``lo_open``): an integer when its
     default is one, None allowed when its default is None."""
     kind = Interval(lo, hi, lo_open, integer=type(default) is int, optional=default is None)
-    return option(default, kind, help, flag, metavar)
+    return option(default, kind, help, flag, metavar, flag_help)
 
 
 def _documented(cls: type) -> type:
@@ -45,7 +46,8 @@ class GaussianParams:
     # A fixed rate a still learns at max(a, 1 / n), so the first frames initialise quickly.
     learning_rate: float | None = _param(
         None, 0.0, 1.0, "alpha; null = 1/min(frame number, history): fast at first, then steady",
-        lo_open=True, flag="--learning-rate", metavar="A")
+        lo_open=True, flag="--learning-rate", metavar="A",
+        flag_help="alpha (without it: 1/min(frame number, history), fast at first, then steady)")
     history: int = _param(500, 1, 10**7, "T: frames of memory for the automatic learning rate",
                           flag="--history", metavar="N")
     threshold: float = _param(
