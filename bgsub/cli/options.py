@@ -9,8 +9,8 @@ from typing import Any
 
 import click
 
-from bgsub.config import (Config, EventsConfig, ModelConfig, OutputsConfig, PostprocessConfig,
-                          default_text, load_config, merge, resolve)
+from bgsub.config import (PRESETS, Config, EventsConfig, ModelConfig, OutputsConfig,
+                          PostprocessConfig, default_text, load_config, merge, resolve)
 from bgsub.errors import ConfigError
 from bgsub.models.params import FeedbackParams
 from bgsub.schema import Option, options
@@ -112,6 +112,9 @@ def model_flags(flags: dict[str, Any]) -> list[str]:
     given = [str(FLAGS[name][1].flag) for name, value in flags.items()
              if name in FLAGS and FLAGS[name][0][0] == "model" and value is not None
              and name not in ("gray", "downscale")]
+    preset = flags.get("preset")
+    if preset is not None and PRESETS[preset].get("model"):  # fast names another model
+        given.insert(0, "--preset")
     return given + (["--param"] if flags.get("params") else [])
 
 

@@ -250,6 +250,7 @@ def test_load_model_refuses_model_flags_and_bad_files(tmp_path, video_file):
         (("--load-model", tmp_path / "m.npz", "--k", "3"), "leave out --k"),
         (("--load-model", tmp_path / "m.npz", "--model", "gmm", "--param", "var_min=5"),
          "leave out --model, --param"),
+        (("--load-model", tmp_path / "m.npz", "--preset", "fast"), "leave out --preset"),
         (("--load-model", tmp_path / "none.npz"), "model checkpoint not found"),
         (("--load-model", tmp_path / "junk.npz"), "not a bgsub model checkpoint"),
         (("--save-model", tmp_path / "a-file" / "m.npz"), "cannot write to folder"),
