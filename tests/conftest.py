@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import http.server
+import importlib.util
 import itertools
 import subprocess
 import sys
@@ -257,3 +258,17 @@ def wait_for_frames(folder, count, process, timeout=180):
         assert process.poll() is None, process.communicate()[1]
         assert time.monotonic() < deadline, f"{count} masks never appeared in {folder}"
         time.sleep(0.05)
+
+
+def load_benchmark(name):
+    """``benchmarks/<name>.py`` as a module (the folder is no package; its scripts import each
+    other, so it is on the import path while the module loads)."""
+    folder = str(Path(__file__).resolve().parents[1] / "benchmarks")
+    sys.path.insert(0, folder)
+    try:
+        spec = importlib.util.spec_from_file_location(name, f"{folder}/{name}.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(folder)
+    return module

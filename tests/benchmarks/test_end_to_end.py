@@ -1,20 +1,10 @@
 """The end-to-end benchmark keeps working: a tiny clip through both commands (timings not checked)."""
 
-import importlib.util
-import sys
-from pathlib import Path
-
-REPO = Path(__file__).resolve().parents[2]
+from conftest import load_benchmark
 
 
 def test_both_commands_run_on_a_tiny_clip(capsys, tmp_path):
-    sys.path.insert(0, str(REPO / "benchmarks"))
-    try:
-        spec = importlib.util.spec_from_file_location("end_to_end", REPO / "benchmarks" / "end_to_end.py")
-        bench = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(bench)
-    finally:
-        sys.path.remove(str(REPO / "benchmarks"))
+    bench = load_benchmark("end_to_end")
     result = bench.main(["--size", "64x48", "--frames", "6", "--repeats", "1",
                          "--data", str(tmp_path / "missing")])
     seconds, budget = result["seconds"], result["budget"]

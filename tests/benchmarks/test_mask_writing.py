@@ -1,21 +1,10 @@
 """The mask writing benchmark keeps working: a few small masks through every writer."""
 
-import importlib.util
-import sys
-from pathlib import Path
-
-REPO = Path(__file__).resolve().parents[2]
+from conftest import load_benchmark
 
 
 def test_every_writer_runs_and_bgsubs_reads_back_exactly(capsys, tmp_path):
-    sys.path.insert(0, str(REPO / "benchmarks"))
-    try:
-        spec = importlib.util.spec_from_file_location("mask_writing",
-                                                      REPO / "benchmarks" / "mask_writing.py")
-        bench = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(bench)
-    finally:
-        sys.path.remove(str(REPO / "benchmarks"))
+    bench = load_benchmark("mask_writing")
     results = bench.main(["--size", "64x48", "--frames", "4", "--repeats", "1",
                           "--data", str(tmp_path / "missing")])
     assert set(results) == set(bench.WRITERS)

@@ -1,20 +1,13 @@
 """The recall-by-object-size benchmark: perfect masks find every object, empty ones none."""
 
-import importlib.util
-from pathlib import Path
-
 import cv2
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[2]
+from conftest import load_benchmark
 
 
 def _bench():
-    spec = importlib.util.spec_from_file_location("object_recall",
-                                                  REPO / "benchmarks" / "object_recall.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("object_recall")
 
 
 def test_ground_truth_masks_find_everything_and_empty_masks_nothing(highway_excerpt, tmp_path,

@@ -1,22 +1,12 @@
 """The stage profile keeps working and its stages add up to the model's apply."""
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
+from conftest import load_benchmark
 
 
 def test_every_stage_is_timed_and_they_add_up(capsys, tmp_path):
-    sys.path.insert(0, str(REPO / "benchmarks"))
-    try:
-        spec = importlib.util.spec_from_file_location("stages", REPO / "benchmarks" / "stages.py")
-        bench = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(bench)
-    finally:
-        sys.path.remove(str(REPO / "benchmarks"))
+    bench = load_benchmark("stages")
     original = bench.mixture.stripes.run
     stages, apply_ms, post_ms, shares = bench.main(["--size", "64x48", "--warmup", "3",
                                                     "--frames", "3",

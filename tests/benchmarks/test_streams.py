@@ -1,22 +1,12 @@
 """The many-streams benchmark keeps working: tiny recordings through real batch commands."""
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
+from conftest import load_benchmark
 
 
 def test_local_and_dask_rows_for_each_number_of_recordings(capsys, tmp_path):
-    sys.path.insert(0, str(REPO / "benchmarks"))
-    try:
-        spec = importlib.util.spec_from_file_location("streams", REPO / "benchmarks" / "streams.py")
-        bench = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(bench)
-    finally:
-        sys.path.remove(str(REPO / "benchmarks"))
+    bench = load_benchmark("streams")
     rows = bench.main(["--size", "64x48", "--frames", "4", "--streams", "1,2", "--dask",
                        "--data", str(tmp_path / "missing")])
     assert [(r["executor"], r["streams"], r["workers"]) for r in rows] == [
