@@ -1,7 +1,7 @@
 """Boxes on swaying foliage at 320x240 and at 1080p: do the post-processing and event defaults
 behave the same at both sizes?
 
-    python benchmarks/scale_boxes.py [--data /work/shared/data/WavingTrees]
+    python benchmarks/scale_boxes.py [--data ../shared/data/WavingTrees]
 
 Wallflower's WavingTrees (160x120, a tree swaying the whole time; a person enters at frame
 242) is upscaled (bilinear) to 320x240 and to 1920x1080, and the default model runs over frames
@@ -18,6 +18,7 @@ import glob
 import os
 import statistics
 import time
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -35,6 +36,7 @@ SETTINGS = {
     "all in percent": {"median": "4%", "close": "3%", "min_area": 0, "box": "0.03%"},
 }
 SCORED = range(200, 242)
+DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "WavingTrees"
 
 
 def raw_masks(frames, size):
@@ -77,7 +79,8 @@ def cpu_ms(masks, setting):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", default="/work/shared/data/WavingTrees")
+    parser.add_argument("--data", default=str(DEFAULT_DATA),
+                        help="Wallflower WavingTrees folder (default: %(default)s)")
     args = parser.parse_args()
     files = sorted(glob.glob(os.path.join(args.data, "b*.bmp")))[:242]
     frames = [cv2.imread(f) for f in files]
