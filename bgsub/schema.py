@@ -52,6 +52,11 @@ class Kind:
         """The values, in words, for the reference tables."""
         raise NotImplementedError
 
+    def describe_flag(self) -> str:
+        """The values a flag takes, in words: a flag cannot say null (left out, it keeps the
+        config's value)."""
+        return self.describe()
+
 
 def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
@@ -133,8 +138,10 @@ class Interval(Kind):
         return f"{'(' if self.lo_open else '['}{self.lo}, {self.hi}]"
 
     def describe(self):
-        text = f"{'integer' if self.integer else 'number'} in {self._text()}"
-        return f"null or {text}" if self.optional else text
+        return f"null or {self.describe_flag()}" if self.optional else self.describe_flag()
+
+    def describe_flag(self):
+        return f"{'integer' if self.integer else 'number'} in {self._text()}"
 
 
 @dataclass(frozen=True)

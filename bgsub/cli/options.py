@@ -57,8 +57,7 @@ class _KindType(click.ParamType):
 
 
 def _click_option(name: str, path: tuple[str, ...], opt: Option):
-    # A flag cannot say null: leaving it out keeps the config's value.
-    notes = [opt.kind.describe().removeprefix("null or ")] if opt.kind.units else []
+    notes = [opt.kind.describe_flag()] if opt.kind.units else []
     default = default_text(path)
     if default not in ("false", "null"):  # off and none go without saying
         notes.append(f"default: {default}")
