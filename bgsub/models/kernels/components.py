@@ -52,20 +52,24 @@ def _rho(a, w):
 
 
 @njit(inline="always")
-def _learn(mixture, o, mu, var, x, d2, rho, inv_c, lo, hi, n_channels):
-    """The matched component at ``o`` learns: ``mu += rho (x - mu)`` and
-    ``var += rho (d2 / C - var)`` clamped to ``[lo, hi]``; returns the new variance."""
-    m = o + _u(MEAN)
-    mixture[m] = mu[0] + rho * (x[0] - mu[0])
-    if n_channels > 1:
-        mixture[m + _u(1)] = mu[1] + rho * (x[1] - mu[1])
-    if n_channels > 2:
-        mixture[m + _u(2)] = mu[2] + rho * (x[2] - mu[2])
-    if n_channels > 3:
-        mixture[m + _u(3)] = mu[3] + rho * (x[3] - mu[3])
+def _learned(mu, var, x, d2, rho, inv_c, lo, hi, n_channels):
+    """A matched component's new ``(mu, var)``: ``mu += rho (x - mu)`` and
+    ``var += rho (d2 / C - var)`` clamped to ``[lo, hi]``."""
+    mu0 = mu[0] + rho * (x[0] - mu[0])
+    mu1 = mu[1] + rho * (x[1] - mu[1]) if n_channels > 1 else mu[1]
+    mu2 = mu[2] + rho * (x[2] - mu[2]) if n_channels > 2 else mu[2]
+    mu3 = mu[3] + rho * (x[3] - mu[3]) if n_channels > 3 else mu[3]
     var = var + rho * (d2 * inv_c - var)
     var = var if var > lo else lo
     var = var if var < hi else hi
+    return (mu0, mu1, mu2, mu3), var
+
+
+@njit(inline="always")
+def _learn(mixture, o, mu, var, x, d2, rho, inv_c, lo, hi, n_channels):
+    """The matched component at ``o`` learns (:func:`_learned`); returns the new variance."""
+    mu, var = _learned(mu, var, x, d2, rho, inv_c, lo, hi, n_channels)
+    _store_channels(mixture, o + _u(MEAN), mu, n_channels)
     mixture[o + _u(VARIANCE)] = var
     return var
 

@@ -21,6 +21,7 @@ from bgsub.models.kernels.components import (  # noqa: E402
     _is_shadow,
     _keep,
     _learn,
+    _learned,
     _rank_key,
     _rerank,
     _rho,
@@ -108,10 +109,12 @@ def mixture_kernel(n_channels, feedback=False):
     A foreground pixel is labelled SHADOW instead when ``shadow_tau > 0`` and it is a darker copy
     of a background component (tested after step 4, before step 5).
 
-    Runs of pixels whose lone component matches again (two thirds of a 1080p highway frame) go
-    through a tight loop of the same steps that keeps its few values in registers; the general
-    update takes every other pixel (a lone match that needs the shadow test included; with
-    ``feedback``, a pixel that was foreground, whose rate differs). The components after the match
+    Runs of pixels whose lone component matches again (85 % of a 1080p highway frame once the
+    model has settled) go through a tight loop of the same steps that keeps its few values in
+    registers; runs of pixels with two components whose top one matches, and whose second only
+    decays, through another (most of the next 12 %). The general update takes every other pixel
+    (a match that needs the shadow test included; with ``feedback``, a pixel that was
+    foreground, whose rate differs). The components after the match
     only decay, so they get a loop of their own; the rank keys of the matched component and its
     two neighbours are computed as they pass, so the usual outcome (nothing moves) costs no
     further reads.
@@ -206,8 +209,57 @@ def mixture_kernel(n_channels, feedback=False):
                     # the lone component is the nearest background one
                     dynamics[p] += rate * (np.sqrt(d2 * inv_c) - dynamics[p])
                 i += 1
+            # Pair run: pixels with two live components whose top one matches, whose second
+            # survives its decay and stays ranked below, and that need no shadow test (most
+            # pixels with two): the general update's steps without its loops. It stops, with
+            # nothing changed, at the first pixel that needs more.
+            refused = i  # the pixel the fast run stopped at
+            while i < stop:
+                p = _u(i)
+                if n_components[p] != 2:
+                    break
+                if feedback and previous[p] == FOREGROUND:
+                    break
+                first = p * slots
+                x = _channels(frame, p * _u(channels), channels)
+                w = mixture[first] * decay0 + prune0
+                var = mixture[first + _u(VARIANCE)]
+                mu = _channels(mixture, first + _u(MEAN), channels)
+                d2 = _distance2(x, mu, channels)
+                second = first + step
+                w2 = mixture[second] * decay0 + prune0
+                if not (d2 < g2 * var and w + a0 > 0 and w2 > 0):
+                    break
+                t2 = t20
+                if feedback:
+                    t2 = _feedback_threshold2(threshold2, dynamics[p], floor, gain, s_max)
+                background = d2 < t2 * var
+                if not background and tau > 0:
+                    break
+                w += a0
+                mu, var = _learned(mu, var, x, d2, _rho(a0, w), inv_c, lo, hi, channels)
+                if _rank_key(w, var) < _rank_key(w2, mixture[second + _u(VARIANCE)]):
+                    break
+                _store_channels(mixture, first + _u(MEAN), mu, channels)
+                mixture[first + _u(VARIANCE)] = var
+                inv_total = np.float32(1.0) / (w + w2)
+                mixture[first] = w * inv_total
+                mixture[second] = w2 * inv_total
+                mask[p] = BACKGROUND if background else FOREGROUND
+                if track_still:
+                    _count_still(still, p, not background and d2 < s2)
+                if feedback and background and a0 > 0 and busy[p] != FOREGROUND:
+                    nearest2 = d2
+                    if w < ratio:  # the second component is in the background set too
+                        d2 = _distance2(x, _channels(mixture, second + _u(MEAN), channels),
+                                        channels)
+                        nearest2 = d2 if d2 < nearest2 else nearest2
+                    dynamics[p] += rate * (np.sqrt(nearest2 * inv_c) - dynamics[p])
+                i += 1
             if i >= stop:
                 break
+            if i > refused and n_components[_u(i)] == 1:
+                continue  # the pair run stopped at a lone pixel: back to the fast run
             p = _u(i)
             first = p * slots
             x = _channels(frame, p * _u(channels), channels)
