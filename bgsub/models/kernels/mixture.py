@@ -111,8 +111,8 @@ def mixture_kernel(n_channels, feedback=False):
 
     Runs of pixels whose lone component matches again (85 % of a 1080p highway frame once the
     model has settled) go through a tight loop of the same steps that keeps its few values in
-    registers; runs of pixels with two components whose top one matches, and whose second only
-    decays, through another (most of the next 12 %). The general update takes every other pixel
+    registers; runs of pixels with several components whose top one matches, and whose others
+    only decay, through another (most of the other 15 %). The general update takes every other pixel
     (a match that needs the shadow test included; with ``feedback``, a pixel that was
     foreground, whose rate differs). The components after the match
     only decay, so they get a loop of their own; the rank keys of the matched component and its
@@ -209,14 +209,15 @@ def mixture_kernel(n_channels, feedback=False):
                     # the lone component is the nearest background one
                     dynamics[p] += rate * (np.sqrt(d2 * inv_c) - dynamics[p])
                 i += 1
-            # Pair run: pixels with two live components whose top one matches, whose second
-            # survives its decay and stays ranked below, and that need no shadow test (most
-            # pixels with two): the general update's steps without its loops. It stops, with
-            # nothing changed, at the first pixel that needs more.
+            # Top run: pixels with several live components whose top one matches, whose others
+            # survive their decay, the second staying ranked below, and that need no shadow test
+            # (most pixels with several): the general update's steps with nothing to compact or
+            # move. It stops, with nothing changed, at the first pixel that needs more.
             refused = i  # the pixel the fast run stopped at
             while i < stop:
                 p = _u(i)
-                if n_components[p] != 2:
+                n = _u(n_components[p])
+                if n < 2:
                     break
                 if feedback and previous[p] == FOREGROUND:
                     break
@@ -240,26 +241,45 @@ def mixture_kernel(n_channels, feedback=False):
                 mu, var = _learned(mu, var, x, d2, _rho(a0, w), inv_c, lo, hi, channels)
                 if _rank_key(w, var) < _rank_key(w2, mixture[second + _u(VARIANCE)]):
                     break
+                # The lower ranks decay; the nearest background component is wanted only where
+                # the dynamics learn.
+                near = feedback and background and a0 > 0 and busy[p] != FOREGROUND
+                nearest2 = d2
+                cumulative = w
+                total = w
+                o = second
+                m = _u(1)
+                while m < n:
+                    wm = mixture[o] * decay0 + prune0 if m > 1 else w2
+                    if not wm > 0:
+                        break
+                    if near and cumulative < ratio:
+                        dm = _distance2(x, _channels(mixture, o + _u(MEAN), channels), channels)
+                        nearest2 = dm if dm < nearest2 else nearest2
+                    cumulative += wm
+                    total += wm
+                    o += step
+                    m += _u(1)
+                if m < n:
+                    break  # a component dies: the general update compacts
                 _store_channels(mixture, first + _u(MEAN), mu, channels)
                 mixture[first + _u(VARIANCE)] = var
-                inv_total = np.float32(1.0) / (w + w2)
+                inv_total = np.float32(1.0) / total
                 mixture[first] = w * inv_total
-                mixture[second] = w2 * inv_total
+                o = second
+                for _ in range(1, n):
+                    mixture[o] = (mixture[o] * decay0 + prune0) * inv_total
+                    o += step
                 mask[p] = BACKGROUND if background else FOREGROUND
                 if track_still:
                     _count_still(still, p, not background and d2 < s2)
-                if feedback and background and a0 > 0 and busy[p] != FOREGROUND:
-                    nearest2 = d2
-                    if w < ratio:  # the second component is in the background set too
-                        d2 = _distance2(x, _channels(mixture, second + _u(MEAN), channels),
-                                        channels)
-                        nearest2 = d2 if d2 < nearest2 else nearest2
+                if near:
                     dynamics[p] += rate * (np.sqrt(nearest2 * inv_c) - dynamics[p])
                 i += 1
             if i >= stop:
                 break
             if i > refused and n_components[_u(i)] == 1:
-                continue  # the pair run stopped at a lone pixel: back to the fast run
+                continue  # the top run stopped at a lone pixel: back to the fast run
             p = _u(i)
             first = p * slots
             x = _channels(frame, p * _u(channels), channels)
