@@ -123,8 +123,8 @@ def test_exposure_compensation_leaves_a_steady_camera_alone():
     for _ in range(20):
         frame = _noisy(scene, rng)
         model.apply(frame)
-    compensated = model._compensate_exposure(frame.reshape(-1, 3), model.labels.reshape(-1))
-    assert compensated is not None and np.shares_memory(compensated, frame) is False or True
+    pixels = frame.reshape(-1, 3)
+    assert model._compensate_exposure(pixels, model.labels.reshape(-1)) is pixels  # untouched
     np.testing.assert_allclose(model.exposure_gain, 1.0, atol=0.5 / 255 * 2)
 
 
