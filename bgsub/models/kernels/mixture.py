@@ -112,12 +112,11 @@ def mixture_kernel(n_channels, feedback=False):
     Runs of pixels whose lone component matches again (85 % of a 1080p highway frame once the
     model has settled) go through a tight loop of the same steps that keeps its few values in
     registers; runs of pixels with several components whose top one matches, and whose others
-    only decay, through another (most of the other 15 %). The general update takes every other pixel
-    (a match that needs the shadow test included; with ``feedback``, a pixel that was
-    foreground, whose rate differs). The components after the match
-    only decay, so they get a loop of their own; the rank keys of the matched component and its
-    two neighbours are computed as they pass, so the usual outcome (nothing moves) costs no
-    further reads.
+    only decay, through another (most of the other 15 %). The general update takes every other
+    pixel (a match that needs the shadow test included; with ``feedback``, a pixel that was
+    foreground, whose rate differs). There the components after the match only decay, so they
+    get a loop of their own; the rank keys of the matched component and its two neighbours are
+    computed as they pass, so the usual outcome (nothing moves) costs no further reads.
     """
     channels = n_channels
 
