@@ -46,6 +46,18 @@ def _distance2(x, mu, n_channels):
 
 
 @njit(inline="always")
+def _top_component(frame, mixture, p, slots, decay, prune, n_channels):
+    """Pixel ``p``'s colour and its top-ranked component with its weight decayed:
+    ``(x, w, var, mu, |x - mu|^2)``."""
+    first = p * slots
+    x = _channels(frame, p * _u(n_channels), n_channels)
+    w = mixture[first] * decay + prune
+    var = mixture[first + _u(VARIANCE)]
+    mu = _channels(mixture, first + _u(MEAN), n_channels)
+    return x, w, var, mu, _distance2(x, mu, n_channels)
+
+
+@njit(inline="always")
 def _rho(a, w):
     # A component whose weight had decayed below alpha would overshoot the pixel with alpha / w.
     return a / w if w > a else np.float32(1.0)

@@ -26,6 +26,7 @@ from bgsub.models.kernels.components import (  # noqa: E402
     _rerank,
     _rho,
     _store_channels,
+    _top_component,
 )
 from bgsub.models.kernels.feedback import _feedback_rates, _feedback_threshold2  # noqa: E402
 from bgsub.models.kernels.layout import (  # noqa: E402
@@ -179,11 +180,8 @@ def mixture_kernel(n_channels, feedback=False):
                 if feedback and previous[p] == FOREGROUND:
                     break
                 first = p * slots
-                x = _channels(frame, p * _u(channels), channels)
-                w = mixture[first] * decay0 + prune0
-                var = mixture[first + _u(VARIANCE)]
-                mu = _channels(mixture, first + _u(MEAN), channels)
-                d2 = _distance2(x, mu, channels)
+                x, w, var, mu, d2 = _top_component(frame, mixture, p, slots, decay0, prune0,
+                                                   channels)
                 if not (d2 < g2 * var and w + a0 > 0):
                     break
                 t2 = t20
@@ -221,11 +219,8 @@ def mixture_kernel(n_channels, feedback=False):
                 if feedback and previous[p] == FOREGROUND:
                     break
                 first = p * slots
-                x = _channels(frame, p * _u(channels), channels)
-                w = mixture[first] * decay0 + prune0
-                var = mixture[first + _u(VARIANCE)]
-                mu = _channels(mixture, first + _u(MEAN), channels)
-                d2 = _distance2(x, mu, channels)
+                x, w, var, mu, d2 = _top_component(frame, mixture, p, slots, decay0, prune0,
+                                                   channels)
                 second = first + step
                 w2 = mixture[second] * decay0 + prune0
                 if not (d2 < g2 * var and w + a0 > 0 and w2 > 0):
