@@ -62,3 +62,13 @@ def _feedback_threshold2(threshold2, d, floor, gain, s_max):
     scale = np.float32(1.0) + np.float32(gain) * (excess if excess > 0 else np.float32(0.0))
     scale = scale if scale < np.float32(s_max) else np.float32(s_max)
     return np.float32(threshold2) * (scale * scale)
+
+
+@njit(inline="always")
+def _within_threshold(d2, var, p, feedback, t20, threshold2, dynamics, floor, gain, s_max):
+    """Whether ``d2`` is within pixel ``p``'s background threshold ``t20`` of a component of
+    variance ``var``; with ``feedback``, the threshold scaled by the pixel's dynamics D."""
+    t2 = t20
+    if feedback:
+        t2 = _feedback_threshold2(threshold2, dynamics[p], floor, gain, s_max)
+    return d2 < t2 * var

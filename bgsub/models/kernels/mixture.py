@@ -28,7 +28,10 @@ from bgsub.models.kernels.components import (  # noqa: E402
     _store_channels,
     _top_component,
 )
-from bgsub.models.kernels.feedback import _feedback_rates, _feedback_threshold2  # noqa: E402
+from bgsub.models.kernels.feedback import (  # noqa: E402
+    _feedback_rates,
+    _within_threshold,
+)
 from bgsub.models.kernels.layout import (  # noqa: E402
     BACKGROUND,
     FOREGROUND,
@@ -121,15 +124,6 @@ def mixture_kernel(n_channels, feedback=False):
     """
     channels = n_channels
 
-    @njit(inline="always")
-    def _within_threshold(d2, var, p, t20, threshold2, dynamics, floor, gain, s_max):
-        """Whether ``d2`` is within pixel ``p``'s background threshold of a component of
-        variance ``var`` (with the feedback, the threshold scaled by the pixel's dynamics)."""
-        t2 = t20
-        if feedback:
-            t2 = _feedback_threshold2(threshold2, dynamics[p], floor, gain, s_max)
-        return d2 < t2 * var
-
     @njit(cache=True, nogil=True, error_model="numpy")
     def mixture_apply(
         start,
@@ -193,8 +187,8 @@ def mixture_kernel(n_channels, feedback=False):
                                                    channels)
                 if not (d2 < g2 * var and w + a0 > 0):
                     break
-                background = _within_threshold(d2, var, p, t20, threshold2, dynamics, floor, gain,
-                                               s_max)
+                background = _within_threshold(d2, var, p, feedback, t20, threshold2, dynamics,
+                                               floor, gain, s_max)
                 if not background and tau > 0:
                     break
                 if i + PREFETCH_AHEAD < stop:
@@ -232,8 +226,8 @@ def mixture_kernel(n_channels, feedback=False):
                 w2 = mixture[second] * decay0 + prune0
                 if not (d2 < g2 * var and w + a0 > 0 and w2 > 0):
                     break
-                background = _within_threshold(d2, var, p, t20, threshold2, dynamics, floor, gain,
-                                               s_max)
+                background = _within_threshold(d2, var, p, feedback, t20, threshold2, dynamics,
+                                               floor, gain, s_max)
                 if not background and tau > 0:
                     break
                 w += a0
