@@ -207,7 +207,9 @@ def test_ctrl_c_at_any_moment_of_start_up_exits_130_quietly(tmp_path, camera):
         time.sleep(delay)
         process.send_signal(signal.SIGINT)
         _, stderr = process.communicate(timeout=120)
-        assert process.returncode == 130, (delay, stderr)
+        # 130, or ended by the SIGINT itself after bgsub's line (seen once in many runs, under
+        # load): a shell reports both as $? = 130 (128 + SIGINT).
+        assert process.returncode in (130, -signal.SIGINT), (delay, stderr)
         assert "Traceback" not in stderr and "Exception ignored" not in stderr, (delay, stderr)
         assert stderr.strip().splitlines()[-1] == "bgsub: interrupted", (delay, stderr)
 
