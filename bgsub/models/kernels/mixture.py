@@ -238,7 +238,8 @@ def mixture_kernel(n_channels, feedback=False):
                 # the dynamics learn.
                 near = feedback and background and a0 > 0 and busy[p] != FOREGROUND
                 nearest2 = d2
-                cumulative = w
+                # No component dies here, so the background test's cumulative weight is the
+                # running total.
                 total = w
                 o = second
                 m = _u(1)
@@ -246,10 +247,9 @@ def mixture_kernel(n_channels, feedback=False):
                     wm = mixture[o] * decay0 + prune0 if m > 1 else w2
                     if not wm > 0:
                         break
-                    if near and cumulative < ratio:
+                    if near and total < ratio:
                         dm = _distance2(x, _channels(mixture, o + _u(MEAN), channels), channels)
                         nearest2 = dm if dm < nearest2 else nearest2
-                    cumulative += wm
                     total += wm
                     o += step
                     m += _u(1)
