@@ -50,10 +50,13 @@ def test_gaussian_kernel_matches_reference(shape, alpha):
 @pytest.mark.parametrize("k", [1, 2, 3, 4, 5])
 @pytest.mark.parametrize("alpha", [0.02, 0.2])
 @pytest.mark.parametrize("shadow_tau", [0.0, 0.5])
-def test_mixture_kernel_matches_reference(shape, k, alpha, shadow_tau):
+# A match beyond the background threshold is foreground, and then (shadow_tau > 0) a shadow test.
+@pytest.mark.parametrize("threshold, match_threshold", [(3.0, 2.5), (2.0, 3.5)],
+                         ids=["match-inside", "match-beyond"])
+def test_mixture_kernel_matches_reference(shape, k, alpha, shadow_tau, threshold, match_threshold):
     frames = _frames(shape, 30, seed=k)
-    model = bgsub.GaussianMixture(k=k, shadow_tau=shadow_tau, threshold=3.0, match_threshold=2.5,
-                                  **KERNEL_ONLY)
+    model = bgsub.GaussianMixture(k=k, shadow_tau=shadow_tau, threshold=threshold,
+                                  match_threshold=match_threshold, **KERNEL_ONLY)
     model.apply(frames[0])
     labels_seen = follow(model, MixtureReference(frames[0], model.params), frames, alpha)
     # The inputs must exercise both decisions, or the comparison proves little.

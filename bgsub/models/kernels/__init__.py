@@ -42,7 +42,7 @@ from bgsub.models.kernels.feedback import NO_FEEDBACK
 from bgsub.models.kernels.gaussian import GAUSSIAN_BLOCK, gaussian_kernel
 from bgsub.models.kernels.ghosts import GHOST_BLOCK, GHOST_RADIUS, ghost_absorb
 from bgsub.models.kernels.layout import BACKGROUND, FOREGROUND, MEAN, SHADOW, VARIANCE, WEIGHT
-from bgsub.models.kernels.mixture import PREFETCH_AHEAD, mixture_background, mixture_kernel
+from bgsub.models.kernels.mixture import mixture_background, mixture_kernel
 
 __all__ = [
     "BACKGROUND",
@@ -52,7 +52,6 @@ __all__ = [
     "GHOST_RADIUS",
     "MEAN",
     "NO_FEEDBACK",
-    "PREFETCH_AHEAD",
     "SHADOW",
     "VARIANCE",
     "WEIGHT",

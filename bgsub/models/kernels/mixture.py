@@ -36,6 +36,7 @@ from bgsub.models.kernels.layout import (  # noqa: E402
     BACKGROUND,
     FOREGROUND,
     MEAN,
+    PENDING,
     SHADOW,
     VARIANCE,
     WEIGHT,
@@ -44,7 +45,10 @@ from bgsub.models.kernels.layout import (  # noqa: E402
 )
 
 
-PREFETCH_AHEAD = 32  # pixels: how far ahead the mixture kernel asks for lower-ranked components
+# Pixels per block: the lone pass, then the pixels it left, while the block's top-ranked
+# components (80 kB at 3 channels) are still in the core's L2 cache.
+LONE_BLOCK = 4096
+SCAN_CHUNK = 16  # pixels: the ones the lone pass left are sought this many at a time
 
 
 @intrinsic
@@ -77,6 +81,85 @@ def _prefetch_lower_ranks(mixture, n_components, pixel, slots, step):
         _prefetch(mixture, o)
         o += step
 
+
+@njit(inline="always")
+def _lone_pass(start, stop, frame, mixture, n_components, mask, still, count_still, n_channels,
+               feedback, a0, decay0, prune0, g2, t20, threshold2, tau, lo, hi, s2, fb):
+    """The mixture kernel's steps for pixels ``start .. stop - 1`` whose lone component matches
+    again (most pixels of most scenes), with no branch on the pixel: each one's update is
+    computed and stored where it applies, the old values stored back where it does not, so
+    that the loop runs on vector registers. It leaves the mask at PENDING where the pixel needs
+    the rest of the kernel: several components, no match, a dying weight, a shadow test, or
+    (feedback) a pixel that was foreground, whose rate differs."""
+    slots = _u(2 + n_channels)
+    inv_c = np.float32(1.0 / n_channels)
+    dynamics, previous, busy, _, _, floor, gain, s_max, dynamics_rate = fb
+    rate = np.float32(dynamics_rate)
+    # A lone component's weight is renormalised to 1 every frame, so its updated weight is
+    # nearly always this one: its rho and renormalised weight are computed once, not per pixel.
+    w_lone = (np.float32(1.0) * decay0 + prune0) + a0
+    rho_lone = _rho(a0, w_lone)
+    norm_lone = w_lone * (np.float32(1.0) / w_lone)
+    for i in range(start, stop):
+        # Every value is read whether or not it is used, and ``&`` (not ``and``) joins the
+        # tests: a read behind a branch would keep the loop off vector registers.
+        p = _u(i)
+        first = p * slots
+        x, w, var, mu, d2 = _top_component(frame, mixture, p, slots, decay0, prune0, n_channels)
+        w_old = mixture[first]
+        background = _within_threshold(d2, var, p, feedback, t20, threshold2, dynamics, floor,
+                                       gain, s_max)
+        lone = (n_components[p] == 1) & (d2 < g2 * var) & (w + a0 > 0) & (background | (tau <= 0))
+        if feedback:
+            lone = lone & (previous[p] != FOREGROUND)
+        w += a0
+        usual = w == w_lone
+        rho = rho_lone if usual else _rho(a0, w)
+        norm = norm_lone if usual else w * (np.float32(1.0) / w)
+        new_mu, new_var = _learned(mu, var, x, d2, rho, inv_c, lo, hi, n_channels)
+        _store_channels(mixture, first + _u(MEAN), new_mu if lone else mu, n_channels)
+        mixture[first + _u(VARIANCE)] = new_var if lone else var
+        mixture[first] = norm if lone else w_old
+        label = BACKGROUND if background else FOREGROUND
+        mask[p] = label if lone else PENDING
+        if count_still:
+            count = still[p]
+            held = count + np.uint8(1) if count < 255 else count
+            counted = held if (not background) & (d2 < s2) else np.uint8(0)
+            still[p] = counted if lone else count
+        if feedback:
+            # the lone component is the nearest background one
+            d = dynamics[p]
+            learns = lone & background & (a0 > 0) & (busy[p] != FOREGROUND)
+            dynamics[p] = d + rate * (np.sqrt(d2 * inv_c) - d) if learns else d
+
+
+@njit(inline="always")
+def _any_pending(mask, start):
+    """Whether a pixel of ``start .. start + SCAN_CHUNK - 1`` is PENDING (one vector compare)."""
+    pending = False
+    for k in range(SCAN_CHUNK):
+        pending |= mask[_u(start + k)] == PENDING
+    return pending
+
+
+@njit(inline="always")
+def _list_pending(mixture, n_components, mask, start, stop, slots, step, pending):
+    """The PENDING pixels of ``start .. stop - 1`` into ``pending``; returns how many. Their
+    lower-ranked components are asked for, so that they arrive while the first are updated."""
+    count = 0
+    j = start
+    while j < stop:
+        if j + SCAN_CHUNK <= stop and not _any_pending(mask, j):
+            j += SCAN_CHUNK
+            continue
+        for q in range(j, min(j + SCAN_CHUNK, stop)):
+            pending[count] = q
+            if mask[_u(q)] == PENDING:
+                _prefetch_lower_ranks(mixture, n_components, _u(q), slots, step)
+                count += 1
+        j += SCAN_CHUNK
+    return count
 
 
 @functools.cache
@@ -113,14 +196,16 @@ def mixture_kernel(n_channels, feedback=False):
     A foreground pixel is labelled SHADOW instead when ``shadow_tau > 0`` and it is a darker copy
     of a background component (tested after step 4, before step 5).
 
-    Runs of pixels whose lone component matches again (85 % of a 1080p highway frame once the
-    model has settled) go through a tight loop of the same steps that keeps its few values in
-    registers; runs of pixels with several components whose top one matches, and whose others
-    only decay, through another (most of the other 15 %). The general update takes every other
-    pixel (a match that needs the shadow test included; with ``feedback``, a pixel that was
-    foreground, whose rate differs). There the components after the match only decay, so they
-    get a loop of their own; the rank keys of the matched component and its two neighbours are
-    computed as they pass, so the usual outcome (nothing moves) costs no further reads.
+    The pixels go in blocks of ``LONE_BLOCK``. Those whose lone component matches again (85 %
+    of a 1080p highway frame once the model has settled) take the same steps in one branch-free
+    pass over the block that the compiler vectorises (``_lone_pass``); it marks the others
+    PENDING in the mask. Of those, runs of pixels with several components whose top one
+    matches, and whose others only decay, go through a tight loop (most of the other 15 %). The
+    general update takes every other pixel (a match that needs the shadow test included; with
+    ``feedback``, a pixel that was foreground, whose rate differs). There the components after
+    the match only decay, so they get a loop of their own; the rank keys of the matched
+    component and its two neighbours are computed as they pass, so the usual outcome (nothing
+    moves) costs no further reads.
     """
     channels = n_channels
 
@@ -165,231 +250,204 @@ def mixture_kernel(n_channels, feedback=False):
         inv_c = np.float32(1.0 / channels)
         dynamics, previous, busy, width, foreground_rate, floor, gain, s_max, dynamics_rate = fb
         rate = np.float32(dynamics_rate)
-        # A lone component's weight is renormalised to 1 every frame, so its updated weight is
-        # nearly always this one: its rho and renormalised weight are computed once, not per pixel.
-        w_lone = (np.float32(1.0) * decay0 + prune0) + a0
-        rho_lone = _rho(a0, w_lone)
-        norm_lone = w_lone * (np.float32(1.0) / w_lone)
+        pending = np.empty(min(LONE_BLOCK, stop - start), np.uint32)
         i = start
         while i < stop:
-            # Fast run: pixels whose lone component matches again (most pixels of most scenes),
-            # in a loop with few live values. It stops, with nothing changed, at the first pixel
-            # that needs the general update below: several components, no match, a dying
-            # weight, a shadow test, or (feedback) a pixel that was foreground, whose rate differs.
-            while i < stop:
-                p = _u(i)
-                if n_components[p] != 1:
-                    break
-                if feedback and previous[p] == FOREGROUND:
-                    break
-                first = p * slots
-                x, w, var, mu, d2 = _top_component(frame, mixture, p, slots, decay0, prune0,
-                                                   channels)
-                if not (d2 < g2 * var and w + a0 > 0):
-                    break
-                background = _within_threshold(d2, var, p, feedback, t20, threshold2, dynamics,
-                                               floor, gain, s_max)
-                if not background and tau > 0:
-                    break
-                if i + PREFETCH_AHEAD < stop:
-                    _prefetch_lower_ranks(mixture, n_components, p + _u(PREFETCH_AHEAD), slots, step)
-                w += a0
-                if w == w_lone:
-                    rho, norm = rho_lone, norm_lone
-                else:
-                    rho, norm = _rho(a0, w), w * (np.float32(1.0) / w)
-                _learn(mixture, first, mu, var, x, d2, rho, inv_c, lo, hi, channels)
-                mixture[first] = norm
-                mask[p] = BACKGROUND if background else FOREGROUND
-                if track_still:
-                    _count_still(still, p, not background and d2 < s2)
-                if feedback and background and a0 > 0 and busy[p] != FOREGROUND:
-                    # the lone component is the nearest background one
-                    dynamics[p] += rate * (np.sqrt(d2 * inv_c) - dynamics[p])
-                i += 1
-            # Top run: pixels with several live components whose top one matches, whose others
-            # survive their decay, the second staying ranked below, and that need no shadow test
-            # (most pixels with several): the general update's steps with nothing to compact or
-            # move. It stops, with nothing changed, at the first pixel that needs more.
-            refused = i  # the pixel the fast run stopped at
-            while i < stop:
-                p = _u(i)
-                n = _u(n_components[p])
-                if n < 2:
-                    break
-                if feedback and previous[p] == FOREGROUND:
-                    break
-                first = p * slots
-                x, w, var, mu, d2 = _top_component(frame, mixture, p, slots, decay0, prune0,
-                                                   channels)
-                second = first + step
-                w2 = mixture[second] * decay0 + prune0
-                if not (d2 < g2 * var and w + a0 > 0 and w2 > 0):
-                    break
-                background = _within_threshold(d2, var, p, feedback, t20, threshold2, dynamics,
-                                               floor, gain, s_max)
-                if not background and tau > 0:
-                    break
-                w += a0
-                mu, var = _learned(mu, var, x, d2, _rho(a0, w), inv_c, lo, hi, channels)
-                if _rank_key(w, var) < _rank_key(w2, mixture[second + _u(VARIANCE)]):
-                    break
-                # The lower ranks decay; the nearest background component is wanted only where
-                # the dynamics learn.
-                near = feedback and background and a0 > 0 and busy[p] != FOREGROUND
-                nearest2 = d2
-                # No component dies here, so the background test's cumulative weight is the
-                # running total.
-                total = w
-                o = second
-                m = _u(1)
-                while m < n:
-                    wm = mixture[o] * decay0 + prune0 if m > 1 else w2
-                    if not wm > 0:
-                        break
-                    if near and total < ratio:
-                        dm = _distance2(x, _channels(mixture, o + _u(MEAN), channels), channels)
-                        nearest2 = dm if dm < nearest2 else nearest2
-                    total += wm
-                    o += step
-                    m += _u(1)
-                if m < n:
-                    break  # a component dies: the general update compacts
-                _store_channels(mixture, first + _u(MEAN), mu, channels)
-                mixture[first + _u(VARIANCE)] = var
-                inv_total = np.float32(1.0) / total
-                mixture[first] = w * inv_total
-                o = second
-                for _ in range(1, n):
-                    mixture[o] = (mixture[o] * decay0 + prune0) * inv_total
-                    o += step
-                mask[p] = BACKGROUND if background else FOREGROUND
-                if track_still:
-                    _count_still(still, p, not background and d2 < s2)
-                if near:
-                    dynamics[p] += rate * (np.sqrt(nearest2 * inv_c) - dynamics[p])
-                i += 1
-            if i >= stop:
-                break
-            if i > refused and n_components[_u(i)] == 1:
-                continue  # the top run stopped at a lone pixel: back to the fast run
-            p = _u(i)
-            first = p * slots
-            x = _channels(frame, p * _u(channels), channels)
-            n = _u(n_components[p])
-            if i + PREFETCH_AHEAD < stop:
-                _prefetch_lower_ranks(mixture, n_components, p + _u(PREFETCH_AHEAD), slots, step)
-            a, decay, prune, t2 = a0, decay0, prune0, t20
-            if feedback:
-                a, decay, prune, t2 = _feedback_rates(
-                    p, alpha, threshold2, complexity_prior, dynamics, previous, foreground_rate,
-                    floor, gain, s_max,
-                )
-            nearest2 = np.float32(np.inf)  # feedback: |x - mu|^2 to the nearest background one
-            m = _u(0)
-            o = first  # the component being read
-            oa = first  # where the next survivor goes
-            alive = _u(0)
-            total = np.float32(0.0)
-            cumulative = np.float32(0.0)
-            background = False
-            matched = _NONE
-            matched2 = np.float32(np.inf)  # |x - mu|^2 to the matched component
-            keys_known = False  # key_matched, key_before and key_after describe the result
-            key_matched = key_before = key_after = np.float32(0.0)
-            # Components up to and including the first match.
-            while m < n:
-                w = mixture[o] * decay + prune
-                var = mixture[o + _u(VARIANCE)]
-                mu = _channels(mixture, o + _u(MEAN), channels)
-                d2 = _distance2(x, mu, channels)
-                if cumulative < ratio:
-                    if d2 < t2 * var:
-                        background = True
-                    if feedback and d2 < nearest2:
-                        nearest2 = d2
-                m += _u(1)
-                hit = d2 < g2 * var
-                if hit:
-                    w += a
-                    var = _learn(mixture, o, mu, var, x, d2, _rho(a, w), inv_c, lo, hi, channels)
-                    matched = alive
-                    matched2 = d2
-                if w > 0:
-                    _keep(mixture, o, oa, w, n_slots)
-                    total += w
-                    alive += _u(1)
-                    oa += step
-                    if hit:
-                        key_matched = _rank_key(w, var)
-                        keys_known = True
-                    else:
-                        key_before = _rank_key(w, var)
-                cumulative += w
-                o += step
-                if hit:
-                    break
-            # After the match, weights only decay.
-            after_known = False
-            while m < n:
-                w = mixture[o] * decay + prune
-                m += _u(1)
-                if feedback:
-                    if cumulative < ratio:
-                        mu = _channels(mixture, o + _u(MEAN), channels)
-                        d2 = _distance2(x, mu, channels)
-                        nearest2 = d2 if d2 < nearest2 else nearest2
-                    cumulative += w
-                if w > 0:
-                    if not after_known:
-                        key_after = _rank_key(w, mixture[o + _u(VARIANCE)])
-                        after_known = True
-                    _keep(mixture, o, oa, w, n_slots)
-                    total += w
-                    alive += _u(1)
-                    oa += step
-                o += step
-            n = alive
-            # Label before a new component exists: the pixel must not explain itself as a shadow.
-            if background:
-                mask[p] = BACKGROUND
-            elif tau > 0 and _is_shadow(x, mixture, first, step, n, channels, t2, ratio, tau):
-                mask[p] = SHADOW
-            else:
-                mask[p] = FOREGROUND
+            # The block's lone components first, in one pass that the compiler vectorises; the
+            # pixels it leaves (marked PENDING) then take the steps below while the block's state
+            # is still in cache.
+            end = min(i + LONE_BLOCK, stop)
+            # (twice: with ``count_still`` a constant, neither loop branches on it)
             if track_still:
-                _count_still(still, p, mask[p] == FOREGROUND and matched2 < s2)
-            if feedback and background and a > 0 and busy[p] != FOREGROUND:
-                dynamics[p] += rate * (np.sqrt(nearest2 * inv_c) - dynamics[p])
-            if matched == _NONE and a > 0:
-                slot = n if n < k_max else k_max - _u(1)
-                o = first + slot * step
-                if slot < n:
-                    total -= mixture[o]
-                mixture[o] = a
-                mixture[o + _u(VARIANCE)] = v0
-                _store_channels(mixture, o + _u(MEAN), x, channels)
-                total += a
-                if slot == n:
-                    n += _u(1)
-                matched = slot
-            # Restore the rank order around the one component whose key changed.
-            if matched != _NONE:
-                moves = not keys_known
-                if keys_known:
-                    up = matched > 0 and key_matched > key_before
-                    down = matched + _u(1) < n and key_matched < key_after
-                    moves = up or down
-                if moves:
-                    _rerank(mixture, first + matched * step, matched, n, step, n_slots)
-            if total > 0:
-                inv_total = np.float32(1.0) / total
-                o = first
-                for _ in range(n):
-                    mixture[o] *= inv_total
+                _lone_pass(i, end, frame, mixture, n_components, mask, still, True, channels,
+                           feedback, a0, decay0, prune0, g2, t20, threshold2, tau, lo, hi, s2, fb)
+            else:
+                _lone_pass(i, end, frame, mixture, n_components, mask, still, False, channels,
+                           feedback, a0, decay0, prune0, g2, t20, threshold2, tau, lo, hi, s2, fb)
+            n_pending = _list_pending(mixture, n_components, mask, i, end, slots, step, pending)
+            i = end
+            k = 0  # the next of them
+            while k < n_pending:
+                # Top run: pixels with several live components whose top one matches, whose others
+                # survive their decay, the second staying ranked below, and that need no shadow test
+                # (most pixels with several): the general update's steps with nothing to compact or
+                # move. It stops, with nothing changed, at the first pixel that needs more.
+                while k < n_pending:
+                    p = _u(pending[k])
+                    n = _u(n_components[p])
+                    if n < 2:
+                        break
+                    if feedback and previous[p] == FOREGROUND:
+                        break
+                    first = p * slots
+                    x, w, var, mu, d2 = _top_component(frame, mixture, p, slots, decay0, prune0,
+                                                       channels)
+                    second = first + step
+                    w2 = mixture[second] * decay0 + prune0
+                    if not (d2 < g2 * var and w + a0 > 0 and w2 > 0):
+                        break
+                    background = _within_threshold(d2, var, p, feedback, t20, threshold2, dynamics,
+                                                   floor, gain, s_max)
+                    if not background and tau > 0:
+                        break
+                    w += a0
+                    mu, var = _learned(mu, var, x, d2, _rho(a0, w), inv_c, lo, hi, channels)
+                    if _rank_key(w, var) < _rank_key(w2, mixture[second + _u(VARIANCE)]):
+                        break
+                    # The lower ranks decay; the nearest background component is wanted only where
+                    # the dynamics learn.
+                    near = feedback and background and a0 > 0 and busy[p] != FOREGROUND
+                    nearest2 = d2
+                    # No component dies here, so the background test's cumulative weight is the
+                    # running total.
+                    total = w
+                    o = second
+                    m = _u(1)
+                    while m < n:
+                        wm = mixture[o] * decay0 + prune0 if m > 1 else w2
+                        if not wm > 0:
+                            break
+                        if near and total < ratio:
+                            dm = _distance2(x, _channels(mixture, o + _u(MEAN), channels), channels)
+                            nearest2 = dm if dm < nearest2 else nearest2
+                        total += wm
+                        o += step
+                        m += _u(1)
+                    if m < n:
+                        break  # a component dies: the general update compacts
+                    _store_channels(mixture, first + _u(MEAN), mu, channels)
+                    mixture[first + _u(VARIANCE)] = var
+                    inv_total = np.float32(1.0) / total
+                    mixture[first] = w * inv_total
+                    o = second
+                    for _ in range(1, n):
+                        mixture[o] = (mixture[o] * decay0 + prune0) * inv_total
+                        o += step
+                    mask[p] = BACKGROUND if background else FOREGROUND
+                    if track_still:
+                        _count_still(still, p, not background and d2 < s2)
+                    if near:
+                        dynamics[p] += rate * (np.sqrt(nearest2 * inv_c) - dynamics[p])
+                    k += 1
+                if k >= n_pending:
+                    break
+                p = _u(pending[k])
+                first = p * slots
+                x = _channels(frame, p * _u(channels), channels)
+                n = _u(n_components[p])
+                a, decay, prune, t2 = a0, decay0, prune0, t20
+                if feedback:
+                    a, decay, prune, t2 = _feedback_rates(
+                        p, alpha, threshold2, complexity_prior, dynamics, previous, foreground_rate,
+                        floor, gain, s_max,
+                    )
+                nearest2 = np.float32(np.inf)  # feedback: |x - mu|^2 to the nearest background one
+                m = _u(0)
+                o = first  # the component being read
+                oa = first  # where the next survivor goes
+                alive = _u(0)
+                total = np.float32(0.0)
+                cumulative = np.float32(0.0)
+                background = False
+                matched = _NONE
+                matched2 = np.float32(np.inf)  # |x - mu|^2 to the matched component
+                keys_known = False  # key_matched, key_before and key_after describe the result
+                key_matched = key_before = key_after = np.float32(0.0)
+                # Components up to and including the first match.
+                while m < n:
+                    w = mixture[o] * decay + prune
+                    var = mixture[o + _u(VARIANCE)]
+                    mu = _channels(mixture, o + _u(MEAN), channels)
+                    d2 = _distance2(x, mu, channels)
+                    if cumulative < ratio:
+                        if d2 < t2 * var:
+                            background = True
+                        if feedback and d2 < nearest2:
+                            nearest2 = d2
+                    m += _u(1)
+                    hit = d2 < g2 * var
+                    if hit:
+                        w += a
+                        var = _learn(mixture, o, mu, var, x, d2, _rho(a, w), inv_c, lo, hi,
+                                     channels)
+                        matched = alive
+                        matched2 = d2
+                    if w > 0:
+                        _keep(mixture, o, oa, w, n_slots)
+                        total += w
+                        alive += _u(1)
+                        oa += step
+                        if hit:
+                            key_matched = _rank_key(w, var)
+                            keys_known = True
+                        else:
+                            key_before = _rank_key(w, var)
+                    cumulative += w
                     o += step
-            n_components[p] = n
-            i += 1
+                    if hit:
+                        break
+                # After the match, weights only decay.
+                after_known = False
+                while m < n:
+                    w = mixture[o] * decay + prune
+                    m += _u(1)
+                    if feedback:
+                        if cumulative < ratio:
+                            mu = _channels(mixture, o + _u(MEAN), channels)
+                            d2 = _distance2(x, mu, channels)
+                            nearest2 = d2 if d2 < nearest2 else nearest2
+                        cumulative += w
+                    if w > 0:
+                        if not after_known:
+                            key_after = _rank_key(w, mixture[o + _u(VARIANCE)])
+                            after_known = True
+                        _keep(mixture, o, oa, w, n_slots)
+                        total += w
+                        alive += _u(1)
+                        oa += step
+                    o += step
+                n = alive
+                # Label before a new component exists: the pixel must not explain itself as a
+                # shadow.
+                if background:
+                    mask[p] = BACKGROUND
+                elif tau > 0 and _is_shadow(x, mixture, first, step, n, channels, t2, ratio, tau):
+                    mask[p] = SHADOW
+                else:
+                    mask[p] = FOREGROUND
+                if track_still:
+                    _count_still(still, p, mask[p] == FOREGROUND and matched2 < s2)
+                if feedback and background and a > 0 and busy[p] != FOREGROUND:
+                    dynamics[p] += rate * (np.sqrt(nearest2 * inv_c) - dynamics[p])
+                if matched == _NONE and a > 0:
+                    slot = n if n < k_max else k_max - _u(1)
+                    o = first + slot * step
+                    if slot < n:
+                        total -= mixture[o]
+                    mixture[o] = a
+                    mixture[o + _u(VARIANCE)] = v0
+                    _store_channels(mixture, o + _u(MEAN), x, channels)
+                    total += a
+                    if slot == n:
+                        n += _u(1)
+                    matched = slot
+                # Restore the rank order around the one component whose key changed.
+                if matched != _NONE:
+                    moves = not keys_known
+                    if keys_known:
+                        up = matched > 0 and key_matched > key_before
+                        down = matched + _u(1) < n and key_matched < key_after
+                        moves = up or down
+                    if moves:
+                        _rerank(mixture, first + matched * step, matched, n, step, n_slots)
+                if total > 0:
+                    inv_total = np.float32(1.0) / total
+                    o = first
+                    for _ in range(n):
+                        mixture[o] *= inv_total
+                        o += step
+                n_components[p] = n
+                k += 1
 
     return mixture_apply
 
