@@ -165,3 +165,29 @@ def test_gaussian_background_image_is_the_rounded_mean():
         model.apply(frame, learning_rate=0.3)
     mean, _ = model.components()
     np.testing.assert_array_equal(model.background_image().reshape(-1, 3), np.rint(mean))
+
+
+@pytest.mark.parametrize("model_class", [bgsub.GaussianMixture, bgsub.FeedbackMixture])
+@pytest.mark.parametrize("stages", [{}, KERNEL_ONLY], ids=["defaults", "kernel-only"])
+def test_the_mixture_kernel_is_never_given_overlapping_arrays(model_class, stages):
+    # It is compiled with Numba's noalias flag: LLVM assumes its arrays apart, and an overlap
+    # would be read wrongly, with no error.
+    frames = _frames((12, 10, 3), 6, seed=5)
+    model = model_class(**stages)
+    calls = []
+    model.apply(frames[0])
+    kernel = model._kernel
+
+    def recording(*args):
+        calls.append([a for a in (*args[:-1], *args[-1]) if isinstance(a, np.ndarray)])
+        kernel(*args)
+
+    model._kernel = recording
+    for frame in frames[1:]:
+        model.apply(frame)
+    assert len(calls) == len(frames) - 1
+    for arrays in calls:
+        assert len(arrays) == 8  # frame, state, counts, labels, still counts, D, last, busy
+        for i, a in enumerate(arrays):
+            for b in arrays[i + 1:]:
+                assert not np.may_share_memory(a, b)

@@ -13,6 +13,19 @@ from llvmlite import ir  # noqa: E402  (the cache directory is chosen before num
 from numba import njit, prange, types  # noqa: E402
 from numba.core import cgutils  # noqa: E402
 from numba.extending import intrinsic  # noqa: E402
+from numba.core.compiler import Compiler  # noqa: E402
+
+
+class _NoAlias(Compiler):
+    """Numba's compiler with its ``noalias`` flag set (the one Numba sets on ``prange`` bodies
+    whose arrays it finds apart): LLVM may assume that no two array arguments overlap, so it
+    neither re-reads values after every store nor guards its vector loops with overlap tests.
+    A kernel compiled with it must never be given overlapping arrays."""
+
+    def __init__(self, typingctx, targetctx, library, args, return_type, flags, locals):
+        flags = flags.copy()
+        flags.noalias = True
+        super().__init__(typingctx, targetctx, library, args, return_type, flags, locals)
 
 from bgsub.models.kernels.components import (  # noqa: E402
     _channels,
@@ -209,7 +222,7 @@ def mixture_kernel(n_channels, feedback=False):
     """
     channels = n_channels
 
-    @njit(cache=True, nogil=True, error_model="numpy")
+    @njit(cache=True, nogil=True, error_model="numpy", pipeline_class=_NoAlias)
     def mixture_apply(
         start,
         stop,
