@@ -12,20 +12,8 @@ numba_cache.configure()
 from llvmlite import ir  # noqa: E402  (the cache directory is chosen before numba loads)
 from numba import njit, prange, types  # noqa: E402
 from numba.core import cgutils  # noqa: E402
-from numba.extending import intrinsic  # noqa: E402
 from numba.core.compiler import Compiler  # noqa: E402
-
-
-class _NoAlias(Compiler):
-    """Numba's compiler with its ``noalias`` flag set (the one Numba sets on ``prange`` bodies
-    whose arrays it finds apart): LLVM may assume that no two array arguments overlap, so it
-    neither re-reads values after every store nor guards its vector loops with overlap tests.
-    A kernel compiled with it must never be given overlapping arrays."""
-
-    def __init__(self, typingctx, targetctx, library, args, return_type, flags, locals):
-        flags = flags.copy()
-        flags.noalias = True
-        super().__init__(typingctx, targetctx, library, args, return_type, flags, locals)
+from numba.extending import intrinsic  # noqa: E402
 
 from bgsub.models.kernels.components import (  # noqa: E402
     _channels,
@@ -56,6 +44,18 @@ from bgsub.models.kernels.layout import (  # noqa: E402
     _NONE,
     _u,
 )
+
+
+class _NoAlias(Compiler):
+    """Numba's compiler with its ``noalias`` flag set (the one Numba sets on ``prange`` bodies
+    whose arrays it finds apart): LLVM may assume that no two array arguments overlap, so it
+    neither re-reads values after every store nor guards its vector loops with overlap tests.
+    A kernel compiled with it must never be given overlapping arrays."""
+
+    def __init__(self, typingctx, targetctx, library, args, return_type, flags, locals):
+        flags = flags.copy()
+        flags.noalias = True
+        super().__init__(typingctx, targetctx, library, args, return_type, flags, locals)
 
 
 # Pixels per block: the lone pass, then the pixels it left, while the block's top-ranked
@@ -167,7 +167,7 @@ def _list_pending(mixture, n_components, mask, start, stop, slots, step, pending
             j += SCAN_CHUNK
             continue
         for q in range(j, min(j + SCAN_CHUNK, stop)):
-            pending[count] = q
+            pending[count] = q  # kept when it is pending: the count moves on
             if mask[_u(q)] == PENDING:
                 _prefetch_lower_ranks(mixture, n_components, _u(q), slots, step)
                 count += 1
@@ -190,7 +190,8 @@ def mixture_kernel(n_channels, feedback=False):
     dynamics_rate)``, or ``NO_FEEDBACK`` for the plain kernel, which compiles the feedback away
     (``busy`` is ``previous`` dilated by a 3 x 3 cross). ``still`` counts, per
     pixel, the frames it has been foreground while matching a component within ``still2`` of it
-    (for ghost absorption, saturating at 255); an empty array turns the count off.
+    (for ghost absorption, saturating at 255); an empty array turns the count off. The kernel is
+    compiled with Numba's ``noalias`` flag (:class:`_NoAlias`): no two of its arrays may overlap.
 
     For each pixel, in rank order over its live components:
 
