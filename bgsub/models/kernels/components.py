@@ -163,13 +163,18 @@ def _is_shadow(x, mixture, o, step, n, n_channels, threshold2, background_ratio,
 
 
 @njit(inline="always")
+def _still_counted(count, held):
+    """A still count after one more frame: one more (saturating at 255) while ``held``, else 0."""
+    more = count + np.uint8(1) if count < 255 else count
+    return more if held else np.uint8(0)
+
+
+@njit(inline="always")
 def _count_still(still, p, held):
-    """One more still frame for pixel ``p`` while ``held``, else 0 (stored only when it was not)."""
-    if held:
-        if still[p] < 255:
-            still[p] += 1
-    elif still[p] != 0:
-        still[p] = 0
+    """Pixel ``p``'s still count after one more frame (stored only where it changes)."""
+    count = _still_counted(still[p], held)
+    if count != still[p]:
+        still[p] = count
 
 
 @njit(inline="always")

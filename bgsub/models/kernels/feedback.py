@@ -72,3 +72,10 @@ def _within_threshold(d2, var, p, feedback, t20, threshold2, dynamics, floor, ga
     if feedback:
         t2 = _feedback_threshold2(threshold2, dynamics[p], floor, gain, s_max)
     return d2 < t2 * var
+
+
+@njit(inline="always")
+def _dynamics_learned(d, nearest2, rate, inv_c):
+    """D after a quiet background frame: a step of ``rate`` towards the RMS distance to the
+    nearest background component (``nearest2`` is its squared distance over all channels)."""
+    return d + rate * (np.sqrt(nearest2 * inv_c) - d)

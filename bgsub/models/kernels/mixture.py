@@ -26,10 +26,12 @@ from bgsub.models.kernels.components import (  # noqa: E402
     _rank_key,
     _rerank,
     _rho,
+    _still_counted,
     _store_channels,
     _top_component,
 )
 from bgsub.models.kernels.feedback import (  # noqa: E402
+    _dynamics_learned,
     _feedback_rates,
     _within_threshold,
 )
@@ -137,14 +139,13 @@ def _lone_pass(start, stop, frame, mixture, n_components, mask, still, count_sti
         mask[p] = label if lone else PENDING
         if count_still:
             count = still[p]
-            held = count + np.uint8(1) if count < 255 else count
-            counted = held if (not background) & (d2 < s2) else np.uint8(0)
+            counted = _still_counted(count, (not background) & (d2 < s2))
             still[p] = counted if lone else count
         if feedback:
             # the lone component is the nearest background one
             d = dynamics[p]
             learns = lone & background & (a0 > 0) & (busy[p] != FOREGROUND)
-            dynamics[p] = d + rate * (np.sqrt(d2 * inv_c) - d) if learns else d
+            dynamics[p] = _dynamics_learned(d, d2, rate, inv_c) if learns else d
 
 
 @njit(inline="always")
@@ -341,7 +342,7 @@ def mixture_kernel(n_channels, feedback=False):
                     if track_still:
                         _count_still(still, p, not background and d2 < s2)
                     if near:
-                        dynamics[p] += rate * (np.sqrt(nearest2 * inv_c) - dynamics[p])
+                        dynamics[p] = _dynamics_learned(dynamics[p], nearest2, rate, inv_c)
                     k += 1
                 if k >= n_pending:
                     break
@@ -432,7 +433,7 @@ def mixture_kernel(n_channels, feedback=False):
                 if track_still:
                     _count_still(still, p, mask[p] == FOREGROUND and matched2 < s2)
                 if feedback and background and a > 0 and busy[p] != FOREGROUND:
-                    dynamics[p] += rate * (np.sqrt(nearest2 * inv_c) - dynamics[p])
+                    dynamics[p] = _dynamics_learned(dynamics[p], nearest2, rate, inv_c)
                 if matched == _NONE and a > 0:
                     slot = n if n < k_max else k_max - _u(1)
                     o = first + slot * step
