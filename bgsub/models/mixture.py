@@ -21,6 +21,13 @@ SHAKE_FRAMES = 50  # shake averages out over this many frames around the camera'
 
 
 @functools.cache
+def _levels(channels):
+    """Every level, 0 to 255, in each of ``channels`` channels: a 256 x 1 image."""
+    return np.repeat(np.arange(256, dtype=np.uint8)[:, None], channels, axis=1).reshape(
+        256, 1, channels)
+
+
+@functools.cache
 def _hanning_window(shape):
     """The phase correlation's window for reduced images of ``shape``, made once per size."""
     return cv2.createHanningWindow(shape[::-1], cv2.CV_32F)
@@ -159,8 +166,13 @@ class MixtureComponents(BackgroundModel):
         if np.all(np.abs(1.0 / gain - 1.0) * 255 < 0.5):
             return pixels
         scale = tuple(float(v) for v in 1.0 / gain) + (0.0,) * (4 - channels)
-        compensated = cv2.multiply(pixels.reshape(n_pixels, 1, channels), scale)
-        return compensated.reshape(n_pixels, channels)
+        # Each channel's 256 levels scaled as OpenCV scales an image; the frame is then looked up
+        # in them (the same values as scaling the frame, at a third of the cost).
+        table = cv2.multiply(_levels(channels), scale).reshape(256, channels)
+        compensated = np.empty_like(pixels)
+        stripes.run(kernels.level_kernel(channels), n_pixels, pixels.reshape(-1),
+                    np.ascontiguousarray(table.T).reshape(-1), compensated.reshape(-1))
+        return compensated
 
     def _compensate_shift(self, pixels):
         """``pixels`` moved back by the camera's shake against the top components' means.
@@ -215,24 +227,20 @@ class MixtureComponents(BackgroundModel):
         means, variances = top[:, :, kernels.MEAN:], top[:, :, kernels.VARIANCE]
         image = pixels.reshape(height, width, channels)
         f = max(width // SHIFT_WIDTH, 1)
-        reduced_means = means[::f, ::f].mean(axis=2, dtype=np.float32)
-        (dx, dy), _ = cv2.phaseCorrelate(reduced_means,
-                                         image[::f, ::f].mean(axis=2, dtype=np.float32),
-                                         _hanning_window(reduced_means.shape))
+        reduced = (-(-height // f), -(-width // f))  # the size of [::f, ::f]
+        reduced_means, reduced_image = np.empty((2, *reduced), dtype=np.float32)
+        kernels.grid_mean(means, f, reduced_means)
+        kernels.grid_mean(image, f, reduced_image)
+        (dx, dy), _ = cv2.phaseCorrelate(reduced_means, reduced_image, _hanning_window(reduced))
         sx, sy = round(dx * f), round(dy * f)
         m = max(abs(sx), abs(sy))
         if m == 0 or m > MAX_SHIFT * min(height, width):
             return 0, 0
         # frame(y, x) ~ means(y - sy, x - sx): count the misfits on a grid inside both
-        inside = image[m : height - m : f, m : width - m : f].astype(np.float32)
         bound = self.distance2_bound(self.params.threshold, channels)
-
-        def misfits(y, x):
-            rows, cols = slice(m - y, height - m - y, f), slice(m - x, width - m - x, f)
-            d2 = ((inside - means[rows, cols]) ** 2).sum(axis=2)
-            return np.count_nonzero(d2 > bound * variances[rows, cols])
-
-        return (sx, sy) if misfits(sy, sx) < misfits(0, 0) else (0, 0)
+        moved, still = (kernels.grid_misfits(image, means, variances, m, f, y, x, bound)
+                        for y, x in ((sy, sx), (0, 0)))
+        return (sx, sy) if moved < still else (0, 0)
 
     def _initialise(self, pixels):
         """One component per pixel: weight 1, the initial variance, the pixel as its mean."""

@@ -191,3 +191,51 @@ def test_the_mixture_kernel_is_never_given_overlapping_arrays(model_class, stage
         for i, a in enumerate(arrays):
             for b in arrays[i + 1:]:
                 assert not np.may_share_memory(a, b)
+
+
+@pytest.mark.parametrize("channels", [1, 2, 3, 4])
+def test_the_level_kernel_looks_up_each_channel_in_its_own_table_within_its_stripe(channels):
+    rng = np.random.default_rng(5)
+    pixels = rng.integers(0, 256, (50, channels), dtype=np.uint8)
+    table = rng.integers(0, 256, (channels, 256), dtype=np.uint8)
+    out = np.full_like(pixels, 7)
+    bgsub.models.kernels.level_kernel(channels)(5, 17, pixels.reshape(-1), table.reshape(-1),
+                                                 out.reshape(-1))
+    # NumPy twin: fancy indexing, channel by channel
+    expected = np.full_like(pixels, 7)
+    for c in range(channels):
+        expected[5:17, c] = table[c][pixels[5:17, c]]
+    np.testing.assert_array_equal(out, expected)
+
+
+@pytest.mark.parametrize("dtype, channels, step", [(np.uint8, 3, 4), (np.float32, 3, 3),
+                                                   (np.float32, 1, 2), (np.float32, 4, 5)])
+def test_grid_mean_is_numpy_s_strided_channel_mean(dtype, channels, step):
+    rng = np.random.default_rng(6)
+    image = (rng.random((37, 53, channels + 2)) * 255).astype(dtype)[:, :, 2:]  # a strided view
+    expected = image[::step, ::step].mean(axis=2, dtype=np.float32)
+    out = np.full(expected.shape, np.nan, np.float32)
+    bgsub.models.kernels.grid_mean(image, step, out)
+    np.testing.assert_array_equal(out, expected)
+
+
+@pytest.mark.parametrize("dy, dx", [(0, 0), (2, -1), (-3, 3)])
+def test_grid_misfits_counts_as_numpy_does_on_the_shifted_grid(dy, dx):
+    rng = np.random.default_rng(7)
+    height, width, margin, step = 40, 56, 3, 4
+    image = rng.integers(0, 256, (height, width, 3), dtype=np.uint8)
+    top = np.empty((height, width, 5), np.float32)  # (weight, variance, means): strided views
+    top[:, :, 0] = 1.0
+    top[:, :, 1] = rng.uniform(4.0, 400.0, (height, width))
+    top[:, :, 2:] = image + rng.normal(0.0, 12.0, image.shape)
+    means, variances = top[:, :, 2:], top[:, :, 1]
+    bound = 16.8
+    # NumPy twin: the grid and the shifted component planes cut out by slices
+    rows = slice(margin - dy, height - margin - dy, step)
+    cols = slice(margin - dx, width - margin - dx, step)
+    inside = image[margin : height - margin : step, margin : width - margin : step]
+    d2 = ((inside.astype(np.float32) - means[rows, cols]) ** 2).sum(axis=2)
+    expected = np.count_nonzero(d2 > bound * variances[rows, cols])
+    assert 0 < expected < d2.size  # both outcomes occur
+    assert bgsub.models.kernels.grid_misfits(image, means, variances, margin, step, dy, dx,
+                                              bound) == expected

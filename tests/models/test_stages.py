@@ -128,6 +128,28 @@ def test_exposure_compensation_leaves_a_steady_camera_alone():
     np.testing.assert_allclose(model.exposure_gain, 1.0, atol=0.5 / 255 * 2)
 
 
+@pytest.mark.parametrize("channels", [1, 3, 4])
+def test_exposure_compensation_scales_the_frame_as_opencv_does(channels):
+    # The kernel looks levels up in a table; the oracle scales the frame itself, value by value,
+    # with OpenCV's saturating multiply, and (independently) in float64 rounded half to even.
+    rng = np.random.default_rng(4)
+    shape = (48, 64, channels) if channels > 1 else (48, 64)
+    model = bgsub.GaussianMixture()
+    model.apply(rng.integers(40, 200, shape, dtype=np.uint8))
+    pixels = rng.integers(0, 256, (48 * 64, channels), dtype=np.uint8)
+    model.exposure_gain[:] = np.float32([0.7, 1.3, 0.9, 0.55][:channels])  # dark, bright, ...
+    model._planes[0, :, kernels.MEAN:] = 100.0
+    # every pixel's top mean at 100: the gain measured is each channel's median of x / 100
+    pixels[: len(pixels) // 2] = np.uint8(np.round(100 * model.exposure_gain))
+    compensated = model._compensate_exposure(pixels, np.zeros(len(pixels), np.uint8))
+    assert compensated is not pixels
+    scale = tuple(float(v) for v in 1.0 / model.exposure_gain) + (0.0,) * (4 - channels)
+    expected = cv2.multiply(pixels.reshape(-1, 1, channels), scale).reshape(pixels.shape)
+    np.testing.assert_array_equal(compensated, expected)
+    exact = np.clip(np.rint(pixels * (1.0 / model.exposure_gain.astype(np.float64))), 0, 255)
+    assert np.abs(compensated - exact).max() <= 1  # float32 against float64 at a level's half
+
+
 def test_a_shaking_camera_keeps_the_still_scene_background():
     rng = np.random.default_rng(3)
     height, width = 96, 128

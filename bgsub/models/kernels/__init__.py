@@ -35,9 +35,11 @@ All arithmetic is float32 (scalars are cast at entry) in the operation order of 
 
 Modules: ``layout`` (labels, component slots), ``gaussian`` (the single Gaussian), ``components``
 (the small helpers the mixture kernel is composed of), ``mixture`` (the mixture kernel and its
-background image), ``feedback`` (the default model's additions), ``ghosts`` (ghost absorption).
+background image), ``feedback`` (the default model's additions), ``ghosts`` (ghost absorption),
+``compensation`` (what exposure and shake compensation compute per pixel).
 """
 
+from bgsub.models.kernels.compensation import grid_mean, grid_misfits, level_kernel
 from bgsub.models.kernels.feedback import NO_FEEDBACK
 from bgsub.models.kernels.gaussian import GAUSSIAN_BLOCK, gaussian_kernel
 from bgsub.models.kernels.ghosts import GHOST_BLOCK, GHOST_RADIUS, ghost_absorb
@@ -57,6 +59,9 @@ __all__ = [
     "WEIGHT",
     "gaussian_kernel",
     "ghost_absorb",
+    "grid_mean",
+    "grid_misfits",
+    "level_kernel",
     "mixture_background",
     "mixture_kernel",
 ]
