@@ -12,6 +12,21 @@ import signal
 import threading
 
 
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C or SIGTERM, raised by the command line's handlers (:func:`raise_interrupted`).
+
+    A subclass, so that CPython does not count it as an unhandled Ctrl-C: when a plain
+    ``KeyboardInterrupt`` leaves code run by ``exec`` or ``eval`` of a string (dataclasses,
+    namedtuples and Numba all generate code that way while a command starts), ``python -m``
+    later ends the process by SIGINT itself, exit status -2 in place of the 130 that bgsub
+    chose after finalising its outputs. CPython compares the exception's type exactly."""
+
+
+def raise_interrupted(signum, frame):
+    """A signal handler that raises :class:`Interrupted`."""
+    raise Interrupted
+
+
 class _Held:
     def __init__(self):
         self.pending = []

@@ -16,6 +16,7 @@ import click
 
 from bgsub import __version__
 from bgsub.errors import BgsubError
+from bgsub.interrupts import raise_interrupted
 
 
 # name -> (module, attribute). Imported when used: ``bgsub run`` starts faster for not
@@ -56,7 +57,7 @@ _signals: list[int] = []
 def _on_sigterm(signum, frame):
     # A service manager stopping bgsub: stop like Ctrl-C, with the outputs finalised.
     _signals.append(signum)
-    raise KeyboardInterrupt
+    raise_interrupted(signum, frame)
 
 
 def _warning_line(message, category, filename, lineno, file=None, line=None):
@@ -64,11 +65,11 @@ def _warning_line(message, category, filename, lineno, file=None, line=None):
 
 
 def _end_startup_guard():
-    # From here Ctrl-C raises KeyboardInterrupt, which finalises the outputs. Before, a
-    # KeyboardInterrupt inside an import can be swallowed by importlib ("Exception ignored")
-    # and the run goes on, so bgsub/__main__.py exits at once instead.
+    # From here Ctrl-C raises KeyboardInterrupt (bgsub's Interrupted), which finalises the
+    # outputs. Before, a KeyboardInterrupt inside an import can be swallowed by importlib
+    # ("Exception ignored") and the run goes on, so bgsub/__main__.py exits at once instead.
     if getattr(signal.getsignal(signal.SIGINT), "startup_guard", False):
-        signal.signal(signal.SIGINT, signal.default_int_handler)
+        signal.signal(signal.SIGINT, raise_interrupted)
 
 
 def usage_line(err):

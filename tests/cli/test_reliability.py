@@ -207,11 +207,40 @@ def test_ctrl_c_at_any_moment_of_start_up_exits_130_quietly(tmp_path, camera):
         time.sleep(delay)
         process.send_signal(signal.SIGINT)
         _, stderr = process.communicate(timeout=120)
-        # 130, or ended by the SIGINT itself after bgsub's line (seen once in many runs, under
-        # load): a shell reports both as $? = 130 (128 + SIGINT).
-        assert process.returncode in (130, -signal.SIGINT), (delay, stderr)
+        assert process.returncode == 130, (delay, stderr)
         assert "Traceback" not in stderr and "Exception ignored" not in stderr, (delay, stderr)
         assert stderr.strip().splitlines()[-1] == "bgsub: interrupted", (delay, stderr)
+
+
+# CPython ends a ``python -m`` process by SIGINT itself (status -2, not bgsub's 130 or 143) once a
+# plain KeyboardInterrupt has left code run by exec() of a string, which dataclasses and Numba
+# run while a command starts: the race behind a rare -2 in the test above. Here the signal is made
+# to land in such code every time.
+INTERRUPTED_IN_EXEC = """
+import sys
+from bgsub import pipeline
+from bgsub.__main__ import main
+
+
+def process(*args, **kwargs):
+    exec("import os, signal, time\\nos.kill(os.getpid(), signal.%s)\\ntime.sleep(60)")
+
+
+pipeline.process = process  # the run command's work: the signal lands while it starts
+sys.argv = ["bgsub", "run", "-q", sys.argv[1], "-o", sys.argv[2]]
+main()
+"""
+
+
+@pytest.mark.parametrize("signum, status", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_a_signal_inside_generated_code_exits_with_bgsub_s_status(tmp_path, video_file, signum,
+                                                                  status):
+    (tmp_path / "interrupted_in_exec.py").write_text(INTERRUPTED_IN_EXEC % signum.name)
+    run = subprocess.run(
+        [sys.executable, "-m", "interrupted_in_exec", str(video_file), str(tmp_path / "out")],
+        cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert run.returncode == status, run.stderr
+    assert run.stderr.strip().splitlines()[-1] == "bgsub: interrupted", run.stderr
 
 
 # --- behaviour settled by issue 13 (docs/events.md) ----------------------------------------------
