@@ -50,9 +50,10 @@ from bgsub.models.kernels.layout import (  # noqa: E402
 
 class _NoAlias(Compiler):
     """Numba's compiler with its ``noalias`` flag set (the one Numba sets on ``prange`` bodies
-    whose arrays it finds apart): LLVM may assume that no two array arguments overlap, so it
-    neither re-reads values after every store nor guards its vector loops with overlap tests.
-    A kernel compiled with it must never be given overlapping arrays."""
+    whose arrays it finds apart): LLVM may assume that no element is reached through two array
+    arguments, so it neither re-reads values after every store nor guards its vector loops with
+    overlap tests. A function compiled with it must never reach one element through two of its
+    arrays (the mixture kernel is never even given overlapping ones)."""
 
     def __init__(self, typingctx, targetctx, library, args, return_type, flags, locals):
         flags = flags.copy()
@@ -98,14 +99,18 @@ def _prefetch_lower_ranks(mixture, n_components, pixel, slots, step):
 
 
 @njit(inline="always")
-def _lone_pass(start, stop, frame, mixture, n_components, mask, still, count_still, n_channels,
-               feedback, a0, decay0, prune0, g2, t20, threshold2, tau, lo, hi, s2, fb):
+def _first_pass(start, stop, frame, mixture, lower, n_components, mask, still, count_still,
+                pairs, n_channels, feedback, a0, decay0, prune0, g2, t20, threshold2, tau, lo, hi,
+                s2, ratio, fb):
     """The mixture kernel's steps for pixels ``start .. stop - 1`` whose lone component matches
-    again (most pixels of most scenes), with no branch on the pixel: each one's update is
-    computed and stored where it applies, the old values stored back where it does not, so
-    that the loop runs on vector registers. It leaves the mask at PENDING where the pixel needs
-    the rest of the kernel: several components, no match, a dying weight, a shadow test, or
-    (feedback) a pixel that was foreground, whose rate differs."""
+    again (most pixels of most scenes) and, with ``pairs``, for those whose top component of two
+    matches while the second only decays and stays ranked below (most of the others), with no
+    branch on the pixel: each one's update is computed and stored where it applies, the old
+    values stored back where it does not, so that the loop runs on vector registers. It leaves
+    the mask at PENDING where the pixel needs the rest of the kernel: more components, no match,
+    a dying weight, a shadow test, or (feedback) a pixel that was foreground, whose rate differs,
+    or whose second component is a background one that D must measure. ``lower`` is the state
+    from the second rank's plane on (read only with ``pairs``)."""
     slots = _u(2 + n_channels)
     inv_c = np.float32(1.0 / n_channels)
     dynamics, previous, busy, _, _, floor, gain, s_max, dynamics_rate = fb
@@ -122,30 +127,67 @@ def _lone_pass(start, stop, frame, mixture, n_components, mask, still, count_sti
         first = p * slots
         x, w, var, mu, d2 = _top_component(frame, mixture, p, slots, decay0, prune0, n_channels)
         w_old = mixture[first]
+        n = n_components[p]
         background = _within_threshold(d2, var, p, feedback, t20, threshold2, dynamics, floor,
                                        gain, s_max)
-        lone = (n_components[p] == 1) & (d2 < g2 * var) & (w + a0 > 0) & (background | (tau <= 0))
+        matches = (d2 < g2 * var) & (w + a0 > 0) & (background | (tau <= 0))
         if feedback:
-            lone = lone & (previous[p] != FOREGROUND)
+            matches = matches & (previous[p] != FOREGROUND)
         w += a0
         usual = w == w_lone
         rho = rho_lone if usual else _rho(a0, w)
-        norm = norm_lone if usual else w * (np.float32(1.0) / w)
         new_mu, new_var = _learned(mu, var, x, d2, rho, inv_c, lo, hi, n_channels)
-        _store_channels(mixture, first + _u(MEAN), new_mu if lone else mu, n_channels)
-        mixture[first + _u(VARIANCE)] = new_var if lone else var
-        mixture[first] = norm if lone else w_old
+        lone = matches & (n == 1)
+        norm = norm_lone if usual else w * (np.float32(1.0) / w)
+        done = lone
+        if pairs:
+            w2_old = lower[first]
+            w2 = w2_old * decay0 + prune0
+            pair = matches & (n == 2) & (w2 > 0)
+            pair = pair & (not _rank_key(w, new_var) < _rank_key(w2, lower[first + _u(VARIANCE)]))
+            if feedback:
+                # While the top weight is below the ratio the second is a background component,
+                # and D would need its distance.
+                pair = pair & (not (background & (a0 > 0) & (busy[p] != FOREGROUND) & (w < ratio)))
+            inv_total = np.float32(1.0) / (w + w2)
+            lower[first] = w2 * inv_total if pair else w2_old
+            norm = norm if lone else w * inv_total
+            done = lone | pair
+        _store_channels(mixture, first + _u(MEAN), new_mu if done else mu, n_channels)
+        mixture[first + _u(VARIANCE)] = new_var if done else var
+        mixture[first] = norm if done else w_old
         label = BACKGROUND if background else FOREGROUND
-        mask[p] = label if lone else PENDING
+        mask[p] = label if done else PENDING
         if count_still:
             count = still[p]
             counted = _still_counted(count, (not background) & (d2 < s2))
-            still[p] = counted if lone else count
+            still[p] = counted if done else count
         if feedback:
-            # the lone component is the nearest background one
+            # the top component is the nearest background one
             d = dynamics[p]
-            learns = lone & background & (a0 > 0) & (busy[p] != FOREGROUND)
+            learns = done & background & (a0 > 0) & (busy[p] != FOREGROUND)
             dynamics[p] = _dynamics_learned(d, d2, rate, inv_c) if learns else d
+
+
+@njit(nogil=True, error_model="numpy", pipeline_class=_NoAlias)
+def _apply_first_pass(start, stop, frame, mixture, lower, n_components, mask, still, pairs,
+                      n_channels, feedback, a0, decay0, prune0, g2, t20, threshold2, tau, lo, hi,
+                      s2, ratio, fb):
+    """``_first_pass`` in a function of its own, compiled with ``noalias``: ``lower`` (a view of
+    the state from the second rank on, empty without ``pairs``) and ``mixture`` then count as
+    apart, which they are within the pass (it touches the block's first two ranks), and LLVM
+    vectorises the loop; read through ``mixture`` itself, the second rank kept it scalar. The
+    kernel's own arrays stay apart: ``lower`` is made inside it. LLVM inlines it into each
+    kernel, where its flags are constants (``pairs`` at each of two calls, ``count_still`` in
+    each branch here): a flag known only at run time keeps the loop scalar."""
+    if still.shape[0] > 0:
+        _first_pass(start, stop, frame, mixture, lower, n_components, mask, still, True, pairs,
+                    n_channels, feedback, a0, decay0, prune0, g2, t20, threshold2, tau, lo, hi,
+                    s2, ratio, fb)
+    else:
+        _first_pass(start, stop, frame, mixture, lower, n_components, mask, still, False, pairs,
+                    n_channels, feedback, a0, decay0, prune0, g2, t20, threshold2, tau, lo, hi,
+                    s2, ratio, fb)
 
 
 @njit(inline="always")
@@ -213,9 +255,11 @@ def mixture_kernel(n_channels, feedback=False):
 
     The pixels go in blocks of ``LONE_BLOCK``. Those whose lone component matches again (85 %
     of a 1080p highway frame once the model has settled) take the same steps in one branch-free
-    pass over the block that the compiler vectorises (``_lone_pass``); it marks the others
+    pass over the block that the compiler vectorises (``_first_pass``), and so do those whose
+    top component of two matches while the second only decays (10 % more); in a block whose
+    pixels all hold one component the pass does not read the second rank. It marks the others
     PENDING in the mask. Of those, runs of pixels with several components whose top one
-    matches, and whose others only decay, go through a tight loop (most of the other 15 %). The
+    matches, and whose others only decay, go through a tight loop (most of the other 6 %). The
     general update takes every other pixel (a match that needs the shadow test included; with
     ``feedback``, a pixel that was foreground, whose rate differs). There the components after
     the match only decay, so they get a loop of their own; the rank keys of the matched
@@ -268,17 +312,20 @@ def mixture_kernel(n_channels, feedback=False):
         pending = np.empty(min(LONE_BLOCK, stop - start), np.uint32)
         i = start
         while i < stop:
-            # The block's lone components first, in one pass that the compiler vectorises; the
-            # pixels it leaves (marked PENDING) then take the steps below while the block's state
-            # is still in cache.
+            # The block's lone components (and pairs) first, in one pass that the compiler
+            # vectorises; the pixels it leaves (marked PENDING) then take the steps below while the
+            # block's state is still in cache.
             end = min(i + LONE_BLOCK, stop)
-            # (twice: with ``count_still`` a constant, neither loop branches on it)
-            if track_still:
-                _lone_pass(i, end, frame, mixture, n_components, mask, still, True, channels,
-                           feedback, a0, decay0, prune0, g2, t20, threshold2, tau, lo, hi, s2, fb)
+            # (twice, so that ``pairs`` is a constant in each; Numba's max vectorises: a block
+            # whose pixels all hold one component costs no reads of the second rank)
+            if k_max > 1 and n_components[i:end].max() > 1:
+                _apply_first_pass(i, end, frame, mixture, mixture[step:], n_components, mask,
+                                  still, True, channels, feedback, a0, decay0, prune0, g2, t20,
+                                  threshold2, tau, lo, hi, s2, ratio, fb)
             else:
-                _lone_pass(i, end, frame, mixture, n_components, mask, still, False, channels,
-                           feedback, a0, decay0, prune0, g2, t20, threshold2, tau, lo, hi, s2, fb)
+                _apply_first_pass(i, end, frame, mixture, mixture[:0], n_components, mask,
+                                  still, False, channels, feedback, a0, decay0, prune0, g2, t20,
+                                  threshold2, tau, lo, hi, s2, ratio, fb)
             n_pending = _list_pending(mixture, n_components, mask, i, end, slots, step, pending)
             i = end
             k = 0  # the next of them
