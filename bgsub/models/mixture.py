@@ -167,7 +167,7 @@ class MixtureComponents(BackgroundModel):
             return pixels
         scale = tuple(float(v) for v in 1.0 / gain) + (0.0,) * (4 - channels)
         # Each channel's 256 levels scaled as OpenCV scales an image; the frame is then looked up
-        # in them (the same values as scaling the frame, at a third of the cost).
+        # in them (the same values as scaling the frame, at less than half the cost).
         table = cv2.multiply(_levels(channels), scale).reshape(256, channels)
         compensated = np.empty_like(pixels)
         stripes.run(kernels.level_kernel(channels), n_pixels, pixels.reshape(-1),

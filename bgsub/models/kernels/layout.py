@@ -6,7 +6,7 @@ import numpy as np
 FOREGROUND = 255
 SHADOW = 127
 BACKGROUND = 0
-# Never a final label: the mask's value, within the mixture kernel, of a pixel that the lone
+# Never a final label: the mask's value, within the mixture kernel, of a pixel that the first
 # pass left to the rest of the update.
 PENDING = 1
 

@@ -61,10 +61,10 @@ class _NoAlias(Compiler):
         super().__init__(typingctx, targetctx, library, args, return_type, flags, locals)
 
 
-# Pixels per block: the lone pass, then the pixels it left, while the block's top-ranked
+# Pixels per block: the first pass, then the pixels it left, while the block's top-ranked
 # components (80 kB at 3 channels) are still in the core's L2 cache.
-LONE_BLOCK = 4096
-SCAN_CHUNK = 16  # pixels: the ones the lone pass left are sought this many at a time
+FIRST_PASS_BLOCK = 4096
+SCAN_CHUNK = 16  # pixels: the ones the first pass left are sought this many at a time
 
 
 @intrinsic
@@ -253,7 +253,7 @@ def mixture_kernel(n_channels, feedback=False):
     A foreground pixel is labelled SHADOW instead when ``shadow_tau > 0`` and it is a darker copy
     of a background component (tested after step 4, before step 5).
 
-    The pixels go in blocks of ``LONE_BLOCK``. Those whose lone component matches again (85 %
+    The pixels go in blocks of ``FIRST_PASS_BLOCK``. Those whose lone component matches again (85 %
     of a 1080p highway frame once the model has settled) take the same steps in one branch-free
     pass over the block that the compiler vectorises (``_first_pass``), and so do those whose
     top component of two matches while the second only decays (10 % more); in a block whose
@@ -309,13 +309,13 @@ def mixture_kernel(n_channels, feedback=False):
         inv_c = np.float32(1.0 / channels)
         dynamics, previous, busy, width, foreground_rate, floor, gain, s_max, dynamics_rate = fb
         rate = np.float32(dynamics_rate)
-        pending = np.empty(min(LONE_BLOCK, stop - start), np.uint32)
+        pending = np.empty(min(FIRST_PASS_BLOCK, stop - start), np.uint32)
         i = start
         while i < stop:
             # The block's lone components (and pairs) first, in one pass that the compiler
             # vectorises; the pixels it leaves (marked PENDING) then take the steps below while the
             # block's state is still in cache.
-            end = min(i + LONE_BLOCK, stop)
+            end = min(i + FIRST_PASS_BLOCK, stop)
             # (twice, so that ``pairs`` is a constant in each; Numba's max vectorises: a block
             # whose pixels all hold one component costs no reads of the second rank)
             if k_max > 1 and n_components[i:end].max() > 1:
@@ -332,8 +332,8 @@ def mixture_kernel(n_channels, feedback=False):
             while k < n_pending:
                 # Top run: pixels with several live components whose top one matches, whose others
                 # survive their decay, the second staying ranked below, and that need no shadow test
-                # (most pixels with several): the general update's steps with nothing to compact or
-                # move. It stops, with nothing changed, at the first pixel that needs more.
+                # (most of those the first pass leaves: three or more, or two whose second D needs):
+                # the general update's steps with nothing to compact or move. It stops, with nothing changed, at the first pixel that needs more.
                 while k < n_pending:
                     p = _u(pending[k])
                     n = _u(n_components[p])
