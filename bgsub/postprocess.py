@@ -8,6 +8,10 @@ salt-and-pepper noise of per-pixel decisions), opening (erases thin false detect
 Each size is pixels or a percentage of the frame (:mod:`bgsub.units`: an aperture of its shorter
 side, an area of its pixels), worked out once per frame size, so one setting filters a 320x240
 and a 1080p camera alike.
+
+The median and the morphology run only on the tiles where they can mark something (a screen of
+the mask by its cell sums, :func:`screened`): a 1080p mask's few objects cost a fraction of
+filtering the whole frame, and the result is the same.
 """
 
 from dataclasses import dataclass
@@ -119,9 +123,9 @@ class PostProcessor:
         if self._median:
             mask = binary_median(mask, self._median)
         if self._open is not None:
-            mask = cv2.morphologyEx(mask, cv2.MORPH_OPEN, self._open)
+            mask = morphology(mask, cv2.MORPH_OPEN, self._open)
         if self._close is not None:
-            mask = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, self._close)
+            mask = morphology(mask, cv2.MORPH_CLOSE, self._close)
         if roi is not None and (self._median or self._close is not None):
             # Median and closing can grow foreground into a concave ROI's outside corners.
             mask = cv2.bitwise_and(mask, roi)
@@ -148,6 +152,103 @@ def binary_median(mask, size):
 
     On two values the median is a majority vote: 255 where more than half the window is 255,
     i.e. where the window's mean exceeds 127.5. A box filter finds that mean in constant time per
-    pixel, several times faster than the median filter (whose cost grows with the window)."""
+    pixel, several times faster than the median filter (whose cost grows with the window); and
+    it runs only on the tiles where a window can hold that much (:func:`on_tiles`). Masks with
+    other values (127 for shadows) get the same mean's threshold."""
+    half = size // 2
+    # Where a window's sum stays below 127 size^2 its mean rounds to 127 at most: 0 after the
+    # threshold. The border counts as often as the padding repeats it.
+    return screened(mask, lambda part: _box_majority(part, size), half, 127 * size * size, half,
+                    edge=half)
+
+
+def _box_majority(mask, size):
+    """255 where the ``size`` x ``size`` window's mean (border repeated) exceeds 127, else 0."""
     mean = cv2.blur(mask, (size, size), borderType=cv2.BORDER_REPLICATE)
     return cv2.threshold(mean, 127, 255, cv2.THRESH_BINARY)[1]
+
+
+def morphology(mask, operation, kernel):
+    """``cv2.morphologyEx(mask, operation, kernel)`` for an opening or a closing, run only on
+    the tiles within reach of a foreground pixel (:func:`on_tiles`): both leave every pixel
+    that no kernel placement links to foreground at 0 (an opening keeps a subset of the mask, a
+    closing of its dilation), with OpenCV's default borders."""
+    reach = max(kernel.shape)
+    return screened(mask, lambda part: cv2.morphologyEx(part, operation, kernel), reach, 1,
+                    2 * reach)
+
+
+TILE = 64  # pixels per side of the tiles that are filtered or skipped
+# Smaller frames are filtered whole: the screen's fixed cost, about 0.2 ms, is more than it
+# saves there (measured on highway masks: even at 640 x 480, 0.7x at 800 x 600, 0.3x at 1080p).
+SCREENED_PIXELS = 640 * 480
+MAX_EDGE = 255  # the border weight that the cell sums hold
+
+
+def screened(mask, function, reach, least, margin, edge=0):
+    """``function(mask)``, for a filter that leaves 0 every pixel within ``reach`` of which the
+    mask sums to less than ``least`` (border pixels counted ``1 + edge`` times per side) and that
+    reads no further than ``margin`` pixels: run on the tiles that :func:`needed_tiles` keeps
+    (:func:`on_tiles`), or on the whole of a small frame."""
+    if mask.size < SCREENED_PIXELS or edge > MAX_EDGE:
+        return function(mask)
+    return on_tiles(mask, needed_tiles(mask, edge, reach, least), margin, function)
+
+
+def needed_tiles(mask, edge, reach, least):
+    """Which ``TILE`` x ``TILE`` tiles of ``mask`` hold a pixel within ``reach`` of which the
+    mask sums to ``least`` or more, by a bound: the sums of the cells that reach meets (the
+    frame's border pixels counted ``1 + edge`` times per side,
+    :func:`bgsub.models.kernels.cell_sums`). A tile it leaves out has no such pixel."""
+    from bgsub.models.kernels import CELL, cell_sums, screen_tiles  # loads Numba when first used
+
+    height, width = mask.shape
+    sums = np.empty((-(-height // CELL), -(-width // CELL)), np.int64)
+    cell_sums(mask, edge, sums)
+    needed = np.empty((-(-height // TILE), -(-width // TILE)), np.bool_)
+    screen_tiles(sums, -(-reach // CELL), least, needed)
+    return needed
+
+
+def on_tiles(mask, needed, margin, function):
+    """``function(mask)`` where the tile grid ``needed`` (``TILE`` x ``TILE`` pixels a cell) is
+    True, 0 elsewhere: the same as ``function(mask)`` itself when the filter leaves the tiles
+    not needed at 0 and reads no further than ``margin`` pixels from each output pixel.
+
+    Runs of needed tiles along a tile row, carried down while the next rows repeat them, are
+    filtered with a ``margin`` of pixels around them (cut at the frame, where the filter's own
+    border applies as on the whole frame). When those parts add up to the frame or more, the
+    whole frame is filtered at once."""
+    height, width = mask.shape
+    parts = []
+    for r0, r1, c0, c1 in _rectangles(needed):
+        inner = (r0 * TILE, min(r1 * TILE, height), c0 * TILE, min(c1 * TILE, width))
+        outer = (max(inner[0] - margin, 0), min(inner[1] + margin, height),
+                 max(inner[2] - margin, 0), min(inner[3] + margin, width))
+        parts.append((inner, outer))
+    if sum((y1 - y0) * (x1 - x0) for _, (y0, y1, x0, x1) in parts) >= height * width:
+        return function(mask)
+    out = np.zeros_like(mask)
+    for (y0, y1, x0, x1), (oy0, oy1, ox0, ox1) in parts:
+        filtered = function(mask[oy0:oy1, ox0:ox1])
+        out[y0:y1, x0:x1] = filtered[y0 - oy0:y1 - oy0, x0 - ox0:x1 - ox0]
+    return out
+
+
+def _rectangles(needed):
+    """Rectangles ``(r0, r1, c0, c1)`` (tile rows and columns, ends excluded) covering the True
+    cells of ``needed`` exactly: each row's runs, a run extended down while the rows below hold
+    the same one."""
+    steps = np.diff(np.pad(needed.astype(np.int8), ((0, 0), (1, 1))), axis=1)
+    rows, starts = np.nonzero(steps == 1)
+    ends = np.nonzero(steps == -1)[1]  # row by row, in step with the starts
+    runs = [set() for _ in range(len(needed))]
+    for r, c0, c1 in zip(rows.tolist(), starts.tolist(), ends.tolist()):
+        runs[r].add((c0, c1))
+    open_runs, done = {}, []  # run -> its first row
+    for r, row in enumerate(runs):
+        for run in [run for run in open_runs if run not in row]:
+            done.append((open_runs.pop(run), r, *run))
+        for run in row:
+            open_runs.setdefault(run, r)
+    return done + [(r0, len(needed), *run) for run, r0 in open_runs.items()]

@@ -11,10 +11,11 @@ from hypothesis import strategies as st
 
 from conftest import read_masks
 
-from bgsub.config import DEFAULTS, load_config, resolve
+from bgsub.config import DEFAULTS, PostprocessConfig, load_config, resolve
 from bgsub.errors import ConfigError
 from bgsub.postprocess import (BOX_COLOUR, Blob, PostProcessor, binary_median, draw_boxes,
-                               find_blobs, remove_small_blobs, roi_mask)
+                               find_blobs, morphology, on_tiles, remove_small_blobs, roi_mask,
+                               screened)
 from bgsub.units import area_pixels
 
 # An L-shaped (concave) region: its outside corner at (20, 20) is where filters used to leak.
@@ -189,6 +190,137 @@ def test_binary_median_equals_opencvs_median_filter(size, density):
     mask = np.where(rng.random((37, 53)) < density, 255, 0).astype(np.uint8)
     mask[10:20, 5:30] = 255  # a solid object among the noise
     np.testing.assert_array_equal(binary_median(mask, size), cv2.medianBlur(mask, size))
+
+
+# --- filters skip the tiles where they can mark nothing -----------------------------------------
+
+def scattered_mask(shape, seed, density, value=255):
+    """A raw mask of ``shape``: speckles at ``density``, solid objects across each corner and
+    along each border, and one in the frame's last (cut) row and column of tiles."""
+    rng = np.random.default_rng(seed)
+    height, width = shape
+    mask = np.where(rng.random(shape) < density, value, 0).astype(np.uint8)
+    for y, x in [(0, 0), (0, width - 30), (height - 25, 0), (height - 25, width - 30),
+                 (0, width // 2), (height // 2, 0), (height - 12, width // 3)]:
+        mask[y:y + 25, x:x + 30] = 255
+    return mask
+
+
+SCREENED_SHAPES = [(500, 700), (720, 1280)]  # the 500 x 700 frame ends in cut tiles
+
+
+@pytest.mark.parametrize("shape", SCREENED_SHAPES)
+@pytest.mark.parametrize("size", [3, 43, 99])
+@pytest.mark.parametrize("density", [0.0, 0.05, 0.45])
+def test_the_screened_median_is_opencvs_median_filter(shape, size, density):
+    mask = scattered_mask(shape, size, density)
+    np.testing.assert_array_equal(binary_median(mask, size), cv2.medianBlur(mask, size))
+
+
+@pytest.mark.parametrize("size", [3, 43])
+def test_the_screened_median_of_shadow_values_is_the_whole_frame_s_majority(size):
+    mask = scattered_mask((500, 700), size, 0.3, value=127)
+    mean = cv2.blur(mask, (size, size), borderType=cv2.BORDER_REPLICATE)
+    expected = np.where(mean > 127, 255, 0).astype(np.uint8)
+    assert expected.any()
+    np.testing.assert_array_equal(binary_median(mask, size), expected)
+
+
+@pytest.mark.parametrize("shape", SCREENED_SHAPES)
+@pytest.mark.parametrize("operation", [cv2.MORPH_OPEN, cv2.MORPH_CLOSE])
+@pytest.mark.parametrize("size", [2, 5, 8, 15])
+@pytest.mark.parametrize("density", [0.0, 0.02, 0.5])
+def test_screened_opening_and_closing_are_opencvs(shape, operation, size, density):
+    mask = scattered_mask(shape, size, density)
+    mask[200:260, 300:303] = 0  # a gap for the closing to fill
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size))
+    np.testing.assert_array_equal(morphology(mask, operation, kernel),
+                                  cv2.morphologyEx(mask, operation, kernel))
+
+
+def test_a_median_window_s_majority_from_the_next_tiles_is_kept():
+    # (64, 64) opens a tile of its own; five of its 3 x 3 window's pixels lie in the tiles
+    # above and to the left, none in its own
+    mask = np.zeros((500, 700), np.uint8)
+    mask[63, 63:66] = 255
+    mask[64:66, 63] = 255
+    out = binary_median(mask, 3)
+    assert out[64, 64] == 255
+    np.testing.assert_array_equal(out, cv2.medianBlur(mask, 3))
+
+
+def test_a_bare_majority_of_one_window_and_nothing_around_it_is_kept():
+    mask = np.zeros((500, 700), np.uint8)
+    mask[279:300, 279:322] = 255  # 21 rows of the 43 x 43 window around (300, 300): 903 pixels
+    mask[300, 279:301] = 255  # and 22 more: 925 of 1849, one more than half
+    out = binary_median(mask, 43)
+    assert out[300, 300] == 255
+    np.testing.assert_array_equal(out, cv2.medianBlur(mask, 43))
+
+
+def test_a_median_part_s_margin_holds_the_windows_of_its_edge():
+    # Tiles of 64: (200, 127) ends the kept part, whose right neighbour holds 910 foreground
+    # pixels, too few for its screen. Its window (columns 106 to 148) holds them all: column 147
+    # full, 148 empty. A margin one short would repeat 147 in place of 148: 953, a majority.
+    mask = np.zeros((500, 700), np.uint8)
+    mask[185:216, 70:101] = 255  # keeps the part: 961 pixels, out of the window's reach
+    mask[179:222, 147] = 255
+    mask[179:222, 127:147] = 255
+    mask[179:186, 126] = 255
+    out = binary_median(mask, 43)
+    assert out[200, 127] == 0 and out[200, 85] == 255
+    np.testing.assert_array_equal(out, cv2.medianBlur(mask, 43))
+
+
+@pytest.mark.parametrize("margin", [1, 9, 20])
+def test_on_tiles_filters_the_needed_tiles_with_their_margins_as_the_whole_frame(margin):
+    rng = np.random.default_rng(margin)
+    mask = np.where(rng.random((500, 700)) < 0.3, 255, 0).astype(np.uint8)
+    needed = rng.random((8, 11)) < 0.25  # tiles of 64: the last row and column cut
+    needed[-1, -1] = needed[0, 0] = True
+    needed[2, :] = True
+    kernel = np.ones((2 * margin + 1, 2 * margin + 1), np.uint8)  # reads exactly ``margin``
+
+    def spread(part):
+        return cv2.dilate(part, kernel)
+
+    inside = np.kron(needed, np.ones((64, 64), bool))[:500, :700]
+    expected = np.where(inside, spread(mask), 0)
+    np.testing.assert_array_equal(on_tiles(mask, needed, margin, spread), expected)
+
+
+def test_filters_run_on_the_tiles_near_foreground_only():
+    mask = np.zeros((720, 1280), np.uint8)
+    mask[300:340, 600:680] = 255  # one object, in 2 x 3 tiles of 64 pixels
+    areas = []
+
+    def counted(part):
+        areas.append(part.size)
+        return cv2.morphologyEx(part, cv2.MORPH_CLOSE, np.ones((5, 5), np.uint8))
+
+    out = screened(mask, counted, reach=5, least=1, margin=10)
+    np.testing.assert_array_equal(out, counted(mask))
+    assert sum(areas[:-1]) < 0.05 * mask.size  # not the whole frame
+    areas.clear()
+    assert not screened(np.zeros_like(mask), counted, reach=5, least=1, margin=10).any()
+    assert areas == []  # an empty mask is never filtered
+    mask[::32, ::192] = 255  # two tiles in three: their margins would add up to more than
+    screened(mask, counted, reach=5, least=1, margin=70)  # the frame, filtered in one piece
+    assert areas == [mask.size]
+    areas.clear()
+    small = mask[:240, :320]  # a frame too small to pay for the screen
+    screened(small, counted, reach=5, least=1, margin=10)
+    assert areas == [small.size]
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_the_default_post_processing_of_a_1080p_mask_is_the_whole_frame_s(seed):
+    mask = scattered_mask((1080, 1920), seed, 0.08)
+    settings = PostprocessConfig()
+    size = PostProcessor(settings).sizes(mask.shape)[0]
+    close = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (settings.close,) * 2)
+    expected = cv2.morphologyEx(cv2.medianBlur(mask, size), cv2.MORPH_CLOSE, close)
+    np.testing.assert_array_equal(PostProcessor(settings)(mask), expected)
 
 
 # --- sizes that scale with the frame ------------------------------------------------------------

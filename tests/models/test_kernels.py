@@ -239,3 +239,55 @@ def test_grid_misfits_counts_as_numpy_does_on_the_shifted_grid(dy, dx):
     assert 0 < expected < d2.size  # both outcomes occur
     assert bgsub.models.kernels.grid_misfits(image, means, variances, margin, step, dy, dx,
                                               bound) == expected
+
+
+
+def _most_repeats(length, edge):
+    """For each index of a line of ``length``: the most times a window of ``2 edge + 1`` on
+    the line padded by repeating its ends holds it (brute force over the window's centres)."""
+    hits = np.clip(np.arange(length)[:, None] + np.arange(-edge, edge + 1), 0, length - 1)
+    return np.array([(hits == i).sum(axis=1).max() for i in range(length)])
+
+
+@pytest.mark.parametrize("height, width", [(1, 1), (1, 13), (17, 1), (37, 53), (64, 64),
+                                           (65, 130)])
+@pytest.mark.parametrize("edge", [0, 1, 21])
+def test_cell_sums_weigh_the_border_as_a_repeated_padding_would(height, width, edge):
+    from bgsub.models.kernels import CELL
+
+    rng = np.random.default_rng(height * width + edge)
+    mask = rng.choice(np.array([0, 127, 255], np.uint8), (height, width))
+    # NumPy twin: each pixel weighed by the padding's repeats, then summed cell by cell
+    weighed = mask * np.outer(_most_repeats(height, edge), _most_repeats(width, edge))
+    rows, cols = -(-height // CELL), -(-width // CELL)
+    expected = np.array([[weighed[r * CELL:(r + 1) * CELL, c * CELL:(c + 1) * CELL].sum()
+                          for c in range(cols)] for r in range(rows)])
+    out = np.full((rows, cols), -1, np.int64)
+    bgsub.models.kernels.cell_sums(mask, edge, out)
+    np.testing.assert_array_equal(out, expected)
+
+
+@pytest.mark.parametrize("radius, least", [(0, 1), (1, 300), (3, 1200)])
+def test_screen_tiles_marks_the_tiles_of_cells_whose_neighbourhood_sums_reach_least(radius,
+                                                                                     least):
+    rng = np.random.default_rng(radius)
+    sums = np.where(rng.random((19, 27)) < 0.05, rng.integers(1, 400, (19, 27)), 0)
+    needed = np.ones((3, 4), np.bool_)  # tiles of 7 x 7 cells (the last ones cut)
+    bgsub.models.kernels.screen_tiles(sums, radius, least, needed)
+    # NumPy twin: each cell's neighbourhood cut out and summed, then any per tile
+    hot = np.array([[sums[max(r - radius, 0):r + radius + 1, max(c - radius, 0):c + radius + 1]
+                     .sum() >= least for c in range(27)] for r in range(19)])
+    expected = np.array([[hot[t * 7:(t + 1) * 7, u * 7:(u + 1) * 7].any() for u in range(4)]
+                         for t in range(3)])
+    assert expected.any() and not expected.all()
+    np.testing.assert_array_equal(needed, expected)
+
+
+def test_screen_tiles_keeps_a_neighbourhood_that_sums_to_least_exactly():
+    sums = np.zeros((16, 16), np.int64)
+    sums[7, 8] = 100  # cell (7, 8) of the tile (0, 1); its neighbours reach the tiles below
+    needed = np.zeros((2, 2), np.bool_)
+    bgsub.models.kernels.screen_tiles(sums, 1, 100, needed)
+    np.testing.assert_array_equal(needed, [[True, True], [True, True]])
+    bgsub.models.kernels.screen_tiles(sums, 1, 101, needed)
+    assert not needed.any()

@@ -36,7 +36,8 @@ All arithmetic is float32 (scalars are cast at entry) in the operation order of 
 Modules: ``layout`` (labels, component slots), ``gaussian`` (the single Gaussian), ``components``
 (the small helpers the mixture kernel is composed of), ``mixture`` (the mixture kernel and its
 background image), ``feedback`` (the default model's additions), ``ghosts`` (ghost absorption),
-``compensation`` (what exposure and shake compensation compute per pixel).
+``compensation`` (what exposure and shake compensation compute per pixel), ``tiles`` (the cell
+sums by which the post-processing skips what its filters cannot mark).
 """
 
 from bgsub.models.kernels.compensation import grid_mean, grid_misfits, level_kernel
@@ -45,9 +46,11 @@ from bgsub.models.kernels.gaussian import GAUSSIAN_BLOCK, gaussian_kernel
 from bgsub.models.kernels.ghosts import GHOST_BLOCK, GHOST_RADIUS, ghost_absorb
 from bgsub.models.kernels.layout import BACKGROUND, FOREGROUND, MEAN, SHADOW, VARIANCE, WEIGHT
 from bgsub.models.kernels.mixture import mixture_background, mixture_kernel
+from bgsub.models.kernels.tiles import CELL, cell_sums, screen_tiles
 
 __all__ = [
     "BACKGROUND",
+    "CELL",
     "FOREGROUND",
     "GAUSSIAN_BLOCK",
     "GHOST_BLOCK",
@@ -57,6 +60,7 @@ __all__ = [
     "SHADOW",
     "VARIANCE",
     "WEIGHT",
+    "cell_sums",
     "gaussian_kernel",
     "ghost_absorb",
     "grid_mean",
@@ -64,4 +68,5 @@ __all__ = [
     "level_kernel",
     "mixture_background",
     "mixture_kernel",
+    "screen_tiles",
 ]
