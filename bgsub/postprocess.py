@@ -182,7 +182,6 @@ TILE = 64  # pixels per side of the tiles that are filtered or skipped
 # Smaller frames are filtered whole: the screen's fixed cost, about 0.2 ms, is more than it
 # saves there (measured on highway masks: even at 640 x 480, 0.7x at 800 x 600, 0.3x at 1080p).
 SCREENED_PIXELS = 640 * 480
-MAX_EDGE = 255  # the border weight that the cell sums hold
 
 
 def screened(mask, function, reach, least, margin, edge=0):
@@ -190,7 +189,7 @@ def screened(mask, function, reach, least, margin, edge=0):
     mask sums to less than ``least`` (border pixels counted ``1 + edge`` times per side) and that
     reads no further than ``margin`` pixels: run on the tiles that :func:`needed_tiles` keeps
     (:func:`on_tiles`), or on the whole of a small frame."""
-    if mask.size < SCREENED_PIXELS or edge > MAX_EDGE:
+    if mask.size < SCREENED_PIXELS:
         return function(mask)
     return on_tiles(mask, needed_tiles(mask, edge, reach, least), margin, function)
 
@@ -206,7 +205,7 @@ def needed_tiles(mask, edge, reach, least):
     sums = np.empty((-(-height // CELL), -(-width // CELL)), np.int64)
     cell_sums(mask, edge, sums)
     needed = np.empty((-(-height // TILE), -(-width // TILE)), np.bool_)
-    screen_tiles(sums, -(-reach // CELL), least, needed)
+    screen_tiles(sums, -(-reach // CELL), least, TILE // CELL, needed)
     return needed
 
 

@@ -206,7 +206,8 @@ def scattered_mask(shape, seed, density, value=255):
     return mask
 
 
-SCREENED_SHAPES = [(500, 700), (720, 1280)]  # the 500 x 700 frame ends in cut tiles
+# 500 x 700 ends in cut tiles; 160 x 2000 has fewer tile rows than cells in a tile
+SCREENED_SHAPES = [(500, 700), (720, 1280), (160, 2000)]
 
 
 @pytest.mark.parametrize("shape", SCREENED_SHAPES)

@@ -273,7 +273,7 @@ def test_screen_tiles_marks_the_tiles_of_cells_whose_neighbourhood_sums_reach_le
     rng = np.random.default_rng(radius)
     sums = np.where(rng.random((19, 27)) < 0.05, rng.integers(1, 400, (19, 27)), 0)
     needed = np.ones((3, 4), np.bool_)  # tiles of 7 x 7 cells (the last ones cut)
-    bgsub.models.kernels.screen_tiles(sums, radius, least, needed)
+    bgsub.models.kernels.screen_tiles(sums, radius, least, 7, needed)
     # NumPy twin: each cell's neighbourhood cut out and summed, then any per tile
     hot = np.array([[sums[max(r - radius, 0):r + radius + 1, max(c - radius, 0):c + radius + 1]
                      .sum() >= least for c in range(27)] for r in range(19)])
@@ -287,7 +287,7 @@ def test_screen_tiles_keeps_a_neighbourhood_that_sums_to_least_exactly():
     sums = np.zeros((16, 16), np.int64)
     sums[7, 8] = 100  # cell (7, 8) of the tile (0, 1); its neighbours reach the tiles below
     needed = np.zeros((2, 2), np.bool_)
-    bgsub.models.kernels.screen_tiles(sums, 1, 100, needed)
+    bgsub.models.kernels.screen_tiles(sums, 1, 100, 8, needed)
     np.testing.assert_array_equal(needed, [[True, True], [True, True]])
-    bgsub.models.kernels.screen_tiles(sums, 1, 101, needed)
+    bgsub.models.kernels.screen_tiles(sums, 1, 101, 8, needed)
     assert not needed.any()

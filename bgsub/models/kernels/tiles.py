@@ -50,12 +50,11 @@ def cell_sums(mask, edge, out):
 
 
 @njit(cache=True, nogil=True)
-def screen_tiles(sums, radius, least, needed):
-    """Sets ``needed[t, u]`` where a cell of the tile ``(t, u)`` (``s`` x ``s`` cells, ``s =
-    sums.shape[0] // needed.shape[0]`` rounded up) has, over the cells within ``radius`` cells of
-    it, ``sums`` adding up to ``least`` or more; clears the others."""
+def screen_tiles(sums, radius, least, per, needed):
+    """Sets ``needed[t, u]`` where a cell of the tile ``(t, u)`` (``per`` x ``per`` cells from
+    ``(t per, u per)``) has, over the cells within ``radius`` cells of it, ``sums`` adding up to
+    ``least`` or more; clears the others."""
     rows, cols = sums.shape
-    per = -(-rows // needed.shape[0])
     integral = np.zeros((rows + 1, cols + 1), np.int64)
     for r in range(rows):
         for c in range(cols):
