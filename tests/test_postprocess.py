@@ -277,17 +277,20 @@ def test_a_median_part_s_margin_holds_the_windows_of_its_edge():
 def test_on_tiles_filters_the_needed_tiles_with_their_margins_as_the_whole_frame(margin):
     rng = np.random.default_rng(margin)
     mask = np.where(rng.random((500, 700)) < 0.3, 255, 0).astype(np.uint8)
-    needed = rng.random((8, 11)) < 0.25  # tiles of 64: the last row and column cut
+    needed = rng.random((8, 11)) < 0.05  # tiles of 64: the last row and column cut
     needed[-1, -1] = needed[0, 0] = True
-    needed[2, :] = True
+    needed[2, 3:6] = needed[3, 3:6] = True
     kernel = np.ones((2 * margin + 1, 2 * margin + 1), np.uint8)  # reads exactly ``margin``
+    sizes = []
 
     def spread(part):
+        sizes.append(part.size)
         return cv2.dilate(part, kernel)
 
     inside = np.kron(needed, np.ones((64, 64), bool))[:500, :700]
-    expected = np.where(inside, spread(mask), 0)
+    expected = np.where(inside, cv2.dilate(mask, kernel), 0)
     np.testing.assert_array_equal(on_tiles(mask, needed, margin, spread), expected)
+    assert len(sizes) > 2 and max(sizes) < mask.size / 4  # in parts
 
 
 def test_filters_run_on_the_tiles_near_foreground_only():
@@ -299,19 +302,35 @@ def test_filters_run_on_the_tiles_near_foreground_only():
         areas.append(part.size)
         return cv2.morphologyEx(part, cv2.MORPH_CLOSE, np.ones((5, 5), np.uint8))
 
-    out = screened(mask, counted, reach=5, least=1, margin=10)
+    out = screened(mask, counted, 5, 1, 10, 60_000)
     np.testing.assert_array_equal(out, counted(mask))
     assert sum(areas[:-1]) < 0.05 * mask.size  # not the whole frame
     areas.clear()
-    assert not screened(np.zeros_like(mask), counted, reach=5, least=1, margin=10).any()
+    assert not screened(np.zeros_like(mask), counted, 5, 1, 10, 60_000).any()
     assert areas == []  # an empty mask is never filtered
     mask[::32, ::192] = 255  # two tiles in three: their margins would add up to more than
-    screened(mask, counted, reach=5, least=1, margin=70)  # the frame, filtered in one piece
+    screened(mask, counted, 5, 1, 70, 60_000)  # the frame, filtered in one piece
     assert areas == [mask.size]
     areas.clear()
     small = mask[:240, :320]  # a frame too small to pay for the screen
-    screened(small, counted, reach=5, least=1, margin=10)
+    screened(small, counted, 5, 1, 10, 60_000)
     assert areas == [small.size]
+
+
+@pytest.mark.parametrize("call_pixels, calls", [(0, 2), (20_000, 1)])
+def test_parts_closer_than_a_call_s_cost_are_filtered_together(call_pixels, calls):
+    mask = np.zeros((720, 1280), np.uint8)
+    mask[300:340, 530:570] = mask[300:340, 720:760] = 255  # tiles 8 and 11 of row 4
+    sizes = []
+
+    def counted(part):
+        sizes.append(part.size)
+        return cv2.morphologyEx(part, cv2.MORPH_CLOSE, np.ones((5, 5), np.uint8))
+
+    out = screened(mask, counted, 5, 1, 10, call_pixels)
+    assert len(sizes) == calls and max(sizes) < mask.size
+    np.testing.assert_array_equal(out, cv2.morphologyEx(mask, cv2.MORPH_CLOSE,
+                                                        np.ones((5, 5), np.uint8)))
 
 
 @pytest.mark.parametrize("seed", [0, 1])
