@@ -227,7 +227,7 @@ def on_tiles(mask, needed, margin, function, call_pixels=0):
     whole frame is filtered at once."""
     height, width = mask.shape
     if 2 * np.count_nonzero(needed) * TILE * TILE >= height * width:
-        return function(mask)
+        return function(mask)  # the parts would hold these tiles at least: no need to list them
     gap = call_pixels // (TILE * (TILE + 2 * margin))  # tiles of a row worth one call
     parts = []
     for r0, r1, c0, c1 in _rectangles(needed, gap):

@@ -333,7 +333,8 @@ def mixture_kernel(n_channels, feedback=False):
                 # Top run: pixels with several live components whose top one matches, whose others
                 # survive their decay, the second staying ranked below, and that need no shadow test
                 # (most of those the first pass leaves: three or more, or two whose second D needs):
-                # the general update's steps with nothing to compact or move. It stops, with nothing changed, at the first pixel that needs more.
+                # the general update's steps with nothing to compact or move. It stops, with
+                # nothing changed, at the first pixel that needs more.
                 while k < n_pending:
                     p = _u(pending[k])
                     n = _u(n_components[p])
