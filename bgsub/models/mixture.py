@@ -160,10 +160,12 @@ class MixtureComponents(BackgroundModel):
         mu = self._planes[0, ::stride, kernels.MEAN:]
         was_background = previous_labels[::stride, None] == kernels.BACKGROUND
         usable = was_background & (x > 0) & (x < 255) & (mu >= 1)
+        # Every sample's x / mu at once, each the quotient the selection alone would give: a
+        # channel's median then reads a row, not the strided state twice (a third of the cost).
+        ratios = np.divide(x, mu, out=np.ones_like(x), where=usable).T
         gain = self.exposure_gain
-        for c in range(channels):
-            ok = usable[:, c]
-            gain[c] = np.median(x[ok, c] / mu[ok, c]) if ok.sum() >= GAIN_MIN_SAMPLES else 1.0
+        for c, (ratio, ok) in enumerate(zip(ratios, usable.T)):
+            gain[c] = np.median(ratio[ok]) if ok.sum() >= GAIN_MIN_SAMPLES else 1.0
         if np.all(np.abs(1.0 / gain - 1.0) * 255 < 0.5):
             return pixels
         scale = tuple(float(v) for v in 1.0 / gain) + (0.0,) * (4 - channels)
