@@ -80,6 +80,32 @@ def test_ghost_kernel_matches_its_brute_force_twin(channels, seed, height, width
         np.testing.assert_array_equal(planes[live, i, kernels.MEAN:], means[i, live])
 
 
+def test_ghost_kernel_finds_a_lone_candidate_wherever_it_lies_in_a_scan_chunk():
+    # The kernel skips chunks of GHOST_CHUNK still counts at once: one ghost per chunk, at each
+    # offset in turn (and on the last pixel, in a chunk cut short by the frame's end), must each
+    # be absorbed, and the foreground pixel next to each, still for one frame too few, kept.
+    height, width, chunk = 37, 53, kernels.GHOST_CHUNK
+    n = height * width
+    frame = np.full((n, 3), 200, np.uint8)
+    labels = np.zeros(n, np.uint8)  # background everywhere: every neighbour can explain
+    still = np.zeros(n, np.uint8)
+    ghosts = [chunk * (2 * offset + 1) + offset for offset in range(chunk)] + [n - 1]
+    for i in ghosts:
+        labels[i - 1 : i + 1], still[i - 1 : i + 1] = kernels.FOREGROUND, (2, 3)
+    planes = np.zeros((2, n, 5), np.float32)
+    planes[0, :, kernels.WEIGHT], planes[0, :, kernels.VARIANCE] = 1.0, 4.0
+    planes[0, :, kernels.MEAN:] = 200.0  # every neighbour's background is the ghosts' colour
+    planes[0, ghosts, kernels.MEAN:] = 10.0  # what the ghosts had learned: to be forgotten
+    counts = np.ones(n, np.uint8)
+    for start, stop in ((0, n // 2 + 3), (n // 2 + 3, n)):  # a stripe boundary mid-chunk
+        kernels.ghost_absorb(start, stop, frame, labels, still, planes, counts, width, 9.0, 0.9,
+                             15.0, 3)
+    absorbed = np.flatnonzero(planes[0, :, kernels.VARIANCE] == 15.0)
+    np.testing.assert_array_equal(absorbed, ghosts)
+    np.testing.assert_array_equal(planes[0, ghosts, kernels.MEAN:], 200.0)
+    assert not still[ghosts].any() and np.all(still[np.array(ghosts) - 1] == 2)
+
+
 # ---------------------------------------------------------------------------------------------
 # Behaviour
 # ---------------------------------------------------------------------------------------------

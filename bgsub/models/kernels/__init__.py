@@ -37,13 +37,14 @@ Modules: ``layout`` (labels, component slots), ``gaussian`` (the single Gaussian
 (the small helpers the mixture kernel is composed of), ``mixture`` (the mixture kernel and its
 background image), ``feedback`` (the default model's additions), ``ghosts`` (ghost absorption),
 ``compensation`` (what exposure and shake compensation compute per pixel), ``tiles`` (the cell
-sums by which the post-processing skips what its filters cannot mark).
+sums by which the post-processing skips what its filters cannot mark), ``hints`` (the prefetch
+by which a kernel asks for memory ahead of its reads).
 """
 
 from bgsub.models.kernels.compensation import grid_mean, grid_misfits, level_kernel
 from bgsub.models.kernels.feedback import NO_FEEDBACK
 from bgsub.models.kernels.gaussian import GAUSSIAN_BLOCK, gaussian_kernel
-from bgsub.models.kernels.ghosts import GHOST_BLOCK, GHOST_RADIUS, ghost_absorb
+from bgsub.models.kernels.ghosts import GHOST_BLOCK, GHOST_CHUNK, GHOST_RADIUS, ghost_absorb
 from bgsub.models.kernels.layout import BACKGROUND, FOREGROUND, MEAN, SHADOW, VARIANCE, WEIGHT
 from bgsub.models.kernels.mixture import mixture_background, mixture_kernel
 from bgsub.models.kernels.tiles import CELL, cell_sums, screen_tiles
@@ -54,6 +55,7 @@ __all__ = [
     "FOREGROUND",
     "GAUSSIAN_BLOCK",
     "GHOST_BLOCK",
+    "GHOST_CHUNK",
     "GHOST_RADIUS",
     "MEAN",
     "NO_FEEDBACK",

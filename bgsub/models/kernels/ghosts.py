@@ -8,7 +8,9 @@ numba_cache.configure()
 
 from numba import njit  # noqa: E402  (the cache directory is chosen before numba loads)
 
-from bgsub.models.kernels.layout import FOREGROUND, MEAN, VARIANCE, WEIGHT  # noqa: E402
+from bgsub.models.kernels.components import _channels, _distance2, _store_channels  # noqa: E402
+from bgsub.models.kernels.hints import _prefetch  # noqa: E402
+from bgsub.models.kernels.layout import FOREGROUND, MEAN, VARIANCE, WEIGHT, _u  # noqa: E402
 
 
 # ================================================================================================
@@ -27,39 +29,65 @@ from bgsub.models.kernels.layout import FOREGROUND, MEAN, VARIANCE, WEIGHT  # no
 
 GHOST_RADIUS = 2  # pixels: how far a ghost's border may reach into the background beside it
 GHOST_BLOCK = 4096  # pixels whose still counts are screened together before any is tested
+GHOST_CHUNK = 16  # pixels of a screened-in block whose still counts are compared at once
 
 
 @njit(inline="always")
-def _explained_by(x, planes, q, n_components, threshold2, background_ratio):
-    """True when ``x`` lies within ``threshold2`` of a background component of pixel ``q``."""
+def _explained_by(x, flat, q, n_components, step, slots, threshold2, background_ratio,
+                  n_channels):
+    """True when ``x`` lies within ``threshold2`` of a background component of pixel ``q``
+    (``flat`` the state's planes flattened, ``step`` from one rank's plane to the next)."""
     cumulative = np.float32(0.0)
-    for m in range(n_components[q]):
+    o = q * slots
+    for _ in range(n_components[q]):
         if cumulative >= background_ratio:
             break
-        d2 = np.float32(0.0)
-        for c in range(x.shape[0]):
-            diff = x[c] - planes[m, q, MEAN + c]
-            d2 += diff * diff
-        if d2 < threshold2 * planes[m, q, VARIANCE]:
+        mu = _channels(flat, o + _u(MEAN), n_channels)
+        if _distance2(x, mu, n_channels) < threshold2 * flat[o + _u(VARIANCE)]:
             return True
-        cumulative += planes[m, q, WEIGHT]
+        cumulative += flat[o + _u(WEIGHT)]
+        o += step
     return False
 
 
 @njit(inline="always")
-def _is_ghost(x, i, width, labels, planes, n_components, threshold2, background_ratio):
+def _is_ghost(x, i, width, height, labels, flat, n_components, step, slots, threshold2,
+              background_ratio, n_channels):
     """True when a non-foreground pixel within ``GHOST_RADIUS`` of pixel ``i`` explains ``x``."""
-    n_pixels = labels.shape[0]
     row, col = i // width, i % width
-    height = n_pixels // width
     for q_row in range(max(row - GHOST_RADIUS, 0), min(row + GHOST_RADIUS + 1, height)):
         for q_col in range(max(col - GHOST_RADIUS, 0), min(col + GHOST_RADIUS + 1, width)):
-            q = q_row * width + q_col
+            q = _u(q_row * width + q_col)
             if labels[q] != FOREGROUND and _explained_by(
-                x, planes, q, n_components, threshold2, background_ratio
+                x, flat, q, n_components, step, slots, threshold2, background_ratio, n_channels
             ):
                 return True
     return False
+
+
+@njit(inline="always")
+def _any_still(still, start, ghost_frames):
+    """Whether a pixel of ``start .. start + GHOST_CHUNK - 1`` is still for ``ghost_frames``."""
+    found = False
+    for k in range(GHOST_CHUNK):
+        found |= still[_u(start) + _u(k)] >= ghost_frames
+    return found
+
+
+@njit(inline="always")
+def _prefetch_neighbourhood(flat, i, width, height, slots):
+    """Ask for the top components of the pixels within ``GHOST_RADIUS`` of pixel ``i`` (``flat``
+    the state's planes flattened): the kernel's pass has long evicted them, and a candidate's
+    test reads them one after another, each read waiting for the last."""
+    row, col = i // width, i % width
+    first_col, last_col = max(col - GHOST_RADIUS, 0), min(col + GHOST_RADIUS, width - 1)
+    for q_row in range(max(row - GHOST_RADIUS, 0), min(row + GHOST_RADIUS + 1, height)):
+        o = _u(q_row * width + first_col) * slots
+        last = _u(q_row * width + last_col + 1) * slots - _u(1)
+        while o < last:
+            _prefetch(flat, o)
+            o += _u(16)  # floats in a 64-byte line
+        _prefetch(flat, last)
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
@@ -75,23 +103,36 @@ def ghost_absorb(start, stop, frame, labels, still, planes, n_components, width,
     """
     t2 = np.float32(threshold2)
     ratio = np.float32(background_ratio)
-    x = np.empty(frame.shape[1], dtype=np.float32)
+    n_channels = frame.shape[1]
+    candidates = np.empty(GHOST_BLOCK, dtype=np.int64)
+    flat = planes.reshape(-1)
+    slots = _u(planes.shape[2])
+    step = _u(planes.shape[1]) * slots
+    height = labels.shape[0] // width
     for block in range(start, stop, GHOST_BLOCK):
         end = min(block + GHOST_BLOCK, stop)
         # Still pixels are rare: a block's largest count (Numba's max vectorises, a loop over
         # signed indices does not) rules most blocks out at a tenth of the cost of testing
-        # their pixels one by one.
+        # their pixels one by one, and within a block chunks without one are skipped at once.
         if still[block:end].max() < ghost_frames:
             continue
-        for i in range(block, end):
-            if still[i] < ghost_frames:
+        count = 0
+        for chunk in range(block, end, GHOST_CHUNK):
+            if chunk + GHOST_CHUNK <= end and not _any_still(still, chunk, ghost_frames):
                 continue
-            for c in range(x.shape[0]):
-                x[c] = np.float32(frame[i, c])
-            if _is_ghost(x, i, width, labels, planes, n_components, t2, ratio):
-                planes[0, i, WEIGHT] = 1.0
-                planes[0, i, VARIANCE] = var_init
-                for c in range(x.shape[0]):
-                    planes[0, i, MEAN + c] = x[c]
+            for i in range(chunk, min(chunk + GHOST_CHUNK, end)):
+                if still[i] >= ghost_frames:
+                    candidates[count] = i
+                    count += 1
+                    _prefetch_neighbourhood(flat, i, width, height, slots)
+        for k in range(count):
+            i = candidates[k]
+            x = _channels(frame[i], _u(0), n_channels)
+            if _is_ghost(x, i, width, height, labels, flat, n_components, step, slots, t2, ratio,
+                         n_channels):
+                o = _u(i) * slots
+                flat[o + _u(WEIGHT)] = 1.0
+                flat[o + _u(VARIANCE)] = var_init
+                _store_channels(flat, o + _u(MEAN), x, n_channels)
                 n_components[i] = 1
                 still[i] = 0

@@ -9,11 +9,8 @@ from bgsub.models import numba_cache
 
 numba_cache.configure()
 
-from llvmlite import ir  # noqa: E402  (the cache directory is chosen before numba loads)
-from numba import njit, prange, types  # noqa: E402
-from numba.core import cgutils  # noqa: E402
+from numba import njit, prange  # noqa: E402  (the cache directory is chosen before numba loads)
 from numba.core.compiler import Compiler  # noqa: E402
-from numba.extending import intrinsic  # noqa: E402
 
 from bgsub.models.kernels.components import (  # noqa: E402
     _channels,
@@ -35,6 +32,7 @@ from bgsub.models.kernels.feedback import (  # noqa: E402
     _feedback_rates,
     _within_threshold,
 )
+from bgsub.models.kernels.hints import _prefetch  # noqa: E402
 from bgsub.models.kernels.layout import (  # noqa: E402
     BACKGROUND,
     FOREGROUND,
@@ -65,27 +63,6 @@ class _NoAlias(Compiler):
 # components (80 kB at 3 channels) are still in the core's L2 cache.
 FIRST_PASS_BLOCK = 4096
 SCAN_CHUNK = 16  # pixels: the ones the first pass left are sought this many at a time
-
-
-@intrinsic
-def _prefetch(typingctx, array, index):
-    """Hint the CPU to fetch the cache line of ``array[index]`` for writing; no other effect."""
-
-    def codegen(context, builder, signature, args):
-        array_type = signature.args[0]
-        data = context.make_array(array_type)(context, builder, args[0])
-        pointer = cgutils.get_item_pointer(
-            context, builder, array_type, data, [args[1]], wraparound=False
-        )
-        pointer = builder.bitcast(pointer, cgutils.voidptr_t)
-        i32 = ir.IntType(32)
-        fnty = ir.FunctionType(ir.VoidType(), [cgutils.voidptr_t, i32, i32, i32])
-        prefetch = builder.module.declare_intrinsic("llvm.prefetch", [cgutils.voidptr_t], fnty)
-        # write access, keep in all cache levels, data cache
-        builder.call(prefetch, [pointer, i32(1), i32(3), i32(1)])
-        return context.get_dummy_value()
-
-    return types.void(array, index), codegen
 
 
 @njit(inline="always")
