@@ -52,8 +52,8 @@ def zeroed_state(shape: tuple[int, ...], dtype: type = np.float32) -> np.ndarray
     mixture first writes its lower-ranked planes in its first frames, scattered over them. At
     1080p, frames 2 to 10 of a new model took 180 to 544 ms of CPU with numpy's allocation (the
     most in the first process after other work, when memory is fragmented: a third of a second's
-    stall at start) against 202 to 214 ms here (``python benchmarks/first_frames.py``); later
-    frames cost the same either way.
+    stall at start) against 198 to 220 ms here (``python benchmarks/first_frames.py``, twelve
+    fresh processes each); later frames cost the same either way.
     """
     count = int(np.prod(shape))
     memory = mmap.mmap(-1, max(count * np.dtype(dtype).itemsize, 1))  # zero-filled; not 0 bytes

@@ -77,8 +77,8 @@ def _any_still(still, start, ghost_frames):
 @njit(inline="always")
 def _prefetch_neighbourhood(flat, i, width, height, slots):
     """Ask for the top components of the pixels within ``GHOST_RADIUS`` of pixel ``i`` (``flat``
-    the state's planes flattened): the kernel's pass has long evicted them, and a candidate's
-    test reads them one after another, each read waiting for the last."""
+    the state's planes flattened), which the mixture kernel's pass has evicted from the caches
+    by the time the candidates are tested."""
     row, col = i // width, i % width
     first_col, last_col = max(col - GHOST_RADIUS, 0), min(col + GHOST_RADIUS, width - 1)
     for q_row in range(max(row - GHOST_RADIUS, 0), min(row + GHOST_RADIUS + 1, height)):
