@@ -56,7 +56,11 @@ def zeroed_state(shape: tuple[int, ...], dtype: type = np.float32) -> np.ndarray
     fresh processes each); later frames cost the same either way.
     """
     count = int(np.prod(shape))
-    memory = mmap.mmap(-1, max(count * np.dtype(dtype).itemsize, 1))  # zero-filled; not 0 bytes
+    size = max(count * np.dtype(dtype).itemsize, 1)  # zero-filled; a mapping is never 0 bytes
+    # Private, as numpy's memory is: Python maps anonymous memory shared by default, and a
+    # process forked after the model learned would then write into its parent's state.
+    private = {"flags": mmap.MAP_PRIVATE} if hasattr(mmap, "MAP_PRIVATE") else {}
+    memory = mmap.mmap(-1, size, **private)
     if hasattr(mmap, "MADV_NOHUGEPAGE"):  # Linux only; elsewhere the system's default stands
         memory.madvise(mmap.MADV_NOHUGEPAGE)
     return np.frombuffer(memory, dtype=dtype, count=count).reshape(shape)

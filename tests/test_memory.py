@@ -1,6 +1,7 @@
 """The models' state memory: zeroed, writable, and on Linux in a mapping that declines huge pages
 (whose first touch can stall the first frames of a new model, see ``bgsub.memory.zeroed_state``)."""
 
+import os
 import sys
 
 import numpy as np
@@ -48,3 +49,25 @@ def test_models_learn_in_memory_that_declines_huge_pages(model):
     assert "nh" in vm_flags(subtractor._planes)
     # numpy's own large arrays ask for them (``hg``): the flag above is this module's doing
     assert "nh" not in vm_flags(np.zeros((1080, 1920, 5), np.float32))
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="fork is POSIX's")
+def test_a_forked_process_learns_in_its_own_copy_of_the_state():
+    # As with numpy's memory: what a child writes stays in the child, and the other way round.
+    model = bgsub.FeedbackMixture()
+    model.apply(np.full((48, 64, 3), 90, np.uint8))
+    before = model._planes.copy()
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: learn something else, then report whether its state changed
+        os.close(read)
+        model._planes[...] = 7.0
+        seen = model._planes.copy()
+        os.write(write, b"1" if np.all(seen == 7.0) else b"0")
+        os._exit(0)
+    os.close(write)
+    child_saw_its_write = os.read(read, 1) == b"1"
+    os.waitpid(pid, 0)
+    os.close(read)
+    assert child_saw_its_write
+    np.testing.assert_array_equal(model._planes, before)
