@@ -251,7 +251,11 @@ def _rectangles(needed, gap=0):
     """Rectangles ``(r0, r1, c0, c1)`` (tile rows and columns, ends excluded) covering the True
     cells of ``needed``: each row's runs, joined across ``gap`` or fewer False cells, a run
     extended down while the rows below hold the same one."""
-    steps = np.diff(np.pad(needed.astype(np.int8), ((0, 0), (1, 1))), axis=1)
+    # Each row framed by False cells, then differenced (np.pad and np.diff cost ten times more
+    # on a grid this small: 0.07 ms of a frame's post-processing)
+    framed = np.zeros((needed.shape[0], needed.shape[1] + 2), np.int8)
+    framed[:, 1:-1] = needed
+    steps = framed[:, 1:] - framed[:, :-1]
     rows, starts = np.nonzero(steps == 1)
     ends = np.nonzero(steps == -1)[1]  # row by row, in step with the starts
     runs = [[] for _ in range(len(needed))]
