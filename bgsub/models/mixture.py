@@ -156,15 +156,12 @@ class MixtureComponents(BackgroundModel):
         """
         n_pixels, channels = pixels.shape
         stride = max(n_pixels // GAIN_SAMPLES, 1)
-        x = pixels[::stride].astype(np.float32)
-        mu = self._planes[0, ::stride, kernels.MEAN:]
-        was_background = previous_labels[::stride, None] == kernels.BACKGROUND
-        usable = was_background & (x > 0) & (x < 255) & (mu >= 1)
-        # Every sample's x / mu at once, each the quotient the selection alone would give: a
-        # channel's median then reads a row, not the strided state twice (a third of the cost).
-        ratios = np.divide(x, mu, out=np.ones_like(x), where=usable).T
+        samples = -(-n_pixels // stride)
+        ratios = np.empty((channels, samples), np.float32)
+        usable = np.empty((channels, samples), np.bool_)
+        kernels.gain_samples(pixels, self._planes[0], previous_labels, stride, ratios, usable)
         gain = self.exposure_gain
-        for c, (ratio, ok) in enumerate(zip(ratios, usable.T)):
+        for c, (ratio, ok) in enumerate(zip(ratios, usable)):
             gain[c] = np.median(ratio[ok]) if ok.sum() >= GAIN_MIN_SAMPLES else 1.0
         if np.all(np.abs(1.0 / gain - 1.0) * 255 < 0.5):
             return pixels

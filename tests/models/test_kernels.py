@@ -208,6 +208,30 @@ def test_the_level_kernel_looks_up_each_channel_in_its_own_table_within_its_stri
     np.testing.assert_array_equal(out, expected)
 
 
+@pytest.mark.parametrize("channels, stride", [(1, 1), (3, 7), (3, 500), (4, 3)])
+def test_gain_samples_are_numpy_s_strided_samples(channels, stride):
+    rng = np.random.default_rng(8)
+    n = 3000
+    pixels = rng.integers(0, 256, (n, channels), dtype=np.uint8)
+    pixels[rng.random((n, channels)) < 0.1] = 0  # black and saturated values occur
+    pixels[rng.random((n, channels)) < 0.1] = 255
+    top = np.empty((n, 2 + channels), np.float32)  # (weight, variance, means)
+    top[:, :2] = 1.0
+    top[:, 2:] = rng.uniform(-0.5, 255.0, (n, channels))  # means below 1 occur
+    labels = rng.choice(np.uint8([0, 127, 255]), n)
+    # NumPy twin: the strided slices, the usable samples' quotients in float32
+    x = pixels[::stride].astype(np.float32)
+    mu = top[::stride, 2:]
+    usable = (labels[::stride, None] == 0) & (x > 0) & (x < 255) & (mu >= 1)
+    assert 0 < usable.sum() < usable.size
+    got_ratios = np.full((channels, len(x)), np.nan, np.float32)
+    got_usable = np.zeros((channels, len(x)), np.bool_)
+    bgsub.models.kernels.gain_samples(pixels, top, labels, stride, got_ratios, got_usable)
+    np.testing.assert_array_equal(got_usable, usable.T)
+    np.testing.assert_array_equal(got_ratios[got_usable], (x / mu).T[usable.T])
+    np.testing.assert_array_equal(got_ratios[~got_usable], 1.0)
+
+
 @pytest.mark.parametrize("dtype, channels, step", [(np.uint8, 3, 4), (np.float32, 3, 3),
                                                    (np.float32, 1, 2), (np.float32, 4, 5)])
 def test_grid_mean_is_numpy_s_strided_channel_mean(dtype, channels, step):

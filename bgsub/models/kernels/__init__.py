@@ -41,7 +41,7 @@ sums by which the post-processing skips what its filters cannot mark), ``hints``
 by which a kernel asks for memory ahead of its reads).
 """
 
-from bgsub.models.kernels.compensation import grid_mean, grid_misfits, level_kernel
+from bgsub.models.kernels.compensation import gain_samples, grid_mean, grid_misfits, level_kernel
 from bgsub.models.kernels.feedback import NO_FEEDBACK
 from bgsub.models.kernels.gaussian import GAUSSIAN_BLOCK, gaussian_kernel
 from bgsub.models.kernels.ghosts import GHOST_BLOCK, GHOST_CHUNK, GHOST_RADIUS, ghost_absorb
@@ -63,6 +63,7 @@ __all__ = [
     "VARIANCE",
     "WEIGHT",
     "cell_sums",
+    "gain_samples",
     "gaussian_kernel",
     "ghost_absorb",
     "grid_mean",
