@@ -1,5 +1,4 @@
-"""Will a run fit in memory? An estimate made before the model allocates its state, and the
-allocation of that state (:func:`zeroed_state`).
+"""Will a run fit in memory? An estimate made before the model allocates its state.
 
 8K frames (7680x4320) need 6 to 7 GB with the default model. Past a memory limit the first
 failed allocation would be the decoder's, and it reads like a damaged file ("truncated or
@@ -17,11 +16,8 @@ Bytes per pixel (colour frames; ``model.bytes_per_pixel(channels)`` has each mod
 
 from __future__ import annotations
 
-import mmap
 import resource
 from typing import TYPE_CHECKING
-
-import numpy as np
 
 from bgsub.errors import BgsubError
 
@@ -41,29 +37,6 @@ def run_bytes(model: Model, size: tuple[int, int], channels: int, queue_depth: i
     per_pixel = ((2 * queue_depth + 4) * channels + in_flight * 2
                  + (in_flight * channels if background else 0) + _POSTPROCESS_BYTES)
     return state, per_pixel * pixels
-
-
-def zeroed_state(shape: tuple[int, ...], dtype: type = np.float32) -> np.ndarray:
-    """A zeroed array of ``shape`` for a model's learned state, in an anonymous mapping of its
-    own that asks the kernel for small pages.
-
-    numpy asks for huge pages on arrays of 4 MB or more. Under Linux's default ("madvise"), the
-    first write to each 2 MB page may then have the kernel compact memory to find one, and a
-    mixture first writes its lower-ranked planes in its first frames, scattered over them. At
-    1080p, frames 2 to 10 of a new model took 180 to 544 ms of CPU with numpy's allocation (the
-    most in the first process after other work, when memory is fragmented: a third of a second's
-    stall at start) against 198 to 220 ms here (``python benchmarks/first_frames.py``, twelve
-    fresh processes each); later frames cost the same either way.
-    """
-    count = int(np.prod(shape))
-    size = max(count * np.dtype(dtype).itemsize, 1)  # zero-filled; a mapping is never 0 bytes
-    # Private, as numpy's memory is: Python maps anonymous memory shared by default, and a
-    # process forked after the model learned would then write into its parent's state.
-    private = {"flags": mmap.MAP_PRIVATE} if hasattr(mmap, "MAP_PRIVATE") else {}
-    memory = mmap.mmap(-1, size, **private)
-    if hasattr(mmap, "MADV_NOHUGEPAGE"):  # Linux only; elsewhere the system's default stands
-        memory.madvise(mmap.MADV_NOHUGEPAGE)
-    return np.frombuffer(memory, dtype=dtype, count=count).reshape(shape)
 
 
 def available_bytes():

@@ -2,7 +2,6 @@
 
 import numpy as np
 
-from bgsub.memory import zeroed_state
 from bgsub.models import kernels, stripes
 from bgsub.models.base import BackgroundModel
 from bgsub.models.params import GaussianParams
@@ -24,7 +23,7 @@ class SingleGaussian(BackgroundModel):
         # pixels: contiguous streams that the kernel's pixel loop vectorises over. ``state`` is the
         # same memory seen per pixel, state[i, 0] = mean and state[i, 1] = variance per channel:
         # the layout that checkpoints and callers use.
-        self._planes = zeroed_state((2, n_channels, n_pixels))
+        self._planes = np.zeros((2, n_channels, n_pixels), dtype=np.float32)
         self.state = self._planes.transpose(2, 0, 1)
         self._kernel = kernels.gaussian_kernel(n_channels)
 

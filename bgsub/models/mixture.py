@@ -7,7 +7,6 @@ import cv2
 import numpy as np
 
 from bgsub.errors import ConfigError
-from bgsub.memory import zeroed_state
 from bgsub.models import em, kernels, scores, stripes
 from bgsub.models.base import REFERENCE_CHANNELS, BackgroundModel
 from bgsub.models.params import MixtureParams
@@ -52,7 +51,7 @@ class MixtureComponents(BackgroundModel):
         # rank m (live components ranked first), so a pixel with few live components touches few
         # planes. ``mixture`` is the same memory seen per pixel, (N, K, 2 + C): the layout that
         # checkpoints and callers use, independent of the kernel's.
-        self._planes = zeroed_state((self.params.k, n_pixels, 2 + n_channels))
+        self._planes = np.zeros((self.params.k, n_pixels, 2 + n_channels), dtype=np.float32)
         self.mixture = self._planes.transpose(1, 0, 2)
         self.n_components = np.zeros(n_pixels, dtype=np.uint8)
         self._kernel = kernels.mixture_kernel(n_channels, feedback=self.feedback)
