@@ -51,12 +51,21 @@ def _explained_by(x, flat, q, n_components, step, slots, threshold2, background_
 
 
 @njit(inline="always")
+def _window(i, width, height):
+    """``(first row, end row, first column, end column)`` of the pixels within ``GHOST_RADIUS``
+    of pixel ``i``, cut by the frame (ends excluded)."""
+    row, col = i // width, i % width
+    return (max(row - GHOST_RADIUS, 0), min(row + GHOST_RADIUS + 1, height),
+            max(col - GHOST_RADIUS, 0), min(col + GHOST_RADIUS + 1, width))
+
+
+@njit(inline="always")
 def _is_ghost(x, i, width, height, labels, flat, n_components, step, slots, threshold2,
               background_ratio, n_channels):
     """True when a non-foreground pixel within ``GHOST_RADIUS`` of pixel ``i`` explains ``x``."""
-    row, col = i // width, i % width
-    for q_row in range(max(row - GHOST_RADIUS, 0), min(row + GHOST_RADIUS + 1, height)):
-        for q_col in range(max(col - GHOST_RADIUS, 0), min(col + GHOST_RADIUS + 1, width)):
+    r0, r1, c0, c1 = _window(i, width, height)
+    for q_row in range(r0, r1):
+        for q_col in range(c0, c1):
             q = _u(q_row * width + q_col)
             if labels[q] != FOREGROUND and _explained_by(
                 x, flat, q, n_components, step, slots, threshold2, background_ratio, n_channels
@@ -79,11 +88,10 @@ def _prefetch_neighbourhood(flat, i, width, height, slots):
     """Ask for the top components of the pixels within ``GHOST_RADIUS`` of pixel ``i`` (``flat``
     the state's planes flattened), which the mixture kernel's pass has evicted from the caches
     by the time the candidates are tested."""
-    row, col = i // width, i % width
-    first_col, last_col = max(col - GHOST_RADIUS, 0), min(col + GHOST_RADIUS, width - 1)
-    for q_row in range(max(row - GHOST_RADIUS, 0), min(row + GHOST_RADIUS + 1, height)):
-        o = _u(q_row * width + first_col) * slots
-        last = _u(q_row * width + last_col + 1) * slots - _u(1)
+    r0, r1, c0, c1 = _window(i, width, height)
+    for q_row in range(r0, r1):
+        o = _u(q_row * width + c0) * slots
+        last = _u(q_row * width + c1) * slots - _u(1)
         while o < last:
             _prefetch(flat, o)
             o += _u(16)  # floats in a 64-byte line
