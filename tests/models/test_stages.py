@@ -176,6 +176,29 @@ def test_exposure_compensation_scales_the_frame_as_opencv_does(channels):
     assert np.abs(compensated - exact).max() <= 1  # float32 against float64 at a level's half
 
 
+@pytest.mark.parametrize("shape", [(7, 9), (7, 9, 3), (5, 4, 4), (1, 6, 3), (6, 1)])
+def test_translate_is_what_warp_affine_gives_for_a_whole_pixel_shift(shape):
+    """The shake stage moves frames (edges repeated) and labels (background filled in) by
+    slices; OpenCV's nearest-neighbour warp is the oracle, for every shift up to beyond the
+    image, either sign, either border."""
+    from bgsub.models.mixture import translate
+
+    rng = np.random.default_rng(sum(shape))
+    image = rng.integers(0, 256, size=shape, dtype=np.uint8)
+    height, width = shape[:2]
+    for dx in range(-width - 2, width + 3):
+        for dy in range(-height - 2, height + 3):
+            warp = np.float32([[1, 0, dx], [0, 1, dy]])
+            replicated = cv2.warpAffine(image, warp, (width, height), flags=cv2.INTER_NEAREST,
+                                        borderMode=cv2.BORDER_REPLICATE).reshape(shape)
+            filled = cv2.warpAffine(image, warp, (width, height), flags=cv2.INTER_NEAREST,
+                                    borderValue=(77,) * 4).reshape(shape)
+            np.testing.assert_array_equal(translate(image, dx, dy, np.empty_like(image)),
+                                          replicated, err_msg=f"replicated, ({dx}, {dy})")
+            np.testing.assert_array_equal(translate(image, dx, dy, np.empty_like(image), fill=77),
+                                          filled, err_msg=f"filled, ({dx}, {dy})")
+
+
 def test_a_shaking_camera_keeps_the_still_scene_background():
     rng = np.random.default_rng(3)
     height, width = 96, 128
