@@ -145,7 +145,7 @@ def cpu_budget(video, workdir):
                                  cv2.VideoWriter_fourcc(*"FFV1"), 25.0, (width, height), False)
         stages["FFV1 mask encoding"], _ = _cpu_ms(writer.write, masks)
         writer.release()
-        with VideoSink(Path(workdir) / "budget.mov", 25.0) as sink:
+        with VideoSink(Path(workdir) / "budget.mov", 25.0, binary=True) as sink:
             stages["bgsub mask.mov writing"], _ = _cpu_ms(lambda m: sink.write(0, m), masks)
     finally:
         cv2.setNumThreads(threads[0])

@@ -9,8 +9,9 @@ thread (OpenCV's and the codec's): the table gives the median CPU milliseconds p
 (``time.process_time``, encoding and file writing), the bytes per mask, and whether OpenCV reads
 back every mask exactly (the test a lossless mask video must pass). Writers:
 
-* ``bgsub mask.mov``: what ``bgsub run`` writes, :class:`bgsub.sinks.VideoSink` on ``.mov`` (PNG
-  frames without row filters and with run-length zlib, muxed by PyAV);
+* ``bgsub mask.mov``: what ``bgsub run`` writes, :class:`bgsub.sinks.VideoSink` on ``.mov`` with
+  ``binary`` (1-bit PNG frames, packed by NumPy, run-length zlib, muxed by PyAV);
+* ``8-bit PNG .mov``: the same at eight bits a pixel (the mask video before the 1-bit one);
 * ``OpenCV FFV1 .mkv``: the previous default, OpenCV's writer;
 * ``PyAV FFV1 .mkv, 4 slices``: FFV1 with the settings that cost least here;
 * ``OpenCV PNG .mov``: FFmpeg's own PNG encoder (per-row filter search) through OpenCV's writer;
@@ -59,10 +60,13 @@ def make_masks(size, count, data):
     return masks, description
 
 
-def write_sink(path, masks):
-    with VideoSink(path, 25) as sink:
-        for number, mask in enumerate(masks, start=1):
-            sink.write(number, mask)
+def write_sink(binary):
+    def write(path, masks):
+        with VideoSink(path, 25, binary=binary) as sink:
+            for number, mask in enumerate(masks, start=1):
+                sink.write(number, mask)
+
+    return write
 
 
 def write_opencv(fourcc):
@@ -103,7 +107,8 @@ def write_packed(path, masks):
 
 
 WRITERS = {  # name -> (file suffix, writer(path, masks))
-    "bgsub mask.mov (PNG, no filter, RLE zlib)": (".mov", write_sink),
+    "bgsub mask.mov (1-bit PNG, no filter, RLE zlib)": (".mov", write_sink(binary=True)),
+    "8-bit PNG .mov, no filter, RLE zlib": (".mov", write_sink(binary=False)),
     "OpenCV FFV1 .mkv": (".mkv", write_opencv("FFV1")),
     "PyAV FFV1 .mkv, 4 slices": (".mkv", write_pyav("ffv1", "gray", {"slices": "4",
                                                                      "slicecrc": "0"})),

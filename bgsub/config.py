@@ -121,8 +121,8 @@ class OutputsConfig(Section):
 
     summary = "what `bgsub run` writes into its output folder"
 
-    mask_video: bool = option(True, Boolean(), "mask.mov: 255 foreground, 0 background (PNG "
-                              "frames, lossless)", flag="--mask-video/--no-mask-video")
+    mask_video: bool = option(True, Boolean(), "mask.mov: 255 foreground, 0 background "
+                              "(1-bit PNG frames, lossless)", flag="--mask-video/--no-mask-video")
     overlay_video: bool = option(False, Boolean(), "overlay.mp4: the input with the foreground "
                                  "tinted red", flag="--overlay")
     background_video: bool = option(False, Boolean(), "background.mp4: the learned background "

@@ -137,8 +137,8 @@ def build_outputs(outdir: str | Path, outputs: OutputsConfig | Mapping[str, Any]
     """The outputs the ``outputs`` config section (:class:`~bgsub.config.OutputsConfig`, or a
     mapping of some of its keys) asks for, writing under ``outdir``.
 
-    The mask video is PNG frames in QuickTime and the label video FFV1 (both lossless, so no codec
-    blurs them; PNG costs a mask a quarter of FFV1's CPU time); overlay and background are
+    The mask video is 1-bit PNG frames in QuickTime and the label video FFV1 (both lossless, so
+    no codec blurs them; the 1-bit PNG costs a mask a seventh of FFV1's CPU time); overlay and background are
     MPEG-4 to stay small. ``masks_dir: true`` writes ``OUTDIR/masks/binNNNNNN.png``.
     ``score_video`` writes the score map's heat map (:func:`bgsub.models.scores.heat_map`) with
     ``threshold`` (the model's) marked on its colour bar. ``overlay_boxes`` / ``overlay_timecode``
@@ -160,8 +160,8 @@ def build_outputs(outdir: str | Path, outputs: OutputsConfig | Mapping[str, Any]
             made.append(SinkOutput(VideoSink(outdir / name, fps), burnt_in_overlay(
                 wanted.overlay_boxes, wanted.overlay_timecode, box_min_area)))
         elif getattr(wanted, key):
-            made.append(SinkOutput(VideoSink(outdir / name, fps), view,
-                                   needs_background=key == "background_video"))
+            made.append(SinkOutput(VideoSink(outdir / name, fps, binary=key == "mask_video"),
+                                   view, needs_background=key == "background_video"))
     if wanted.score_video:
         from bgsub.models.scores import heat_map
 

@@ -14,7 +14,7 @@ import pytest
 from conftest import read_video
 
 from bgsub.errors import SinkError
-from bgsub.sinks import ImageSequenceSink, VideoSink
+from bgsub.sinks import ImageSequenceSink, VideoSink, bilevel_png
 
 
 def _one_line(err: pytest.ExceptionInfo) -> str:
@@ -68,6 +68,47 @@ def test_png_video_holds_shadow_labels_exactly(tmp_path):
         for number, image in enumerate(labels, start=1):
             sink.write(number, image)
     assert all(np.array_equal(a[..., 1], b) for a, b in zip(read_video(path), labels))
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (3, 7), (5, 9), (4, 17), (48, 64), (33, 250)])
+def test_bilevel_png_is_the_mask_for_opencv_and_for_ffmpeg(shape):
+    # Widths that fill the last byte of a row and widths that leave it part empty; every value a
+    # mask could hold, nonzero coming back as 255. Two decoders: OpenCV's libpng and FFmpeg's own.
+    import av
+
+    rng = np.random.default_rng(sum(shape))
+    mask = rng.choice(np.uint8([0, 1, 127, 254, 255]), shape)
+    expected = np.where(mask > 0, 255, 0).astype(np.uint8)
+    encoded = bilevel_png(mask)
+    assert np.array_equal(cv2.imdecode(np.frombuffer(encoded, np.uint8), cv2.IMREAD_UNCHANGED),
+                          expected)
+    codec = av.CodecContext.create("png", "r")
+    (frame,) = codec.decode(av.Packet(encoded))
+    assert frame.format.name == "monob"
+    assert np.array_equal(frame.to_ndarray(format="gray"), expected)
+
+
+def test_binary_png_video_keeps_one_bit_a_pixel_and_every_mask(tmp_path, scene):
+    import av
+
+    path = tmp_path / "mask.mov"
+    with VideoSink(path, 25, binary=True) as sink:
+        for number, mask in enumerate(scene[1], start=1):
+            sink.write(number, mask)
+    with av.open(str(path)) as container:
+        assert container.streams.video[0].codec_context.pix_fmt == "monob"
+        decoded = [f.to_ndarray(format="gray") for f in container.decode(video=0)]
+    assert len(decoded) == len(scene[1])
+    assert all(np.array_equal(a, b) for a, b in zip(decoded, scene[1]))
+    assert all(np.array_equal(a[..., 2], b) for a, b in zip(read_video(path), scene[1]))
+
+
+def test_binary_is_ignored_by_a_colour_video(tmp_path, scene):
+    path = tmp_path / "overlay.mov"
+    with VideoSink(path, 25, binary=True) as sink:
+        for number, frame in enumerate(scene[0], start=1):
+            sink.write(number, frame)
+    assert all(np.array_equal(a, b) for a, b in zip(read_video(path), scene[0]))
 
 
 def test_mp4_is_written_lossy_but_complete(tmp_path, scene):
