@@ -203,7 +203,7 @@ def bilevel_png(mask: np.ndarray) -> bytes:
     deflate = zlib.compressobj(1, zlib.DEFLATED, 15, 9, zlib.Z_RLE)
     header = b"".join(v.to_bytes(4, "big") for v in (width, height)) + bytes([1, 0, 0, 0, 0])
     return b"".join((b"\x89PNG\r\n\x1a\n", _png_chunk(b"IHDR", header),  # 1-bit gray
-                     _png_chunk(b"IDAT", deflate.compress(rows) + deflate.flush()),
+                     _png_chunk(b"IDAT", deflate.compress(rows.data) + deflate.flush()),
                      _png_chunk(b"IEND", b"")))
 
 
