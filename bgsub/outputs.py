@@ -138,8 +138,9 @@ def build_outputs(outdir: str | Path, outputs: OutputsConfig | Mapping[str, Any]
     mapping of some of its keys) asks for, writing under ``outdir``.
 
     The mask video is 1-bit PNG frames in QuickTime and the label video FFV1 (both lossless, so
-    no codec blurs them; the 1-bit PNG costs a mask a seventh of FFV1's CPU time); overlay and background are
-    MPEG-4 to stay small. ``masks_dir: true`` writes ``OUTDIR/masks/binNNNNNN.png``.
+    no codec blurs them; the 1-bit PNG costs a mask a tenth of FFV1's CPU time); overlay and
+    background are MPEG-4 to stay small. ``masks_dir: true`` writes
+    ``OUTDIR/masks/binNNNNNN.png``.
     ``score_video`` writes the score map's heat map (:func:`bgsub.models.scores.heat_map`) with
     ``threshold`` (the model's) marked on its colour bar. ``overlay_boxes`` / ``overlay_timecode``
     burn the blob boxes (blobs of ``box_min_area``, pixels or a share of the frame, when no
