@@ -219,14 +219,14 @@ class MixtureComponents(BackgroundModel):
 
     def _move_state(self, dx, dy):
         """Move every per-pixel state array by ``(dx, dy)`` pixels, as the view moved: what
-        enters at a border takes the state of the edge it enters from (rare: a camera at rest
-        somewhere new)."""
+        enters at a border takes the state of the edge it enters from (a camera at rest
+        somewhere new). Each rank's plane and each other array moves as an image, by slices."""
         height, width = self.shape[:2]
-        rows = np.clip(np.arange(height) - dy, 0, height - 1)
-        cols = np.clip(np.arange(width) - dx, 0, width - 1)
-        source = (rows[:, None] * width + cols[None, :]).reshape(-1)
-        for array in self._state_arrays().values():
-            array[...] = array[source]
+        images = [plane.reshape(height, width, -1) for plane in self._planes]
+        images += [array.reshape(height, width, -1) for name, array in self._state_arrays().items()
+                   if name != "mixture"]  # the planes' per-pixel view, moved above
+        for image in images:
+            translate(image.copy(), dx, dy, image)
 
     def _estimate_shift(self, pixels):
         """The frame's shift ``(dx, dy)`` against the top components' means, or ``(0, 0)``."""

@@ -199,6 +199,25 @@ def test_translate_is_what_warp_affine_gives_for_a_whole_pixel_shift(shape):
                                           filled, err_msg=f"filled, ({dx}, {dy})")
 
 
+@pytest.mark.parametrize("dx, dy", [(0, 1), (2, -1), (-3, 0), (-1, -2), (9, 8), (-12, 3)])
+def test_moving_the_state_takes_each_pixel_from_its_clipped_source(dx, dy):
+    # The brute-force twin: every per-pixel array indexed by the source pixel's flat index, its
+    # row and column clipped to the frame (what enters at a border repeats the edge).
+    height, width = 7, 9
+    model = bgsub.FeedbackMixture(k=3)
+    model.apply(np.zeros((height, width, 3), np.uint8))
+    rng = np.random.default_rng(abs(dx * 31 + dy))
+    for array in model._state_arrays().values():
+        array[...] = rng.integers(0, 200, size=array.shape).astype(array.dtype)
+    before = {name: array.copy() for name, array in model._state_arrays().items()}
+    model._move_state(dx, dy)
+    rows = np.clip(np.arange(height) - dy, 0, height - 1)
+    cols = np.clip(np.arange(width) - dx, 0, width - 1)
+    source = (rows[:, None] * width + cols[None, :]).reshape(-1)
+    for name, array in model._state_arrays().items():
+        np.testing.assert_array_equal(array, before[name][source], err_msg=name)
+
+
 def test_a_shaking_camera_keeps_the_still_scene_background():
     rng = np.random.default_rng(3)
     height, width = 96, 128
