@@ -223,8 +223,9 @@ class MixtureComponents(BackgroundModel):
         somewhere new). Each rank's plane and each other array moves as an image, by slices."""
         height, width = self.shape[:2]
         images = [plane.reshape(height, width, -1) for plane in self._planes]
-        images += [array.reshape(height, width, -1) for name, array in self._state_arrays().items()
-                   if name != "mixture"]  # the planes' per-pixel view, moved above
+        # The other arrays; the planes' per-pixel view (``mixture``) moved with them above.
+        images += [array.reshape(height, width, -1) for array in self._state_arrays().values()
+                   if not np.may_share_memory(array, self._planes)]
         for image in images:
             translate(image.copy(), dx, dy, image)
 
