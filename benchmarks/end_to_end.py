@@ -13,8 +13,8 @@ its defaults (the feedback mixture and its stages, post-processing on), MOG2 wit
 cheaper model gains, ``bgsub run --downscale auto`` what the model on reduced frames gains.
 
 A second table, the CPU budget, times each stage alone on one core over the clip's frames
-(``time.process_time``, one thread): decoding (into one reused buffer, as both commands' readers
-in effect decode), each model's ``apply``, post-processing and the
+(``time.process_time``, one thread): decoding (into one reused buffer: both commands' readers
+reuse freed frame memory), each model's ``apply``, post-processing and the
 mask writing (FFV1 for the loop, ``mask.mov`` for bgsub). Their sum is the CPU time one frame
 costs a whole command, and dividing the cores by it bounds the frame rate any scheduling of the
 stages could reach on this machine: the bound printed under the tables.

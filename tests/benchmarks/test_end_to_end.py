@@ -21,7 +21,7 @@ def test_both_commands_run_on_a_tiny_clip(capsys, tmp_path):
     assert "Bound: bgsub's defaults can run at most" in out and "1.5x needs a budget" in out
 
 
-def test_decoding_is_timed_over_every_frame_into_one_buffer(tmp_path):
+def test_decoding_is_timed_over_every_frame(tmp_path):
     bench = load_benchmark("end_to_end")
     video = tmp_path / "clip.mp4"
     count, _ = bench.make_clip(video, (64, 48), 7, tmp_path / "missing")
