@@ -123,20 +123,22 @@ def _cpu_ms(step, items, untimed=2):
     return (time.process_time() - start) * 1000 / max(len(items) - untimed, 1), results
 
 
-def decode_ms(video):
-    """``(CPU ms per frame, frames)`` of decoding ``video`` on one thread into one reused frame
-    buffer, the first frame (which allocates it) untimed. Both commands' readers reuse freed
-    frame memory; frames kept in a list would each be fresh memory, whose page faults (here
-    about 2 ms per MB, 12 ms a 1080p frame) would count as decoding."""
+def decoded(video):
+    """``(frames, CPU ms per frame of decoding)``: every frame of ``video``, decoded on one thread
+    into one reused buffer and copied out untimed (the first read, which allocates the buffer,
+    untimed too). Both commands' readers reuse freed frame memory; timing the decoder into fresh
+    frames would count their page faults (here about 2 ms per MB, 12 ms a 1080p frame) as
+    decoding."""
     capture = cv2.VideoCapture(str(video), cv2.CAP_FFMPEG, [cv2.CAP_PROP_N_THREADS, 1])
     ok, frame = capture.read()
-    frames, start = 0, time.process_time()
+    frames, seconds = [], 0.0
     while ok:
-        frames += 1
+        frames.append(frame.copy())
+        start = time.process_time()
         ok, frame = capture.read(frame)
-    seconds = time.process_time() - start
+        seconds += time.process_time() - start
     capture.release()
-    return seconds * 1000 / max(frames - 1, 1), frames
+    return frames, seconds * 1000 / max(len(frames) - 1, 1)
 
 
 def cpu_budget(video, workdir):
@@ -145,12 +147,8 @@ def cpu_budget(video, workdir):
     cv2.setNumThreads(1)
     numba.set_num_threads(1)
     try:
-        stages = {"decode (FFmpeg, 1 thread)": decode_ms(video)[0]}
-        capture = cv2.VideoCapture(str(video), cv2.CAP_FFMPEG, [cv2.CAP_PROP_N_THREADS, 1])
-        frames = []
-        while (frame := capture.read()[1]) is not None:
-            frames.append(frame)
-        capture.release()
+        frames, decode_ms = decoded(video)
+        stages = {"decode (FFmpeg, 1 thread)": decode_ms}
         stages["MOG2.apply"], _ = _cpu_ms(cv2.createBackgroundSubtractorMOG2(detectShadows=False).apply, frames)
         stages["FeedbackMixture.apply (default)"], masks = _cpu_ms(bgsub.FeedbackMixture().apply,
                                                                    frames)

@@ -15,6 +15,7 @@ Results: ``benchmarks/RESULTS.md``.
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
 from pathlib import Path
 
@@ -31,12 +32,13 @@ DEFAULT_DATA = REPO.parent / "shared" / "data"
 WEIGHT_STEPS = 65535  # a weight in [0, 1] as a uint16
 
 
-def round_state(planes, fraction_bits):
-    """Round the mixture planes ``[K, N, 2 + C]`` in place to a uint16 store's values."""
+def round_state(mixture, fraction_bits):
+    """Round a mixture state in place to a uint16 store's values: ``mixture`` is any array whose
+    last axis holds a component's slots (weight, variance, means), as ``model.mixture`` does."""
     scale = np.float32(2 ** fraction_bits)
     for first, last, steps in ((kernels.WEIGHT, kernels.VARIANCE, np.float32(WEIGHT_STEPS)),
-                               (kernels.VARIANCE, planes.shape[2], scale)):
-        values = planes[..., first:last]
+                               (kernels.VARIANCE, mixture.shape[-1], scale)):
+        values = mixture[..., first:last]
         values[...] = np.rint(values * steps) / steps
 
 
@@ -49,19 +51,14 @@ class RoundedState(ev.BgsubSubtractor):
 
     def apply(self, frame):
         mask = super().apply(frame)
-        round_state(self.model._planes, self.fraction_bits)
+        round_state(self.model.mixture, self.fraction_bits)
         return mask
 
 
 def methods(fraction_bits):
     config = resolve({})
-
-    def rounded():
-        subtractor = RoundedState(config, fraction_bits)
-        subtractor.warm_up()
-        return subtractor
-
-    return {"float32": ev.bgsub_factory(config), "uint16": rounded}
+    rounded = functools.partial(RoundedState, fraction_bits=fraction_bits)
+    return {"float32": ev.bgsub_factory(config), "uint16": ev.bgsub_factory(config, rounded)}
 
 
 def main(argv=None):

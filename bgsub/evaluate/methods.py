@@ -102,11 +102,13 @@ class BgsubSubtractor:
         self.model.reset()
 
 
-def bgsub_factory(config: Config) -> Callable[[], BgsubSubtractor]:
-    """A zero-argument factory of warmed-up :class:`BgsubSubtractor` for a resolved config."""
+def bgsub_factory(config: Config, kind: Callable[[Config], BgsubSubtractor] = BgsubSubtractor,
+                  ) -> Callable[[], BgsubSubtractor]:
+    """A zero-argument factory of warmed-up subtractors for a resolved config: ``kind(config)``,
+    a :class:`BgsubSubtractor` unless another (a subclass, say) is given."""
 
     def factory() -> BgsubSubtractor:
-        subtractor = BgsubSubtractor(config)
+        subtractor = kind(config)
         subtractor.warm_up()
         return subtractor
 
